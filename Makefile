@@ -1,0 +1,69 @@
+# rrelay: top-level Makefile. `make help` lists the targets.
+#
+# The module builds against KDIR; by default that is the test kernel that
+# scripts/kernel.sh fetches and builds into the cache (built on first use).
+# `make KDIR=/path/to/kernel/build` builds against your own Rust-enabled tree.
+
+SHELL := /bin/bash
+LLVM ?= -19
+KDIR ?= $(shell $(CURDIR)/scripts/kernel.sh base)
+KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
+export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+
+.PHONY: all modules clean help bootstrap kernel kernel-debug check demo vm-run \
+	clippy fmt fmt-check rust-analyzer host-test
+
+all: modules
+
+modules:
+	$(KMAKE) modules
+
+clippy:
+	$(KMAKE) CLIPPY=1 modules
+
+rust-analyzer:
+	$(KMAKE) rust-analyzer
+
+clean:
+	-[ -d "$(KDIR)" ] && $(KMAKE) clean
+	cargo clean
+
+bootstrap:
+	scripts/bootstrap.sh
+
+kernel: bootstrap
+	scripts/kernel.sh base
+
+kernel-debug: bootstrap
+	scripts/kernel.sh debug
+
+host-test:
+	cargo test --workspace
+
+fmt:
+	cargo fmt --all
+	rustfmt --edition 2021 $(wildcard src/*.rs samples/*.rs tests/modules/*.rs)
+
+fmt-check:
+	cargo fmt --all -- --check
+	rustfmt --check --edition 2021 $(wildcard src/*.rs samples/*.rs tests/modules/*.rs)
+
+check:
+	scripts/check.sh
+
+demo:
+	scripts/demo.sh
+
+# Boot the test kernel with rrelay (and FILES=...) and run CMD as root, e.g.
+#   make vm-run CMD='insmod /opt/rrelay.ko && cat /proc/modules'
+CMD ?= sh
+FILES ?=
+vm-run: modules
+	scripts/vm-run.sh --add rrelay.ko $(foreach f,$(FILES),--add $(f)) -- '$(CMD)'
+
+help:
+	@echo 'make demo          boot the VM and show rrelay at work'
+	@echo 'make check         every test: host, KUnit, in-guest TAP; ends "N passed, N failed"'
+	@echo 'make               build rrelay.ko against KDIR (default: the cached test kernel)'
+	@echo 'make vm-run CMD=.. FILES=..  run a command in the test VM with rrelay.ko'
+	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / clean'

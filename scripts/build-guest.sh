@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build everything the guest runs into one directory (it becomes /opt in the
+# VM): modules/*.ko, bin/ (test programs and the rrelay tool), run.sh.
+#
+# Usage: scripts/build-guest.sh OUTDIR   (KDIR from the environment, or the
+# cached test kernel)
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+out=${1:?usage: build-guest.sh OUTDIR}
+KDIR=${KDIR:-$("$RRELAY_ROOT/scripts/kernel.sh" base)}
+mkdir -p "$out/modules" "$out/bin"
+
+make -C "$KDIR" M="$RRELAY_ROOT" LLVM=$LLVM_SUFFIX -j"$(nproc)" modules
+find "$RRELAY_ROOT" -name '*.ko' -not -path '*/target/*' -exec cp {} "$out/modules/" \;
+
+# Test programs: static C, kselftest style (tests/progs/*.c).
+for c in "$RRELAY_ROOT"/tests/progs/*.c; do
+    [[ -e $c ]] || continue
+    gcc -static -O2 -Wall -Werror -I"$RRELAY_ROOT/include" -I"$RRELAY_ROOT/tests/progs" \
+        -o "$out/bin/$(basename "$c" .c)" "$c"
+done
+
+# The reader tool, static (musl) so it runs in the initramfs as is.
+(cd "$RRELAY_ROOT" && cargo build --release --quiet --target x86_64-unknown-linux-musl -p rrelay-tools)
+cp "$RRELAY_ROOT/target/x86_64-unknown-linux-musl/release/rrelay" "$out/bin/"
+
+cp "$RRELAY_ROOT/tests/guest/run.sh" "$out/run.sh"
+cp -r "$RRELAY_ROOT/tests/guest/lib" "$RRELAY_ROOT/tests/guest/t" "$RRELAY_ROOT/tests/guest/inject" "$out/"

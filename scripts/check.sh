@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `make check`: every test, host and guest, counted into one summary line.
+#
+#   1. host: `cargo test --workspace` (accounting model, property tests, tools)
+#   2. the module, test modules and test programs, built against the test kernel
+#   3. one VM boot (TCG, 4 CPUs) runs tests/guest/run.sh: KUnit suites (KTAP
+#      in the kernel log) and the TAP programs of tests/ (kselftest style)
+#   4. the runner's own tests: an injected KUnit failure, TAP failure,
+#      guest hang and WARN_ON must each be caught
+#
+# Environment: RRELAY_KERNEL=base|debug (default base), RRELAY_GUEST_TESTS
+# (space-separated names for tests/guest/run.sh; default all),
+# RRELAY_SKIP_SELFTEST=1 skips step 4.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$RRELAY_ROOT/scripts/results.sh"
+
+kernel=${RRELAY_KERNEL:-base}
+start=$(now)
+"$RRELAY_ROOT/scripts/bootstrap.sh" || die "bootstrap failed"
+KDIR=$("$RRELAY_ROOT/scripts/kernel.sh" "$kernel") || die "kernel build failed"
+export KDIR
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-check.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# 1. Host tests.
+log "host tests (cargo test --workspace)"
+if cargo test --workspace --no-fail-fast --color never >"$work/cargo.log" 2>&1; then :; fi
+count_cargo "$work/cargo.log"
+
+# 2. Build.
+log "building rrelay.ko, test modules and test programs against $KDIR"
+if ! "$RRELAY_ROOT/scripts/build-guest.sh" "$work/guest" >"$work/build.log" 2>&1; then
+    cat "$work/build.log" >&2
+    result fail "build: module, test modules and test programs"
+    summary
+    exit 1
+fi
+result pass "build: module, test modules and test programs"
+
+# 3. The guest suite.
+log "guest suite on the $kernel kernel"
+run_guest_suite "$kernel" "$work/guest" "${RRELAY_GUEST_TESTS:-}" "$work/suite"
+
+# 4. The runner catches what it must.
+if [[ ${RRELAY_SKIP_SELFTEST:-0} != 1 ]]; then
+    log "runner self-tests (each must be caught)"
+    "$RRELAY_ROOT/tests/runner/selftest.sh" "$kernel" "$work/guest" >"$work/selftest.log" 2>&1
+    count_tap "$work/selftest.log" "runner: "
+fi
+
+log "done in $(($(now) - start)) s"
+summary

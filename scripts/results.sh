@@ -1,0 +1,120 @@
+# Test result bookkeeping and parsers for check.sh and the runner self-tests.
+# shellcheck shell=bash
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+# result pass|fail|skip NAME
+result() {
+    case $1 in
+        pass) PASSED=$((PASSED + 1)); printf 'ok     %s\n' "$2" ;;
+        skip) SKIPPED=$((SKIPPED + 1)); printf 'skip   %s\n' "$2" ;;
+        *) FAILED=$((FAILED + 1)); printf 'FAILED %s\n' "$2" ;;
+    esac
+}
+
+summary() {
+    ((SKIPPED == 0)) || echo "($SKIPPED skipped)"
+    echo "$PASSED passed, $FAILED failed"
+    ((FAILED == 0))
+}
+
+# Cargo's libtest lines: "test NAME ... ok|FAILED|ignored". A build failure
+# (no test lines at all) is one failure.
+count_cargo() {
+    local log=$1 n=0 name status
+    while read -r name status; do
+        n=$((n + 1))
+        case $status in
+            ok) result pass "host: $name" ;;
+            ignored) result skip "host: $name" ;;
+            *) result fail "host: $name" ;;
+        esac
+    done < <(sed -n 's/^test \(.*\) \.\.\. \(ok\|FAILED\|ignored\)$/\1 \2/p' "$log")
+    if ((n == 0)) || grep -q '^error\(\[E[0-9]*\]\)\?:' "$log"; then
+        grep -m 20 -A 5 '^error' "$log" >&2
+        result fail "host: cargo test build"
+    fi
+}
+
+# TAP (kselftest style) on a stream: "# rrelay-test: NAME" opens a program's
+# section; "1..N" is its plan; "ok|not ok N desc" its results. A plan that
+# does not match the count, or a section with no plan, is one more failure.
+count_tap() {
+    local log=$1 prefix=${2:-} prog= plan= seen=0 line
+    close_prog() {
+        [[ -n $prog ]] || return 0
+        if [[ -z $plan ]]; then
+            result fail "$prefix$prog: no TAP plan (crashed?)"
+        elif ((plan != seen)); then
+            result fail "$prefix$prog: planned $plan tests, ran $seen"
+        fi
+    }
+    while IFS= read -r line; do
+        if [[ $line =~ ^#\ rrelay-test:\ (.*)$ ]]; then
+            close_prog
+            prog=${BASH_REMATCH[1]} plan= seen=0
+        elif [[ $line =~ ^1\.\.([0-9]+) ]]; then
+            plan=${BASH_REMATCH[1]}
+        elif [[ $line =~ ^(not\ )?ok\ [0-9]+\ (-\ )?(.*)$ ]]; then
+            seen=$((seen + 1))
+            local desc=${BASH_REMATCH[3]}
+            if [[ $desc =~ \#\ SKIP ]]; then
+                result skip "$prefix$prog: $desc"
+            elif [[ -n ${BASH_REMATCH[1]} ]]; then
+                result fail "$prefix$prog: $desc"
+            else
+                result pass "$prefix$prog: $desc"
+            fi
+        fi
+    done <"$log"
+    close_prog
+}
+
+# KUnit's KTAP in a kernel log: test cases are the results indented one
+# level (four spaces) inside a suite; the printk timestamp is stripped. A
+# module's suites run at every load: a case counts once, failed if any run
+# of it failed.
+count_kunit() {
+    local log=$1 suite= line key
+    local -A seen=()
+    local -a order=()
+    while IFS= read -r line; do
+        line=$(sed 's/^\[ *[0-9.]*\] //' <<<"$line")
+        if [[ $line =~ ^\ {4}#\ Subtest:\ (.*)$ ]]; then
+            suite=${BASH_REMATCH[1]}
+        elif [[ $line =~ ^\ {4}(not\ )?ok\ [0-9]+\ (.*)$ ]]; then
+            local desc=${BASH_REMATCH[2]} st=pass
+            [[ $desc =~ \#\ SKIP ]] && st=skip
+            [[ -n ${BASH_REMATCH[1]} ]] && st=fail
+            key="kunit: $suite.${desc%% #*}"
+            [[ -n ${seen[$key]:-} ]] || order+=("$key")
+            [[ ${seen[$key]:-} == fail ]] || seen[$key]=$st
+        fi
+    done < <(grep -a -E '^\[ *[0-9.]+\]     (# Subtest:|(not )?ok [0-9]+ )' "$log")
+    for key in "${order[@]}"; do
+        result "${seen[$key]}" "$key"
+    done
+}
+
+# run_guest_suite KERNEL GUESTDIR TESTS OUTPREFIX [vm-run options...]
+# Boots the VM on the built guest files, runs tests/guest/run.sh TESTS and
+# counts its KUnit, TAP and VM-level results.
+run_guest_suite() {
+    local kernel=$1 guest=$2 tests=$3 out=$4
+    shift 4
+    local rc=0
+    "$RRELAY_ROOT/scripts/vm-run.sh" --kernel "$kernel" --timeout "${RRELAY_VM_TIMEOUT:-900}" \
+        --log "$out.console" --add "$guest:/opt" "$@" -- "/opt/run.sh $tests" \
+        >"$out.tap" 2>"$out.err" || rc=$?
+    count_kunit "$out.console"
+    count_tap "$out.tap"
+    if ((rc == 0)); then
+        result pass "vm: guest suite exited 0, kernel log clean"
+    else
+        sed 's/^/    /' "$out.err" >&2
+        result fail "vm: guest suite (exit $rc: $(tail -n 1 "$out.err"))"
+    fi
+    return $rc
+}
