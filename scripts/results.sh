@@ -59,10 +59,10 @@ count_tap() {
             plan=${BASH_REMATCH[1]}
         elif [[ $line =~ ^(not\ )?ok\ [0-9]+\ (-\ )?(.*)$ ]]; then
             seen=$((seen + 1))
-            local desc=${BASH_REMATCH[3]}
+            local not=${BASH_REMATCH[1]:-} desc=${BASH_REMATCH[3]}
             if [[ $desc =~ \#\ SKIP ]]; then
                 result skip "$prefix$prog: $desc"
-            elif [[ -n ${BASH_REMATCH[1]} ]]; then
+            elif [[ -n $not ]]; then
                 result fail "$prefix$prog: $desc"
             else
                 result pass "$prefix$prog: $desc"
@@ -85,14 +85,14 @@ count_kunit() {
         if [[ $line =~ ^\ {4}#\ Subtest:\ (.*)$ ]]; then
             suite=${BASH_REMATCH[1]}
         elif [[ $line =~ ^\ {4}(not\ )?ok\ [0-9]+\ (.*)$ ]]; then
-            local desc=${BASH_REMATCH[2]} st=pass
+            local not=${BASH_REMATCH[1]:-} desc=${BASH_REMATCH[2]} st=pass
             [[ $desc =~ \#\ SKIP ]] && st=skip
-            [[ -n ${BASH_REMATCH[1]} ]] && st=fail
+            [[ -n $not ]] && st=fail
             key="kunit: $suite.${desc%% #*}"
             [[ -n ${seen[$key]:-} ]] || order+=("$key")
             [[ ${seen[$key]:-} == fail ]] || seen[$key]=$st
         fi
-    done < <(grep -a -E '^\[ *[0-9.]+\]     (# Subtest:|(not )?ok [0-9]+ )' "$log")
+    done < <(tr -d '\r' <"$log" | grep -a -E '^\[ *[0-9.]+\]     (# Subtest:|(not )?ok [0-9]+ )')
     for key in "${order[@]}"; do
         result "${seen[$key]}" "$key"
     done
@@ -106,7 +106,7 @@ run_guest_suite() {
     shift 4
     local rc=0
     "$RRELAY_ROOT/scripts/vm-run.sh" --kernel "$kernel" --timeout "${RRELAY_VM_TIMEOUT:-900}" \
-        --log "$out.console" --add "$guest:/opt" "$@" -- "/opt/run.sh $tests" \
+        --log "$out.console" --add "$guest:/opt" "$@" -- "sh /opt/run.sh $tests" \
         >"$out.tap" 2>"$out.err" || rc=$?
     count_kunit "$out.console"
     count_tap "$out.tap"

@@ -2,11 +2,23 @@
 
 //! rrelay: the kernel's relay channels, in Rust.
 //!
-//! This file only wires the parts together; each concept has its own file.
+//! This file only wires the parts together; each concept has its own file:
+//! `subbuf` (the sub-buffer arithmetic, shared with the host tests),
+//! `channel`, `buffer`, `write` (the write path), `file` (the buffer files),
+//! `wakeup`, `hotplug`, `stats`, `ffi` (the C ABI) and `shim` (the C shim).
 
 use kernel::prelude::*;
 
-mod subbuf;
+mod buffer;
+mod channel;
+mod ffi;
+mod file;
+mod hotplug;
+mod shim;
+mod stats;
+pub mod subbuf;
+mod wakeup;
+mod write;
 
 module! {
     type: Rrelay,
@@ -16,17 +28,48 @@ module! {
     license: "GPL",
 }
 
-struct Rrelay;
+struct Rrelay {
+    _hotplug: hotplug::Hotplug,
+}
 
 impl kernel::Module for Rrelay {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        pr_info!("rrelay: loaded\n");
-        Ok(Rrelay)
+        // SAFETY: Called once, before anything can open a channel.
+        unsafe { channel::CHANNELS.init() };
+        stats::create_root();
+        let hotplug = hotplug::Hotplug::register().inspect_err(|_| stats::remove_root())?;
+        Ok(Rrelay { _hotplug: hotplug })
     }
 }
 
 impl Drop for Rrelay {
     fn drop(&mut self) {
-        pr_info!("rrelay: unloaded\n");
+        // No channel is open: each client holds a reference on this module.
+        stats::remove_root();
+    }
+}
+
+#[kunit_tests(rrelay_subbuf)]
+mod subbuf_tests {
+    use crate::subbuf::{Geometry, GeometryError, ReadStep, ReaderPos, WriterSnapshot};
+
+    #[test]
+    fn geometry_checks_sizes() {
+        assert!(Geometry::new(0, 1) == Err(GeometryError::Zero));
+        assert!(Geometry::new(1, 0) == Err(GeometryError::Zero));
+        assert!(Geometry::new(usize::MAX, 2) == Err(GeometryError::TooLarge));
+        assert!(Geometry::new(1 << 31, 2) == Err(GeometryError::TooLarge));
+        assert!(Geometry::new(4096, 8).is_ok());
+    }
+
+    #[test]
+    fn read_step_skips_padding_and_lost_subbufs() {
+        let g = Geometry::new(100, 4).unwrap();
+        let pad = |_| 40;
+        let w = WriterSnapshot { produced: 2, offset: 10 };
+        let step = g.read_step(w, ReaderPos::default(), pad);
+        assert_eq!(step, ReadStep::Data { start: 0, len: 60 });
+        let lagged = WriterSnapshot { produced: 6, offset: 10 };
+        assert_eq!(g.read_step(lagged, ReaderPos::default(), pad), ReadStep::Skip { to: 3, lost: 3 });
     }
 }

@@ -1,6 +1,134 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rrelay's C shim: only what Rust cannot reach in 7.2. Each function is a
- * thin wrapper; the comment above it says why it is in C.
+ * thin wrapper; the comment above it says why it is in C. The symbol exports
+ * of the C ABI (defined in Rust, src/ffi.rs) are here too, because a Rust
+ * module has no EXPORT_SYMBOL of its own.
  */
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/irq_work.h>
+#include <linux/irqflags.h>
 #include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/preempt.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+
+#include <rrelay.h>
+
+/* vmap() and PAGE_KERNEL are not in the Rust bindings. */
+void *rrelay_shim_vmap(struct page **pages, unsigned int count)
+{
+	return vmap(pages, count, VM_MAP, PAGE_KERNEL);
+}
+
+/* vunmap() is not in the Rust bindings either. */
+void rrelay_shim_vunmap(void *addr)
+{
+	vunmap(addr);
+}
+
+/* local_irq_save() is a macro over arch code. */
+unsigned long rrelay_shim_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+/* local_irq_restore() is a macro over arch code. */
+void rrelay_shim_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
+}
+
+/* preempt_disable() is a macro. */
+void rrelay_shim_preempt_disable(void)
+{
+	preempt_disable();
+}
+
+/* preempt_enable() is a macro. */
+void rrelay_shim_preempt_enable(void)
+{
+	preempt_enable();
+}
+
+/*
+ * The reader wakeup: a wait queue and the irq_work that wakes it, so a
+ * writer in any context (the scheduler's included) never calls wake_up
+ * itself. init_waitqueue_head() and init_irq_work() are macros and inlines,
+ * and waitqueue_active() is inline.
+ */
+struct rrelay_wakeup {
+	wait_queue_head_t wait;
+	struct irq_work work;
+};
+
+static void rrelay_wakeup_fn(struct irq_work *work)
+{
+	struct rrelay_wakeup *w = container_of(work, struct rrelay_wakeup, work);
+
+	wake_up_interruptible(&w->wait);
+}
+
+struct rrelay_wakeup *rrelay_shim_wakeup_new(void)
+{
+	struct rrelay_wakeup *w = kzalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return NULL;
+	init_waitqueue_head(&w->wait);
+	init_irq_work(&w->work, rrelay_wakeup_fn);
+	return w;
+}
+
+/* Called after the writer's smp_mb(): queue the wakeup only if a reader waits. */
+void rrelay_shim_wakeup_kick(struct rrelay_wakeup *w)
+{
+	if (waitqueue_active(&w->wait))
+		irq_work_queue(&w->work);
+}
+
+/* Wake every reader now (process context: close, reset). */
+void rrelay_shim_wakeup_now(struct rrelay_wakeup *w)
+{
+	wake_up_interruptible_all(&w->wait);
+}
+
+void rrelay_shim_wakeup_poll(struct rrelay_wakeup *w, struct file *file, poll_table *pt)
+{
+	poll_wait(file, &w->wait, pt);
+}
+
+/* Wait for a queued wakeup to finish (reset). */
+void rrelay_shim_wakeup_sync(struct rrelay_wakeup *w)
+{
+	irq_work_sync(&w->work);
+}
+
+void rrelay_shim_wakeup_free(struct rrelay_wakeup *w)
+{
+	irq_work_sync(&w->work);
+	kfree(w);
+}
+
+/* The C ABI, defined in Rust (src/ffi.rs). */
+EXPORT_SYMBOL_GPL(rrelay_open);
+EXPORT_SYMBOL_GPL(rrelay_close);
+EXPORT_SYMBOL_GPL(rrelay_flush);
+EXPORT_SYMBOL_GPL(rrelay_reset);
+EXPORT_SYMBOL_GPL(rrelay_write);
+EXPORT_SYMBOL_GPL(__rrelay_write);
+EXPORT_SYMBOL_GPL(rrelay_reserve);
+EXPORT_SYMBOL_GPL(rrelay_switch_subbuf);
+EXPORT_SYMBOL_GPL(rrelay_subbuf_start_reserve);
+EXPORT_SYMBOL_GPL(rrelay_subbufs_consumed);
+EXPORT_SYMBOL_GPL(rrelay_buf_full);
+EXPORT_SYMBOL_GPL(rrelay_stats);
+EXPORT_SYMBOL_GPL(rrelay_buf_stats);
+EXPORT_SYMBOL_GPL(rrelay_create_buf_file);
+EXPORT_SYMBOL_GPL(rrelay_file_operations);

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rrelay: relay channels (kernel/relay.c semantics), implemented in Rust.
+ *
+ * A channel is one buffer per CPU (or one global buffer); a buffer is a ring
+ * of n_subbufs sub-buffers of subbuf_size bytes, in order-0 pages vmapped
+ * into one contiguous area. Writers fill the current sub-buffer of their
+ * CPU; a full sub-buffer switches to the next, and the client's
+ * subbuf_start callback decides whether to go on (overwrite) or stop.
+ * User space reads each buffer through a file, by default in debugfs.
+ *
+ * Context rules:
+ *   rrelay_write()          any context, hardirq and NMI-free code included
+ *                           (interrupts off around the copy)
+ *   __rrelay_write()        any context where the caller keeps the buffer's
+ *                           writers from nesting (preemption off inside)
+ *   rrelay_reserve()        as __rrelay_write(); the caller fills the slot
+ *   rrelay_open/close/reset and rrelay_create_buf_file  process context, may sleep
+ *   rrelay_flush()          process context for per-CPU channels
+ *
+ * Differences from <linux/relay.h> are listed in README.md; rrelay_compat.h
+ * maps the relay_* names onto these for existing clients.
+ */
+#ifndef _RRELAY_H
+#define _RRELAY_H
+
+#include <linux/fs.h>
+#include <linux/types.h>
+
+struct dentry;
+struct rrelay_buf;
+
+/* The layout version of the public parts of struct rrelay_chan. */
+#define RRELAY_CHANNEL_VERSION 1
+
+/* Longest base file name, including the CPU number appended to it. */
+#define RRELAY_NAME_MAX 64
+
+/**
+ * struct rrelay_callbacks - a client's hooks into its channel
+ * @subbuf_start: called when a writer moves to a new sub-buffer (and once
+ *	for the first one, with @prev_subbuf NULL). Return 1 to go on into
+ *	@subbuf, overwriting unread data if the buffer is full; 0 to stop, so
+ *	writes are dropped (and counted) until the reader frees a sub-buffer.
+ *	May call rrelay_subbuf_start_reserve(). Optional: the default stops
+ *	when full (no-overwrite). Runs in the writer's context.
+ * @create_buf_file: create the file for a buffer; set *@is_global non-zero
+ *	to get one buffer for all CPUs. Optional: when NULL, rrelay creates
+ *	the file itself in debugfs with rrelay_create_buf_file() (mode 0400).
+ * @remove_buf_file: remove a file made by @create_buf_file. Mandatory when
+ *	@create_buf_file is set; must be NULL otherwise.
+ */
+struct rrelay_callbacks {
+	int (*subbuf_start)(struct rrelay_buf *buf, void *subbuf, void *prev_subbuf);
+	struct dentry *(*create_buf_file)(const char *filename, struct dentry *parent,
+					  umode_t mode, struct rrelay_buf *buf,
+					  int *is_global);
+	int (*remove_buf_file)(struct dentry *dentry);
+};
+
+/**
+ * struct rrelay_chan - a channel; clients may read these fields, never write
+ * @version: RRELAY_CHANNEL_VERSION
+ * @subbuf_size: sub-buffer size in bytes
+ * @n_subbufs: sub-buffers per buffer
+ * @alloc_size: bytes allocated per buffer (page aligned)
+ * @private_data: the client's pointer, as given to rrelay_open()
+ * @is_global: non-zero when one buffer serves all CPUs
+ *
+ * rrelay's private state follows these fields in memory.
+ */
+struct rrelay_chan {
+	u32 version;
+	size_t subbuf_size;
+	size_t n_subbufs;
+	size_t alloc_size;
+	void *private_data;
+	int is_global;
+};
+
+/**
+ * struct rrelay_buf - one buffer of a channel; clients may read these fields
+ * @chan: the channel
+ * @cpu: the CPU it serves (0 for a global buffer)
+ *
+ * rrelay's private state follows these fields in memory.
+ */
+struct rrelay_buf {
+	struct rrelay_chan *chan;
+	unsigned int cpu;
+};
+
+/* Flags for rrelay_stats(), as relay_stats() has them. */
+enum {
+	RRELAY_STATS_BUF_FULL = (1 << 0),	/* switches that found the buffer full */
+	RRELAY_STATS_WRT_BIG = (1 << 1),	/* writes larger than a sub-buffer */
+	RRELAY_STATS_DROPPED = (1 << 2),	/* writes dropped while stopped */
+	RRELAY_STATS_OVERWRITTEN = (1 << 3),	/* unread sub-buffers overwritten */
+	RRELAY_STATS_LOST = (1 << 4),		/* sub-buffers a reader skipped */
+};
+
+/**
+ * struct rrelay_buf_stats - the figures of one buffer (rrelay_buf_stats())
+ * @produced: sub-buffers finished by the writer
+ * @consumed: sub-buffers released by the reader
+ * @bytes_written: bytes in finished sub-buffers (padding excluded)
+ * @bytes_read: bytes returned to readers
+ * @full: switches that found every sub-buffer unread
+ * @big: writes larger than a sub-buffer, refused
+ * @dropped: writes dropped because the buffer was stopped
+ * @overwritten: unread sub-buffers the writer overwrote
+ * @lost: sub-buffers a lagging reader had to skip
+ */
+struct rrelay_buf_stats {
+	u64 produced;
+	u64 consumed;
+	u64 bytes_written;
+	u64 bytes_read;
+	u64 full;
+	u64 big;
+	u64 dropped;
+	u64 overwritten;
+	u64 lost;
+};
+
+/**
+ * rrelay_open - create a channel
+ * @base_filename: file name prefix; buffer files are <base><cpu>. Not NULL;
+ *	at most RRELAY_NAME_MAX - 5 bytes.
+ * @parent: directory for the files (NULL: the debugfs root)
+ * @subbuf_size: sub-buffer size, > 0
+ * @n_subbufs: number of sub-buffers, > 0; subbuf_size * n_subbufs <= UINT_MAX
+ * @cb: callbacks, or NULL for all defaults
+ * @private_data: stored in chan->private_data
+ *
+ * Return: the channel, or NULL on bad arguments or when out of memory
+ * (nothing is left allocated then). Process context.
+ */
+struct rrelay_chan *rrelay_open(const char *base_filename, struct dentry *parent,
+				size_t subbuf_size, size_t n_subbufs,
+				const struct rrelay_callbacks *cb, void *private_data);
+
+/**
+ * rrelay_close - close a channel
+ * @chan: the channel (NULL is ignored)
+ *
+ * Finishes the current sub-buffer of every buffer (nothing written is lost),
+ * wakes readers, removes the files and drops rrelay's references. Files
+ * still open keep their buffer readable until released. Writers must have
+ * stopped: writing to a closed channel is a use-after-free.
+ */
+void rrelay_close(struct rrelay_chan *chan);
+
+/** rrelay_flush - finish the current sub-buffer of every buffer. */
+void rrelay_flush(struct rrelay_chan *chan);
+
+/**
+ * rrelay_reset - empty every buffer and restart it (the pages are kept).
+ * No writer or reader may be active.
+ */
+void rrelay_reset(struct rrelay_chan *chan);
+
+/** rrelay_write - write a record; interrupts are off around the copy. */
+void rrelay_write(struct rrelay_chan *chan, const void *data, size_t length);
+
+/** __rrelay_write - write a record; preemption is off around the copy. */
+void __rrelay_write(struct rrelay_chan *chan, const void *data, size_t length);
+
+/**
+ * rrelay_reserve - reserve @length bytes in this CPU's buffer
+ * Return: where to write them, or NULL when the record is dropped. The bytes
+ * count as written at once, so the caller must fill them before a reader
+ * can get to them (as with relay_reserve()).
+ */
+void *rrelay_reserve(struct rrelay_chan *chan, size_t length);
+
+/**
+ * rrelay_switch_subbuf - finish the current sub-buffer and start the next
+ * Return: @length if a record of that size now fits, 0 if not.
+ */
+size_t rrelay_switch_subbuf(struct rrelay_buf *buf, size_t length);
+
+/**
+ * rrelay_subbuf_start_reserve - keep @length bytes at the start of the new
+ * sub-buffer; only from a subbuf_start callback. A length that leaves no
+ * room for data is ignored (relay would BUG()).
+ */
+void rrelay_subbuf_start_reserve(struct rrelay_buf *buf, size_t length);
+
+/** rrelay_subbufs_consumed - release @consumed sub-buffers of @cpu's buffer. */
+void rrelay_subbufs_consumed(struct rrelay_chan *chan, unsigned int cpu, size_t consumed);
+
+/** rrelay_buf_full - 1 if every sub-buffer of @buf is unread, else 0. */
+int rrelay_buf_full(struct rrelay_buf *buf);
+
+/**
+ * rrelay_stats - sum a statistic over the channel's buffers
+ * @flags: RRELAY_STATS_* bits; the counts they select are added up
+ */
+size_t rrelay_stats(struct rrelay_chan *chan, int flags);
+
+/**
+ * rrelay_buf_stats - the figures of @cpu's buffer
+ * Return: 0, or -EINVAL when @cpu has no buffer.
+ */
+int rrelay_buf_stats(struct rrelay_chan *chan, unsigned int cpu, struct rrelay_buf_stats *out);
+
+/**
+ * rrelay_create_buf_file - create a buffer file in debugfs with rrelay's own
+ * file operations (read, poll, mmap, splice), for create_buf_file callbacks.
+ *
+ * debugfs_create_file() wraps a file's operations in a proxy that forwards
+ * only open, release, llseek, read, write, poll and ioctl: mmap and splice
+ * are lost (that is why they fail on every relay file in 7.2). This helper
+ * uses debugfs_create_file_unsafe() and guards removal itself. Remove the
+ * file with debugfs_remove().
+ */
+struct dentry *rrelay_create_buf_file(const char *filename, struct dentry *parent,
+				      umode_t mode, struct rrelay_buf *buf);
+
+/*
+ * rrelay's file operations, for clients that create files themselves with
+ * debugfs_create_file() (as relay clients do): read and poll work through
+ * debugfs's proxy; mmap and splice need rrelay_create_buf_file().
+ */
+extern const struct file_operations rrelay_file_operations;
+
+#endif /* _RRELAY_H */

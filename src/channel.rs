@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A channel (`Rchan`): its geometry, callbacks, per-CPU buffer slots, and
+//! the registry of open channels that CPU hotplug and statistics walk.
+//!
+//! Lock order: `cpus_read_lock` (open) or the hotplug lock (prepare
+//! callback) -> `CHANNELS` -> `Rchan::bufs`. Everything here runs in process
+//! context and may sleep, except `this_cpu_buf`, which the write path uses.
+//!
+//! Lifetimes: the client owns one reference to its channel (from
+//! `rrelay_open` to `rrelay_close`), the registry one, and every buffer
+//! one. The channel owns its buffers through `bufs` until close; open files
+//! own references to their buffer. So a closed channel lives on, readable,
+//! while any of its files is open.
+
+use crate::buffer::RchanBuf;
+use crate::file;
+use crate::stats::StatsSnapshot;
+use crate::subbuf::{Geometry, GeometryError};
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::str::CString;
+use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::sync::{new_mutex, Arc, Mutex};
+
+/// Longest base name plus CPU number (`RRELAY_NAME_MAX` in `rrelay.h`).
+pub(crate) const NAME_MAX: usize = 64;
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialized in module init, before any channel can be opened.
+    pub(crate) unsafe(uninit) static CHANNELS: Mutex<KVec<Arc<Rchan>>> = KVec::new();
+}
+
+/// A client's callbacks (`struct rrelay_callbacks`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Callbacks {
+    pub(crate) subbuf_start:
+        Option<unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void) -> c_int>,
+    pub(crate) create_buf_file: Option<
+        unsafe extern "C" fn(
+            *const c_char,
+            *mut bindings::dentry,
+            bindings::umode_t,
+            *mut c_void,
+            *mut c_int,
+        ) -> *mut bindings::dentry,
+    >,
+    pub(crate) remove_buf_file: Option<unsafe extern "C" fn(*mut bindings::dentry) -> c_int>,
+}
+
+/// The fields C clients may read (`struct rrelay_chan` in `include/rrelay.h`).
+#[repr(C)]
+pub(crate) struct RchanPublic {
+    version: u32,
+    subbuf_size: usize,
+    n_subbufs: usize,
+    alloc_size: usize,
+    pub(crate) private_data: *mut c_void,
+    is_global: Atomic<c_int>,
+}
+
+/// What a client asks for in `rrelay_open`.
+pub(crate) struct OpenArgs<'a> {
+    pub(crate) base: &'a CStr,
+    pub(crate) parent: *mut bindings::dentry,
+    pub(crate) subbuf_size: usize,
+    pub(crate) n_subbufs: usize,
+    pub(crate) callbacks: Callbacks,
+    pub(crate) private_data: *mut c_void,
+}
+
+/// A relay channel.
+///
+/// # Invariants
+///
+/// - `public` is the first field, so a pointer to an `Rchan` is a valid
+///   `struct rrelay_chan *` for C.
+/// - `slots.len() == nr_cpu_ids`; a non-null slot points to a buffer owned
+///   by `bufs` (slots are cleared before `bufs` lets go of a buffer).
+#[repr(C)]
+#[pin_data]
+pub(crate) struct Rchan {
+    public: RchanPublic,
+    geometry: Geometry,
+    callbacks: Callbacks,
+    base: CString,
+    parent: *mut bindings::dentry,
+    slots: KVec<Atomic<*mut RchanBuf>>,
+    #[pin]
+    bufs: Mutex<KVec<Arc<RchanBuf>>>,
+    closed: Atomic<bool>,
+    stats_dir: Atomic<*mut bindings::dentry>,
+}
+
+// SAFETY: The raw pointers are a debugfs parent (kept alive by the client
+// until close), the client's opaque `private_data` (relay hands it to any
+// context too) and buffers managed through `bufs`; the rest is Sync.
+unsafe impl Send for Rchan {}
+// SAFETY: As above; shared access goes through atomics and the mutex.
+unsafe impl Sync for Rchan {}
+
+impl Rchan {
+    /// Checks the arguments and makes a channel with no buffers yet.
+    fn new(args: &OpenArgs<'_>) -> Result<Arc<Self>> {
+        let geometry = Geometry::new(args.subbuf_size, args.n_subbufs).map_err(|e| match e {
+            GeometryError::Zero | GeometryError::TooLarge => EINVAL,
+        })?;
+        // The CPU number is appended to the base name: keep room for it.
+        if args.base.to_bytes().is_empty() || args.base.to_bytes().len() + 5 > NAME_MAX {
+            return Err(EINVAL);
+        }
+        let cb = args.callbacks;
+        if cb.create_buf_file.is_some() != cb.remove_buf_file.is_some() {
+            return Err(EINVAL);
+        }
+        let ncpus = kernel::cpu::nr_cpu_ids() as usize;
+        let mut slots = KVec::with_capacity(ncpus, GFP_KERNEL)?;
+        for _ in 0..ncpus {
+            slots.push(Atomic::new(core::ptr::null_mut()), GFP_KERNEL)?;
+        }
+        let base = CString::try_from_fmt(fmt!("{}", args.base.to_str().map_err(|_| EINVAL)?))?;
+        Arc::pin_init(
+            // INVARIANT: `public` comes first (`repr(C)`), and there is a
+            // slot per possible CPU id, all empty.
+            try_pin_init!(Rchan {
+                public: RchanPublic {
+                    version: 1,
+                    subbuf_size: geometry.subbuf_size(),
+                    n_subbufs: geometry.n_subbufs(),
+                    alloc_size: geometry.alloc_size(kernel::page::PAGE_SIZE),
+                    private_data: args.private_data,
+                    is_global: Atomic::new(0),
+                },
+                geometry,
+                callbacks: cb,
+                base,
+                parent: args.parent,
+                slots,
+                bufs <- new_mutex!(KVec::new(), "rrelay_chan::bufs"),
+                closed: Atomic::new(false),
+                stats_dir: Atomic::new(core::ptr::null_mut()),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    /// `rrelay_open`: a channel with a buffer (and file) per online CPU, or
+    /// one global buffer, registered for hotplug and statistics.
+    pub(crate) fn open(args: &OpenArgs<'_>) -> Result<Arc<Self>> {
+        let chan = Self::new(args)?;
+        let _cpus = CpusReadLock::new();
+        let mut chans = CHANNELS.lock();
+        let mut result = Ok(());
+        for cpu in online_cpus() {
+            result = chan.add_buf(cpu);
+            if result.is_err() {
+                break;
+            }
+        }
+        if let Err(e) = result.and_then(|()| chans.push(chan.clone(), GFP_KERNEL).map_err(Into::into)) {
+            chan.teardown();
+            return Err(e);
+        }
+        drop(chans);
+        crate::stats::add_channel_dir(&chan);
+        Ok(chan)
+    }
+
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub(crate) fn callbacks(&self) -> &Callbacks {
+        &self.callbacks
+    }
+
+    pub(crate) fn base(&self) -> &CStr {
+        &self.base
+    }
+
+    pub(crate) fn is_global(&self) -> bool {
+        self.public.is_global.load(Relaxed) != 0
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Acquire)
+    }
+
+    pub(crate) fn stats_dir(&self) -> &Atomic<*mut bindings::dentry> {
+        &self.stats_dir
+    }
+
+    /// The buffer of the CPU this runs on; the caller has interrupts or
+    /// preemption off, and the channel is open.
+    #[inline(always)]
+    pub(crate) fn this_cpu_buf(&self) -> Option<&RchanBuf> {
+        self.buf(crate::shim::this_cpu())
+    }
+
+    /// The buffer serving `cpu`, if any.
+    #[inline(always)]
+    pub(crate) fn buf(&self, cpu: usize) -> Option<&RchanBuf> {
+        let p = self.slots.get(cpu)?.load(Acquire);
+        // SAFETY: A non-null slot points to a buffer owned by `bufs` (type
+        // invariant), which the open channel keeps alive.
+        unsafe { p.as_ref() }
+    }
+
+    /// Calls `f` on every buffer once (a global buffer once in all).
+    pub(crate) fn for_each_buf(&self, mut f: impl FnMut(&Arc<RchanBuf>)) {
+        for buf in self.bufs.lock().iter() {
+            f(buf);
+        }
+    }
+
+    /// Gives `cpu` its buffer: a new one with its file, or the global one.
+    /// Called with `CHANNELS` held.
+    pub(crate) fn add_buf(self: &Arc<Self>, cpu: u32) -> Result {
+        let slot = self.slots.get(cpu as usize).ok_or(EINVAL)?;
+        if !slot.load(Relaxed).is_null() {
+            return Ok(());
+        }
+        if self.is_global() {
+            let global = self.bufs.lock().first().map(|b| Arc::as_ptr(b).cast_mut());
+            slot.store(global.ok_or(EINVAL)?, Release);
+            return Ok(());
+        }
+        let buf = RchanBuf::new(self, cpu)?;
+        let mut bufs = self.bufs.lock();
+        bufs.reserve(1, GFP_KERNEL)?;
+        let mut is_global: c_int = 0;
+        let name = CString::try_from_fmt(fmt!("{}{}", self.base.to_str().map_err(|_| EINVAL)?, cpu))?;
+        let dentry = match self.callbacks.create_buf_file {
+            // SAFETY: The client's callback gets a valid name, its parent,
+            // and a live buffer, as its contract says.
+            Some(create) => unsafe {
+                create(
+                    name.as_char_ptr(),
+                    self.parent,
+                    0o400,
+                    Arc::as_ptr(&buf).cast_mut().cast(),
+                    &mut is_global,
+                )
+            },
+            None => file::create_debugfs_file(&name, self.parent, 0o400, &buf),
+        };
+        if dentry.is_null() || kernel::error::from_err_ptr(dentry).is_err() {
+            return Err(ENOMEM);
+        }
+        buf.dentry.store(dentry, Release);
+        let p = Arc::as_ptr(&buf).cast_mut();
+        if is_global != 0 {
+            self.public.is_global.store(1, Relaxed);
+            // INVARIANT: every slot points to the one buffer `bufs` owns.
+            for s in self.slots.iter() {
+                s.store(p, Release);
+            }
+        } else {
+            // INVARIANT: the slot points to a buffer `bufs` owns.
+            slot.store(p, Release);
+        }
+        bufs.push(buf, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// `rrelay_close`.
+    pub(crate) fn close(self: Arc<Self>) {
+        let _cpus = CpusReadLock::new();
+        let mut chans = CHANNELS.lock();
+        if let Some(i) = chans.iter().position(|c| Arc::ptr_eq(c, &self)) {
+            drop(chans.remove(i));
+        }
+        drop(chans);
+        self.teardown();
+    }
+
+    /// Finishes every buffer and lets go of them and their files.
+    fn teardown(&self) {
+        self.closed.store(true, Release);
+        crate::stats::remove_channel_dir(self);
+        // INVARIANT: the slots are cleared before `bufs` lets go.
+        for s in self.slots.iter() {
+            s.store(core::ptr::null_mut(), Release);
+        }
+        let bufs = core::mem::take(&mut *self.bufs.lock());
+        for buf in bufs.iter() {
+            buf.finish();
+            self.remove_file(buf);
+        }
+    }
+
+    fn remove_file(&self, buf: &RchanBuf) {
+        let dentry = buf.dentry.xchg(core::ptr::null_mut(), Relaxed);
+        if dentry.is_null() {
+            return;
+        }
+        match self.callbacks.remove_buf_file {
+            // SAFETY: The dentry came from the client's create_buf_file.
+            Some(remove) => unsafe {
+                remove(dentry);
+            },
+            // SAFETY: The dentry is our debugfs file; debugfs_remove waits
+            // for opens in progress (see `file::open`).
+            None => unsafe { bindings::debugfs_remove(dentry) },
+        }
+    }
+
+    /// `rrelay_flush`: finishes the current sub-buffer of every buffer, each
+    /// on its own CPU with interrupts off, so it is ordered with writers.
+    pub(crate) fn flush(&self) {
+        self.for_each_buf(|buf| buf.flush_on_cpu());
+    }
+
+    /// `rrelay_reset`.
+    pub(crate) fn reset(&self) {
+        self.for_each_buf(|buf| {
+            buf.wakeup.sync();
+            buf.reset();
+        });
+    }
+
+    /// The figures of every buffer.
+    pub(crate) fn stats(&self, mut f: impl FnMut(u32, &StatsSnapshot)) {
+        self.for_each_buf(|buf| f(buf.cpu(), &buf.stats_snapshot()));
+    }
+}
+
+impl RchanBuf {
+    /// Close of one buffer: the last partial sub-buffer is finished, readers
+    /// are told nothing more will come.
+    fn finish(&self) {
+        self.flush_on_cpu();
+        self.finalized.store(true, Release);
+        self.wakeup.wake_all();
+    }
+
+    /// Runs the switch on the buffer's own CPU (or here, if that CPU is
+    /// offline or the buffer is global).
+    pub(crate) fn flush_on_cpu(&self) {
+        unsafe extern "C" fn flush_fn(info: *mut c_void) {
+            // SAFETY: `info` is the buffer passed below, alive for the
+            // duration of the synchronous call.
+            let buf = unsafe { &*info.cast::<RchanBuf>() };
+            buf.switch_subbuf(0);
+        }
+        let info = core::ptr::from_ref(self).cast_mut().cast();
+        if !self.chan().is_global() {
+            // SAFETY: `wait` is 1, so `info` outlives the call; the function
+            // runs in hardirq context on `cpu`, like a writer.
+            let ret = unsafe { bindings::smp_call_function_single(self.cpu() as c_int, Some(flush_fn), info, 1) };
+            if ret == 0 {
+                return;
+            }
+        }
+        let _irq = crate::shim::IrqGuard::new();
+        // SAFETY: As above, called directly with interrupts off.
+        unsafe { flush_fn(info) };
+    }
+
+    pub(crate) fn stats_snapshot(&self) -> StatsSnapshot {
+        self.stats
+            .snapshot(self.produced.load(Acquire), self.consumed.load(Acquire))
+    }
+}
+
+/// The online CPUs; stable while a [`CpusReadLock`] lives.
+fn online_cpus() -> impl Iterator<Item = u32> {
+    // SAFETY: `__cpu_online_mask` is a static cpumask that lives forever.
+    let online = unsafe { kernel::cpumask::Cpumask::from_raw(&raw const bindings::__cpu_online_mask) };
+    (0..kernel::cpu::nr_cpu_ids()).filter(move |&c| {
+        kernel::cpu::CpuId::from_u32(c).is_some_and(|id| online.test(id))
+    })
+}
+
+/// CPU hotplug held off while it lives (`cpus_read_lock`).
+struct CpusReadLock;
+
+impl CpusReadLock {
+    fn new() -> Self {
+        // SAFETY: Process context; `Drop` unlocks.
+        unsafe { bindings::cpus_read_lock() };
+        CpusReadLock
+    }
+}
+
+impl Drop for CpusReadLock {
+    fn drop(&mut self) {
+        // SAFETY: Matches the lock in `new`.
+        unsafe { bindings::cpus_read_unlock() };
+    }
+}

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C ABI (`include/rrelay.h`): the one boundary where raw pointers from
+//! clients become references. Each function checks what it can (NULL
+//! channels, bad sizes), then calls safe code. The shim exports them.
+
+use crate::buffer::RchanBuf;
+use crate::channel::{Callbacks, OpenArgs, Rchan};
+use crate::stats::StatsSnapshot;
+use kernel::bindings;
+use kernel::prelude::*;
+use kernel::sync::atomic::{Acquire, Relaxed};
+use kernel::sync::Arc;
+
+/// Turns a client's (pointer, length) into a slice.
+///
+/// # Safety
+///
+/// `data` must be valid for reads of `length` bytes (or `length` is 0).
+#[inline(always)]
+unsafe fn bytes<'a>(data: *const c_void, length: usize) -> &'a [u8] {
+    if length == 0 {
+        return &[];
+    }
+    // SAFETY: The caller guarantees `data` covers `length` bytes.
+    unsafe { core::slice::from_raw_parts(data.cast(), length) }
+}
+
+/// # Safety
+///
+/// `base_filename` is NULL or a NUL-terminated string; `cb` is NULL or
+/// valid callbacks that stay valid until `rrelay_close`; `parent` is NULL
+/// or a directory that outlives the channel.
+#[no_mangle]
+unsafe extern "C" fn rrelay_open(
+    base_filename: *const c_char,
+    parent: *mut bindings::dentry,
+    subbuf_size: usize,
+    n_subbufs: usize,
+    cb: *const Callbacks,
+    private_data: *mut c_void,
+) -> *mut Rchan {
+    if base_filename.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: The caller guarantees a NUL-terminated string.
+    let base = unsafe { CStr::from_char_ptr(base_filename) };
+    // SAFETY: The caller guarantees `cb` is NULL or valid.
+    let callbacks = unsafe { cb.as_ref() }.copied().unwrap_or_default();
+    let args = OpenArgs {
+        base,
+        parent,
+        subbuf_size,
+        n_subbufs,
+        callbacks,
+        private_data,
+    };
+    match Rchan::open(&args) {
+        Ok(chan) => Arc::into_raw(chan).cast_mut(),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// Borrows an open channel.
+///
+/// # Safety
+///
+/// `chan` is NULL or came from `rrelay_open` and is not closed.
+unsafe fn chan_ref<'a>(chan: *mut Rchan) -> Option<&'a Rchan> {
+    // SAFETY: The caller's promise: the client's reference keeps it alive.
+    unsafe { chan.as_ref() }
+}
+
+/// Borrows a buffer a callback was given.
+///
+/// # Safety
+///
+/// `buf` is NULL or a buffer of an open channel.
+unsafe fn buf_ref<'a>(buf: *mut RchanBuf) -> Option<&'a RchanBuf> {
+    // SAFETY: The caller's promise.
+    unsafe { buf.as_ref() }
+}
+
+/// # Safety
+///
+/// `chan` is NULL or an open channel, closed only once.
+#[no_mangle]
+unsafe extern "C" fn rrelay_close(chan: *mut Rchan) {
+    if !chan.is_null() {
+        // SAFETY: `rrelay_open` gave the client this reference; it is
+        // given back here, once.
+        unsafe { Arc::from_raw(chan) }.close();
+    }
+}
+
+/// # Safety
+///
+/// `chan` is NULL or an open channel.
+#[no_mangle]
+unsafe extern "C" fn rrelay_flush(chan: *mut Rchan) {
+    // SAFETY: The caller's promise.
+    if let Some(chan) = unsafe { chan_ref(chan) } {
+        chan.flush();
+    }
+}
+
+/// # Safety
+///
+/// `chan` is NULL or an open channel with no writer or reader active.
+#[no_mangle]
+unsafe extern "C" fn rrelay_reset(chan: *mut Rchan) {
+    // SAFETY: The caller's promise.
+    if let Some(chan) = unsafe { chan_ref(chan) } {
+        chan.reset();
+    }
+}
+
+/// # Safety
+///
+/// `chan` is an open channel; `data` covers `length` bytes.
+#[no_mangle]
+unsafe extern "C" fn rrelay_write(chan: *mut Rchan, data: *const c_void, length: usize) {
+    // SAFETY: The caller's promises.
+    if let Some(chan) = unsafe { chan_ref(chan) } {
+        // SAFETY: The caller's promise on `data`.
+        chan.write(unsafe { bytes(data, length) });
+    }
+}
+
+/// # Safety
+///
+/// As [`rrelay_write`], and the caller keeps the buffer's writers from
+/// nesting.
+#[no_mangle]
+unsafe extern "C" fn __rrelay_write(chan: *mut Rchan, data: *const c_void, length: usize) {
+    // SAFETY: The caller's promises.
+    if let Some(chan) = unsafe { chan_ref(chan) } {
+        // SAFETY: The caller's promise on `data`.
+        chan.write_nested(unsafe { bytes(data, length) });
+    }
+}
+
+/// # Safety
+///
+/// `chan` is an open channel; the caller keeps the buffer's writers from
+/// nesting and fills the slot before a reader gets to it.
+#[no_mangle]
+unsafe extern "C" fn rrelay_reserve(chan: *mut Rchan, length: usize) -> *mut c_void {
+    // SAFETY: The caller's promise.
+    let Some(chan) = (unsafe { chan_ref(chan) }) else {
+        return core::ptr::null_mut();
+    };
+    chan.reserve(length).map_or(core::ptr::null_mut(), |p| p.cast())
+}
+
+/// # Safety
+///
+/// `buf` is a buffer of an open channel, and the caller is its writer.
+#[no_mangle]
+unsafe extern "C" fn rrelay_switch_subbuf(buf: *mut RchanBuf, length: usize) -> usize {
+    // SAFETY: The caller's promise.
+    match unsafe { buf_ref(buf) } {
+        Some(buf) if buf.switch_subbuf(length) => length,
+        _ => 0,
+    }
+}
+
+/// # Safety
+///
+/// `buf` is the buffer a `subbuf_start` callback was given.
+#[no_mangle]
+unsafe extern "C" fn rrelay_subbuf_start_reserve(buf: *mut RchanBuf, length: usize) {
+    // SAFETY: The caller's promise.
+    if let Some(buf) = unsafe { buf_ref(buf) } {
+        buf.start_reserve.store(length, Relaxed);
+    }
+}
+
+/// # Safety
+///
+/// `chan` is NULL or an open channel.
+#[no_mangle]
+unsafe extern "C" fn rrelay_subbufs_consumed(chan: *mut Rchan, cpu: c_uint, consumed: usize) {
+    // SAFETY: The caller's promise.
+    if let Some(buf) = unsafe { chan_ref(chan) }.and_then(|c| c.buf(cpu as usize)) {
+        buf.put_consumed(consumed);
+    }
+}
+
+/// # Safety
+///
+/// `buf` is NULL or a buffer of an open channel.
+#[no_mangle]
+unsafe extern "C" fn rrelay_buf_full(buf: *mut RchanBuf) -> c_int {
+    // SAFETY: The caller's promise.
+    unsafe { buf_ref(buf) }.map_or(0, |b| c_int::from(b.is_full()))
+}
+
+/// # Safety
+///
+/// `chan` is NULL or an open channel.
+#[no_mangle]
+unsafe extern "C" fn rrelay_stats(chan: *mut Rchan, flags: c_int) -> usize {
+    let mut total = 0u64;
+    // SAFETY: The caller's promise.
+    if let Some(chan) = unsafe { chan_ref(chan) } {
+        chan.stats(|_, s| total += s.select(flags));
+    }
+    total as usize
+}
+
+/// # Safety
+///
+/// `chan` is NULL or an open channel; `out` is NULL or writable.
+#[no_mangle]
+unsafe extern "C" fn rrelay_buf_stats(chan: *mut Rchan, cpu: c_uint, out: *mut StatsSnapshot) -> c_int {
+    // SAFETY: The caller's promise.
+    let buf = unsafe { chan_ref(chan) }.and_then(|c| c.buf(cpu as usize));
+    match (buf, out.is_null()) {
+        (Some(buf), false) => {
+            // SAFETY: `out` is writable, as the caller promised.
+            unsafe { out.write(buf.stats_snapshot()) };
+            0
+        }
+        _ => EINVAL.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// `filename` is a NUL-terminated string, `parent` NULL or a debugfs
+/// directory, `buf` the buffer a `create_buf_file` callback was given.
+#[no_mangle]
+unsafe extern "C" fn rrelay_create_buf_file(
+    filename: *const c_char,
+    parent: *mut bindings::dentry,
+    mode: bindings::umode_t,
+    buf: *mut RchanBuf,
+) -> *mut bindings::dentry {
+    // SAFETY: The caller's promise.
+    match (unsafe { buf_ref(buf) }, filename.is_null()) {
+        (Some(buf), false) => {
+            // SAFETY: The caller guarantees a NUL-terminated string.
+            let name = unsafe { CStr::from_char_ptr(filename) };
+            crate::file::create_debugfs_file(name, parent, mode, buf)
+        }
+        _ => core::ptr::null_mut(),
+    }
+}
+
+impl RchanBuf {
+    /// `rrelay_subbufs_consumed`: an mmap reader (or the client) releases
+    /// `n` sub-buffers; the read() position follows.
+    pub(crate) fn put_consumed(&self, n: usize) {
+        let mut reader = self.reader.lock();
+        let c = self
+            .geometry()
+            .add_consumed(self.produced.load(Acquire), self.consumed.load(Acquire), n);
+        if c != reader.consumed {
+            reader.consumed = c;
+            reader.bytes_consumed = 0;
+        }
+        self.release_to(c);
+    }
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The Rust side of the C shim (`rrelay_shim.c`): declarations and the small
+//! safe wrappers the rest of the module uses instead of them.
+
+use kernel::bindings;
+use kernel::prelude::*;
+
+/// The C shim's reader wakeup object (opaque to Rust).
+#[repr(C)]
+pub(crate) struct RawWakeup {
+    _private: [u8; 0],
+}
+
+extern "C" {
+    // Pointers to kernel structs are passed as `c_void`: some bindgen'd
+    // structs are not FFI-safe by rustc's rules.
+    fn rrelay_shim_vmap(pages: *mut *mut c_void, count: c_uint) -> *mut c_void;
+    fn rrelay_shim_vunmap(addr: *mut c_void);
+    fn rrelay_shim_irq_save() -> c_ulong;
+    fn rrelay_shim_irq_restore(flags: c_ulong);
+    fn rrelay_shim_preempt_disable();
+    fn rrelay_shim_preempt_enable();
+    pub(crate) fn rrelay_shim_wakeup_new() -> *mut RawWakeup;
+    pub(crate) fn rrelay_shim_wakeup_kick(w: *mut RawWakeup);
+    pub(crate) fn rrelay_shim_wakeup_now(w: *mut RawWakeup);
+    pub(crate) fn rrelay_shim_wakeup_poll(w: *mut RawWakeup, file: *mut c_void, pt: *mut c_void);
+    pub(crate) fn rrelay_shim_wakeup_sync(w: *mut RawWakeup);
+    pub(crate) fn rrelay_shim_wakeup_free(w: *mut RawWakeup);
+}
+
+/// Maps `pages` into one contiguous kernel virtual area.
+///
+/// # Safety
+///
+/// Every pointer in `pages` must be a valid page that outlives the mapping,
+/// which must be undone with [`vunmap`] before the pages are freed.
+pub(crate) unsafe fn vmap(pages: &mut [*mut bindings::page]) -> Result<*mut u8> {
+    let count = c_uint::try_from(pages.len()).map_err(|_| EINVAL)?;
+    // SAFETY: The caller guarantees the pages are valid; `pages` is a live
+    // array of `count` entries.
+    let addr = unsafe { rrelay_shim_vmap(pages.as_mut_ptr().cast(), count) };
+    if addr.is_null() {
+        return Err(ENOMEM);
+    }
+    Ok(addr.cast())
+}
+
+/// Undoes a [`vmap`].
+///
+/// # Safety
+///
+/// `addr` must come from [`vmap`] and not be used afterwards.
+pub(crate) unsafe fn vunmap(addr: *mut u8) {
+    // SAFETY: The caller guarantees `addr` is a live mapping of ours.
+    unsafe { rrelay_shim_vunmap(addr.cast()) }
+}
+
+/// Interrupts off on this CPU while it lives (`local_irq_save`).
+pub(crate) struct IrqGuard(c_ulong);
+
+impl IrqGuard {
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        // SAFETY: Saving and disabling local interrupts is always allowed;
+        // `Drop` restores them.
+        IrqGuard(unsafe { rrelay_shim_irq_save() })
+    }
+}
+
+impl Drop for IrqGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: The flags come from the matching save in `new`.
+        unsafe { rrelay_shim_irq_restore(self.0) }
+    }
+}
+
+/// Preemption off on this CPU while it lives (`preempt_disable`).
+pub(crate) struct PreemptGuard;
+
+impl PreemptGuard {
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        // SAFETY: Disabling preemption is always allowed; `Drop` re-enables it.
+        unsafe { rrelay_shim_preempt_disable() };
+        PreemptGuard
+    }
+}
+
+impl Drop for PreemptGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // SAFETY: Matches the disable in `new`.
+        unsafe { rrelay_shim_preempt_enable() }
+    }
+}
+
+/// The CPU this code runs on; stable while an [`IrqGuard`] or
+/// [`PreemptGuard`] lives.
+#[inline(always)]
+pub(crate) fn this_cpu() -> usize {
+    kernel::cpu::CpuId::current().as_u32() as usize
+}

@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Statistics: per-buffer loss and traffic counters, and the read-only
+//! debugfs view of every open channel (`<debugfs>/rrelay/<channel>/stats`).
+//!
+//! The `stats` file is text, one `key value` pair per line for the channel,
+//! then one line per buffer under a header line (the reader tool parses it;
+//! README.md documents it):
+//!
+//! ```text
+//! channel cpu
+//! subbuf_size 4096
+//! n_subbufs 8
+//! alloc_size 32768
+//! global 0
+//! buffers 4
+//! cpu produced consumed bytes_written bytes_read full big dropped overwritten lost
+//! 0 12 12 49152 49152 0 0 0 0 0
+//! ```
+
+use crate::subbuf::Event;
+use kernel::sync::atomic::{Atomic, Relaxed};
+
+/// The counters of one buffer. Writers update them with relaxed atomics
+/// (plain adds on x86); readers of the figures take a snapshot.
+pub(crate) struct BufStats {
+    full: Atomic<u64>,
+    big: Atomic<u64>,
+    dropped: Atomic<u64>,
+    overwritten: Atomic<u64>,
+    lost: Atomic<u64>,
+    bytes_written: Atomic<u64>,
+    bytes_read: Atomic<u64>,
+}
+
+/// A snapshot of [`BufStats`], laid out as `struct rrelay_buf_stats`.
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+pub(crate) struct StatsSnapshot {
+    pub(crate) produced: u64,
+    pub(crate) consumed: u64,
+    pub(crate) bytes_written: u64,
+    pub(crate) bytes_read: u64,
+    pub(crate) full: u64,
+    pub(crate) big: u64,
+    pub(crate) dropped: u64,
+    pub(crate) overwritten: u64,
+    pub(crate) lost: u64,
+}
+
+/// `RRELAY_STATS_*` flags of `rrelay_stats`.
+pub(crate) const STATS_BUF_FULL: c_int = 1 << 0;
+pub(crate) const STATS_WRT_BIG: c_int = 1 << 1;
+pub(crate) const STATS_DROPPED: c_int = 1 << 2;
+pub(crate) const STATS_OVERWRITTEN: c_int = 1 << 3;
+pub(crate) const STATS_LOST: c_int = 1 << 4;
+
+use kernel::ffi::c_int;
+
+impl BufStats {
+    pub(crate) const fn new() -> Self {
+        BufStats {
+            full: Atomic::new(0),
+            big: Atomic::new(0),
+            dropped: Atomic::new(0),
+            overwritten: Atomic::new(0),
+            lost: Atomic::new(0),
+            bytes_written: Atomic::new(0),
+            bytes_read: Atomic::new(0),
+        }
+    }
+
+    fn counter(&self, event: Event) -> &Atomic<u64> {
+        match event {
+            Event::Full => &self.full,
+            Event::TooBig => &self.big,
+            Event::Dropped => &self.dropped,
+            Event::Overwritten => &self.overwritten,
+        }
+    }
+
+    pub(crate) fn count(&self, event: Event) {
+        self.counter(event).add(1, Relaxed);
+    }
+
+    pub(crate) fn add_written(&self, bytes: usize) {
+        self.bytes_written.add(bytes as u64, Relaxed);
+    }
+
+    pub(crate) fn add_read(&self, bytes: usize) {
+        self.bytes_read.add(bytes as u64, Relaxed);
+    }
+
+    pub(crate) fn add_lost(&self, subbufs: usize) {
+        self.lost.add(subbufs as u64, Relaxed);
+    }
+
+    pub(crate) fn reset(&self) {
+        for c in [
+            &self.full,
+            &self.big,
+            &self.dropped,
+            &self.overwritten,
+            &self.lost,
+            &self.bytes_written,
+            &self.bytes_read,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+
+    /// The counters, with the buffer's `produced` and `consumed`.
+    pub(crate) fn snapshot(&self, produced: usize, consumed: usize) -> StatsSnapshot {
+        StatsSnapshot {
+            produced: produced as u64,
+            consumed: consumed as u64,
+            bytes_written: self.bytes_written.load(Relaxed),
+            bytes_read: self.bytes_read.load(Relaxed),
+            full: self.full.load(Relaxed),
+            big: self.big.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            overwritten: self.overwritten.load(Relaxed),
+            lost: self.lost.load(Relaxed),
+        }
+    }
+}
+
+impl StatsSnapshot {
+    /// The sum of the counters `flags` selects (`rrelay_stats`).
+    pub(crate) fn select(&self, flags: c_int) -> u64 {
+        [
+            (STATS_BUF_FULL, self.full),
+            (STATS_WRT_BIG, self.big),
+            (STATS_DROPPED, self.dropped),
+            (STATS_OVERWRITTEN, self.overwritten),
+            (STATS_LOST, self.lost),
+        ]
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, v)| v)
+        .sum()
+    }
+}
+
+mod view {
+    //! The debugfs view: `rrelay/` at load, a directory per open channel with
+    //! a `stats` file whose text is taken at open.
+
+    use crate::channel::Rchan;
+    use crate::file::FileOps;
+    use core::fmt::Write;
+    use kernel::bindings;
+    use kernel::prelude::*;
+    use kernel::str::CString;
+    use kernel::sync::atomic::{Atomic, Relaxed};
+    use kernel::sync::Arc;
+    use kernel::types::ForeignOwnable;
+
+    /// `<debugfs>/rrelay`, made at module load.
+    static ROOT: Atomic<*mut bindings::dentry> = Atomic::new(core::ptr::null_mut());
+
+    pub(crate) fn create_root() {
+        // SAFETY: A valid name and the debugfs root as parent.
+        let d = unsafe { bindings::debugfs_create_dir(c"rrelay".as_char_ptr(), core::ptr::null_mut()) };
+        ROOT.store(d, Relaxed);
+    }
+
+    pub(crate) fn remove_root() {
+        let d = ROOT.xchg(core::ptr::null_mut(), Relaxed);
+        // SAFETY: `d` is our directory (or NULL/error, which debugfs ignores);
+        // every channel directory under it is gone (no channel is open).
+        unsafe { bindings::debugfs_remove(d) };
+    }
+
+    /// Makes `rrelay/<base>` (or `<base>.N` when that is taken) with `stats`.
+    pub(crate) fn add_channel_dir(chan: &Arc<Rchan>) {
+        let root = ROOT.load(Relaxed);
+        let Ok(base) = chan.base().to_str() else { return };
+        for n in 0..100 {
+            let name = if n == 0 {
+                CString::try_from_fmt(fmt!("{}", base))
+            } else {
+                CString::try_from_fmt(fmt!("{}.{}", base, n))
+            };
+            let Ok(name) = name else { return };
+            // SAFETY: Valid name; `root` is our directory.
+            let dir = unsafe { bindings::debugfs_create_dir(name.as_char_ptr(), root) };
+            if kernel::error::from_err_ptr(dir).is_err() {
+                continue;
+            }
+            // SAFETY: `dir` is a live directory; the channel outlives the
+            // file, which close removes (waiting for users: the proxy).
+            unsafe {
+                bindings::debugfs_create_file_full(
+                    c"stats".as_char_ptr(),
+                    0o444,
+                    dir,
+                    Arc::as_ptr(chan).cast_mut().cast(),
+                    core::ptr::null(),
+                    &STATS_FOPS.0,
+                )
+            };
+            chan.stats_dir().store(dir, Relaxed);
+            return;
+        }
+    }
+
+    pub(crate) fn remove_channel_dir(chan: &Rchan) {
+        let dir = chan.stats_dir().xchg(core::ptr::null_mut(), Relaxed);
+        if !dir.is_null() {
+            // SAFETY: Our directory; removal waits for open `stats` files'
+            // operations in progress (the debugfs proxy).
+            unsafe { bindings::debugfs_remove(dir) };
+        }
+    }
+
+    /// Text built in a growable kernel vector.
+    struct Text(KVec<u8>);
+
+    impl Write for Text {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.0
+                .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+                .map_err(|_| core::fmt::Error)
+        }
+    }
+
+    /// The `stats` text of a channel (format in the comment atop this file).
+    pub(crate) fn render(chan: &Rchan, out: &mut impl Write) -> core::fmt::Result {
+        let g = chan.geometry();
+        writeln!(out, "channel {}", chan.base().to_str().unwrap_or("?"))?;
+        writeln!(out, "subbuf_size {}", g.subbuf_size())?;
+        writeln!(out, "n_subbufs {}", g.n_subbufs())?;
+        writeln!(out, "alloc_size {}", g.alloc_size(kernel::page::PAGE_SIZE))?;
+        writeln!(out, "global {}", u8::from(chan.is_global()))?;
+        writeln!(out, "closed {}", u8::from(chan.is_closed()))?;
+        let mut n = 0;
+        chan.for_each_buf(|_| n += 1);
+        writeln!(out, "buffers {}", n)?;
+        writeln!(
+            out,
+            "cpu produced consumed bytes_written bytes_read full big dropped overwritten lost"
+        )?;
+        let mut res = Ok(());
+        chan.stats(|cpu, s| {
+            if res.is_ok() {
+                res = writeln!(
+                    out,
+                    "{} {} {} {} {} {} {} {} {} {}",
+                    cpu,
+                    s.produced,
+                    s.consumed,
+                    s.bytes_written,
+                    s.bytes_read,
+                    s.full,
+                    s.big,
+                    s.dropped,
+                    s.overwritten,
+                    s.lost
+                );
+            }
+        });
+        res
+    }
+
+    static STATS_FOPS: FileOps = {
+        // SAFETY: All zeroes is a valid `file_operations`.
+        let zeroed: bindings::file_operations = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+        FileOps(bindings::file_operations {
+            owner: crate::THIS_MODULE.as_ptr(),
+            open: Some(stats_open),
+            read: Some(stats_read),
+            release: Some(stats_release),
+            ..zeroed
+        })
+    };
+
+    /// # Safety
+    ///
+    /// Called by the VFS (through debugfs's proxy, which keeps the channel
+    /// in `i_private` alive) as `open` of a `stats` file.
+    unsafe extern "C" fn stats_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `i_private` is the channel given at creation, alive while
+        // the proxy's guard is held.
+        let chan = unsafe { &*(*inode).i_private.cast::<Rchan>() };
+        let mut text = Text(KVec::new());
+        if render(chan, &mut text).is_err() {
+            return ENOMEM.to_errno();
+        }
+        match KBox::new(text.0, GFP_KERNEL) {
+            // SAFETY: `private_data` is ours; `stats_release` takes it back.
+            Ok(b) => unsafe { (*file).private_data = b.into_foreign() },
+            Err(_) => return ENOMEM.to_errno(),
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS as `read` of a file opened by [`stats_open`].
+    unsafe extern "C" fn stats_read(
+        file: *mut bindings::file,
+        ubuf: *mut c_char,
+        count: usize,
+        ppos: *mut bindings::loff_t,
+    ) -> isize {
+        // SAFETY: `stats_open` stored the text here.
+        let text = unsafe { KBox::<KVec<u8>>::borrow((*file).private_data) };
+        // SAFETY: `ubuf`/`count`/`ppos` come from the VFS; the text is live.
+        unsafe { bindings::simple_read_from_buffer(ubuf.cast(), count, ppos, text.as_ptr().cast(), text.len()) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the VFS as `release` of a file opened by [`stats_open`].
+    unsafe extern "C" fn stats_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+        // SAFETY: `stats_open` stored the text here; this is its last use.
+        drop(unsafe { KBox::<KVec<u8>>::from_foreign((*file).private_data) });
+        0
+    }
+}
+
+pub(crate) use view::{add_channel_dir, create_root, remove_channel_dir, remove_root};
