@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A relay client, written for <linux/relay.h> the way in-tree clients are,
+ * driven from user space through debugfs so tests can feed it identical
+ * write sequences. Built twice (tests/modules/Kbuild):
+ *   rrelay_test_client.ko  with -DUSE_RRELAY: rrelay, via rrelay_compat.h
+ *   relay_test_client.ko   without: the kernel's own relay (the oracle)
+ * The include line below is the only difference between the two builds,
+ * apart from reading the full/big counters: relay_stats() is not exported
+ * in 7.2, so the kernel build reads them from the buffers.
+ *
+ * debugfs: <modname>/buf<cpu> (the channel's files), <modname>/ctl (write
+ * commands: "open", "close", "write LEN N", "__write LEN N", "reserve LEN N",
+ * "flush", "reset", "consumed CPU N"), <modname>/info (read: counters).
+ */
+#ifdef USE_RRELAY
+#include <rrelay_compat.h>
+#else
+#include <linux/relay.h>
+#endif
+#include <linux/debugfs.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+static int global;
+module_param(global, int, 0444);
+MODULE_PARM_DESC(global, "One global buffer instead of per-CPU buffers");
+
+static int overwrite;
+module_param(overwrite, int, 0444);
+MODULE_PARM_DESC(overwrite, "Overwrite unread sub-buffers when full");
+
+static ulong subbuf_size = 256;
+module_param(subbuf_size, ulong, 0444);
+MODULE_PARM_DESC(subbuf_size, "Sub-buffer size in bytes");
+
+static ulong n_subbufs = 4;
+module_param(n_subbufs, ulong, 0444);
+MODULE_PARM_DESC(n_subbufs, "Number of sub-buffers");
+
+static int start_reserve;
+module_param(start_reserve, int, 0444);
+MODULE_PARM_DESC(start_reserve, "Bytes to reserve at the start of each sub-buffer");
+
+static struct dentry *dir;
+static struct rchan *chan;
+static DEFINE_MUTEX(lock);
+static u32 seq;
+
+static int client_subbuf_start(struct rchan_buf *buf, void *subbuf, void *prev_subbuf)
+{
+	if (start_reserve) {
+		memset(subbuf, 0xee, start_reserve);
+		subbuf_start_reserve(buf, start_reserve);
+	}
+	if (overwrite)
+		return 1;
+	return !relay_buf_full(buf);
+}
+
+static struct dentry *client_create_buf_file(const char *filename, struct dentry *parent,
+					     umode_t mode, struct rchan_buf *buf,
+					     int *is_global)
+{
+	*is_global = global;
+	return debugfs_create_file(filename, mode, parent, buf, &relay_file_operations);
+}
+
+static int client_remove_buf_file(struct dentry *dentry)
+{
+	debugfs_remove(dentry);
+	return 0;
+}
+
+static const struct rchan_callbacks client_callbacks = {
+	.subbuf_start = client_subbuf_start,
+	.create_buf_file = client_create_buf_file,
+	.remove_buf_file = client_remove_buf_file,
+};
+
+/* Record k of length len: a little-endian sequence number, then a pattern. */
+static void fill_record(u8 *p, size_t len, u32 k)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = i < 4 ? (k >> (8 * i)) & 0xff : (u8)(k * 7 + i);
+}
+
+static int do_write(const char *how, size_t len, unsigned int n)
+{
+	u8 *rec = kmalloc(len ? len : 1, GFP_KERNEL);
+	unsigned long flags;
+	unsigned int i;
+
+	if (!rec)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		fill_record(rec, len, seq++);
+		if (!strcmp(how, "write")) {
+			relay_write(chan, rec, len);
+		} else if (!strcmp(how, "__write")) {
+			__relay_write(chan, rec, len);
+		} else {
+			void *slot;
+
+			local_irq_save(flags);
+			slot = relay_reserve(chan, len);
+			if (slot)
+				memcpy(slot, rec, len);
+			local_irq_restore(flags);
+		}
+	}
+	kfree(rec);
+	return 0;
+}
+
+static size_t client_full_count(void)
+{
+#ifdef USE_RRELAY
+	return relay_stats(chan, RELAY_STATS_BUF_FULL);
+#else
+	size_t sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct rchan_buf *buf = *per_cpu_ptr(chan->buf, cpu);
+
+		if (buf && (!global || cpu == 0))
+			sum += buf->stats.full_count;
+	}
+	return sum;
+#endif
+}
+
+static size_t client_big_count(void)
+{
+#ifdef USE_RRELAY
+	return relay_stats(chan, RELAY_STATS_WRT_BIG);
+#else
+	size_t sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct rchan_buf *buf = *per_cpu_ptr(chan->buf, cpu);
+
+		if (buf && (!global || cpu == 0))
+			sum += buf->stats.big_count;
+	}
+	return sum;
+#endif
+}
+
+static int client_open(void)
+{
+	if (chan)
+		return -EBUSY;
+	chan = relay_open("buf", dir, subbuf_size, n_subbufs, &client_callbacks, NULL);
+	if (!chan)
+		return -EINVAL;
+	
+	return 0;
+}
+
+static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t count, loff_t *ppos)
+{
+	char cmd[64], how[16];
+	size_t len;
+	unsigned int n, cpu;
+	int ret = 0;
+
+	if (count >= sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, count))
+		return -EFAULT;
+	cmd[count] = 0;
+
+	mutex_lock(&lock);
+	if (!strncmp(cmd, "open", 4)) {
+		ret = client_open();
+	} else if (!chan) {
+		ret = -ENODEV;
+	} else if (!strncmp(cmd, "close", 5)) {
+		relay_close(chan);
+		chan = NULL;
+	} else if (!strncmp(cmd, "flush", 5)) {
+		relay_flush(chan);
+	} else if (!strncmp(cmd, "reset", 5)) {
+		relay_reset(chan);
+	} else if (sscanf(cmd, "consumed %u %u", &cpu, &n) == 2) {
+		relay_subbufs_consumed(chan, cpu, n);
+	} else if (sscanf(cmd, "%15s %zu %u", how, &len, &n) == 3 &&
+		   (!strcmp(how, "write") || !strcmp(how, "__write") || !strcmp(how, "reserve"))) {
+		ret = do_write(how, len, n);
+	} else {
+		ret = -EINVAL;
+	}
+	mutex_unlock(&lock);
+	return ret ? ret : count;
+}
+
+static ssize_t info_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
+{
+	char text[128];
+	int n;
+
+	mutex_lock(&lock);
+	if (chan)
+		n = scnprintf(text, sizeof(text), "open 1\nfull %zu\nbig %zu\nsubbuf_size %zu\nn_subbufs %zu\n",
+			      client_full_count(), client_big_count(), chan->subbuf_size, chan->n_subbufs);
+	else
+		n = scnprintf(text, sizeof(text), "open 0\n");
+	mutex_unlock(&lock);
+	return simple_read_from_buffer(ubuf, count, ppos, text, n);
+}
+
+static const struct file_operations ctl_fops = {
+	.owner = THIS_MODULE,
+	.write = ctl_write,
+};
+
+static const struct file_operations info_fops = {
+	.owner = THIS_MODULE,
+	.read = info_read,
+};
+
+static int __init client_init(void)
+{
+	int ret;
+
+	dir = debugfs_create_dir(THIS_MODULE->name, NULL);
+	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
+	debugfs_create_file("info", 0444, dir, NULL, &info_fops);
+	ret = client_open();
+	if (ret)
+		debugfs_remove(dir);
+	return ret;
+}
+
+static void __exit client_exit(void)
+{
+	if (chan)
+		relay_close(chan);
+	debugfs_remove(dir);
+}
+
+module_init(client_init);
+module_exit(client_exit);
+MODULE_DESCRIPTION("relay client for rrelay's tests (rrelay and kernel relay builds)");
+MODULE_LICENSE("GPL");
