@@ -390,3 +390,124 @@ impl Drop for CpusReadLock {
         unsafe { bindings::cpus_read_unlock() };
     }
 }
+
+#[kunit_tests(rrelay_channel)]
+mod tests {
+    use super::*;
+    use crate::stats::StatsSnapshot;
+
+    fn open(subbuf_size: usize, n_subbufs: usize, base: &CStr) -> Result<Arc<Rchan>> {
+        Rchan::open(&OpenArgs {
+            base,
+            parent: core::ptr::null_mut(),
+            subbuf_size,
+            n_subbufs,
+            callbacks: Callbacks::default(),
+            private_data: core::ptr::null_mut(),
+        })
+    }
+
+    fn stats0(chan: &Rchan) -> StatsSnapshot {
+        chan.buf(0).map(|b| b.stats_snapshot()).unwrap_or_default()
+    }
+
+    #[test]
+    fn open_rejects_bad_arguments() {
+        assert!(open(0, 4, c"rrelay_kunit").is_err());
+        assert!(open(4096, 0, c"rrelay_kunit").is_err());
+        assert!(open(1 << 20, 1 << 13, c"rrelay_kunit").is_err());
+        assert!(open(usize::MAX, 2, c"rrelay_kunit").is_err());
+        assert!(open(64, 2, c"").is_err());
+        let long = c"a_base_name_much_too_long_for_rrelay_files_to_carry_a_cpu_number";
+        assert!(open(64, 2, long).is_err());
+        assert!(CHANNELS.lock().is_empty());
+    }
+
+    #[test]
+    fn buffers_are_zeroed_pages_mapped_contiguously() -> Result {
+        let chan = open(1000, 5, c"rrelay_kunit")?;
+        let buf = chan.buf(0).ok_or(EINVAL)?;
+        let size = chan.geometry().alloc_size(kernel::page::PAGE_SIZE);
+        assert_eq!(size, 8192);
+        // SAFETY: The mapping covers `alloc_size` bytes.
+        let bytes = unsafe { core::slice::from_raw_parts(buf.at(0), size) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        chan.close();
+        Ok(())
+    }
+
+    #[test]
+    fn write_switches_pads_and_counts() -> Result {
+        let chan = open(1000, 4, c"rrelay_kunit")?;
+        let buf = chan.buf(0).ok_or(EINVAL)?;
+        buf.write_record(&[1; 600]);
+        buf.write_record(&[2; 600]);
+        assert_eq!(buf.produced.load(Relaxed), 1);
+        assert_eq!(buf.padding_of(0), 400);
+        // SAFETY: Both records lie inside the mapping.
+        unsafe {
+            assert_eq!(*buf.at(599), 1);
+            assert_eq!(*buf.at(1000), 2);
+        }
+        buf.write_record(&[3; 1001]);
+        let s = stats0(&chan);
+        assert_eq!(s.bytes_written, 600);
+        assert_eq!(s.big, 1);
+        chan.close();
+        Ok(())
+    }
+
+    #[test]
+    fn full_buffer_drops_and_counts() -> Result {
+        let chan = open(100, 2, c"rrelay_kunit")?;
+        let buf = chan.buf(0).ok_or(EINVAL)?;
+        for _ in 0..5 {
+            buf.write_record(&[7; 100]);
+        }
+        // Two sub-buffers hold data; the third record found them full.
+        let s = stats0(&chan);
+        assert_eq!(s.produced, 2);
+        assert_eq!(s.full, 3);
+        assert_eq!(s.dropped, 3);
+        assert!(buf.is_full());
+        buf.put_consumed(1);
+        assert!(!buf.is_full());
+        buf.write_record(&[8; 100]);
+        assert_eq!(stats0(&chan).dropped, 3);
+        chan.close();
+        Ok(())
+    }
+
+    #[test]
+    fn reset_restarts_every_buffer() -> Result {
+        let chan = open(100, 2, c"rrelay_kunit")?;
+        let buf = chan.buf(0).ok_or(EINVAL)?;
+        buf.write_record(&[7; 80]);
+        buf.write_record(&[7; 80]);
+        chan.reset();
+        assert_eq!(buf.produced.load(Relaxed), 0);
+        assert_eq!(buf.offset.load(Relaxed), 0);
+        assert_eq!(stats0(&chan).bytes_written, 0);
+        chan.close();
+        Ok(())
+    }
+
+    #[test]
+    fn channels_register_for_hotplug_and_leave_at_close() -> Result {
+        let chan = open(64, 2, c"rrelay_kunit")?;
+        assert!(CHANNELS.lock().iter().any(|c| Arc::ptr_eq(c, &chan)));
+        // The prepare callback for a CPU that has its buffer changes nothing.
+        let mut before = 0;
+        chan.for_each_buf(|_| before += 1);
+        chan.add_buf(0)?;
+        let mut after = 0;
+        chan.for_each_buf(|_| after += 1);
+        assert_eq!(before, after);
+        let weak = chan.clone();
+        chan.close();
+        assert!(!CHANNELS.lock().iter().any(|c| Arc::ptr_eq(c, &weak)));
+        assert!(weak.is_closed());
+        assert!(weak.buf(0).is_none());
+        Ok(())
+    }
+}

@@ -44,6 +44,12 @@ static int start_reserve;
 module_param(start_reserve, int, 0444);
 MODULE_PARM_DESC(start_reserve, "Bytes to reserve at the start of each sub-buffer");
 
+#ifdef USE_RRELAY
+static int default_files;
+module_param(default_files, int, 0444);
+MODULE_PARM_DESC(default_files, "Let rrelay create the buffer files (no create_buf_file)");
+#endif
+
 static struct dentry *dir;
 static struct rchan *chan;
 static DEFINE_MUTEX(lock);
@@ -153,11 +159,23 @@ static size_t client_big_count(void)
 #endif
 }
 
+#ifdef USE_RRELAY
+static const struct rchan_callbacks client_default_file_callbacks = {
+	.subbuf_start = client_subbuf_start,
+};
+#endif
+
 static int client_open(void)
 {
+	const struct rchan_callbacks *cb = &client_callbacks;
+
 	if (chan)
 		return -EBUSY;
-	chan = relay_open("buf", dir, subbuf_size, n_subbufs, &client_callbacks, NULL);
+#ifdef USE_RRELAY
+	if (default_files)
+		cb = &client_default_file_callbacks;
+#endif
+	chan = relay_open("buf", dir, subbuf_size, n_subbufs, cb, NULL);
 	if (!chan)
 		return -EINVAL;
 	

@@ -17,7 +17,7 @@
 static int tap_n, tap_failed;
 
 /* Reports one test; returns cond. */
-static int __attribute__((format(printf, 2, 3))) tap(int cond, const char *fmt, ...)
+static inline int __attribute__((format(printf, 2, 3))) tap(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,7 +32,7 @@ static int __attribute__((format(printf, 2, 3))) tap(int cond, const char *fmt, 
 	return cond;
 }
 
-static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
+static inline void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,13 +45,13 @@ static void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
 }
 
 /* The plan comes last (valid TAP), so a crash shows as a missing plan. */
-static int tap_done(void)
+static inline int tap_done(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed;
 }
 
-static void __attribute__((noreturn)) bail(const char *what)
+static inline void __attribute__((noreturn)) bail(const char *what)
 {
 	printf("Bail out! %s: %s\n", what, strerror(errno));
 	printf("1..%d\nnot ok %d bailed out\n", tap_n + 1, tap_n + 1);
@@ -59,7 +59,7 @@ static void __attribute__((noreturn)) bail(const char *what)
 }
 
 /* Runs a shell command; returns its exit status. */
-static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
+static inline int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
 {
 	char cmd[512];
 	va_list ap;
@@ -73,7 +73,7 @@ static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
 }
 
 /* Writes a string to a file; returns 0 or -errno. */
-static int put(const char *path, const char *s)
+static inline int put(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);
 	int ret = 0;
@@ -87,7 +87,7 @@ static int put(const char *path, const char *s)
 }
 
 /* Reads up to max bytes with read() until EOF or max; returns the count. */
-static size_t read_upto(int fd, unsigned char *out, size_t max)
+static inline size_t read_upto(int fd, unsigned char *out, size_t max)
 {
 	size_t got = 0;
 
@@ -102,7 +102,7 @@ static size_t read_upto(int fd, unsigned char *out, size_t max)
 }
 
 /* Reads one "key value" number from a text file, or -1. */
-static long long keyval(const char *path, const char *key)
+static inline long long keyval(const char *path, const char *key)
 {
 	char line[256], k[64];
 	long long v, found = -1;
@@ -117,7 +117,7 @@ static long long keyval(const char *path, const char *key)
 	return found;
 }
 
-static void pin_to_cpu(int cpu)
+static inline void pin_to_cpu(int cpu)
 {
 	cpu_set_t set;
 
@@ -127,7 +127,7 @@ static void pin_to_cpu(int cpu)
 		bail("sched_setaffinity");
 }
 
-static void load_rrelay(void)
+static inline void load_rrelay(void)
 {
 	if (sh("grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko"))
 		bail("insmod rrelay.ko");
