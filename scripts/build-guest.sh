@@ -17,7 +17,7 @@ find "$RRELAY_ROOT" -name '*.ko' -not -path '*/target/*' -exec cp {} "$out/modul
 # Test programs: static C, kselftest style (tests/progs/*.c).
 for c in "$RRELAY_ROOT"/tests/progs/*.c; do
     [[ -e $c ]] || continue
-    gcc -static -O2 -Wall -Werror -I"$RRELAY_ROOT/include" -I"$RRELAY_ROOT/tests/progs" \
+    gcc -static -O2 -Wall -Werror -I"$RRELAY_ROOT/include" -I"$RRELAY_ROOT/include/uapi" -I"$RRELAY_ROOT/tests/progs" \
         -o "$out/bin/$(basename "$c" .c)" "$c"
 done
 

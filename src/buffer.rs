@@ -28,10 +28,10 @@ pub(crate) struct RchanBufPublic {
 ///
 /// # Invariants
 ///
-/// `start` is the vmap of all of `_pages`, `pages.len() * PAGE_SIZE` bytes,
+/// `start` is the vmap of all of `pages`, `pages.len() * PAGE_SIZE` bytes,
 /// valid until `drop`.
 pub(crate) struct BufMem {
-    _pages: KVec<Page>,
+    pages: KVec<Page>,
     start: *mut u8,
 }
 
@@ -51,7 +51,7 @@ impl BufMem {
         let start = unsafe { shim::vmap(&mut ptrs)? };
         // INVARIANT: `start` maps exactly `pages`.
         Ok(BufMem {
-            _pages: pages,
+            pages: pages,
             start,
         })
     }
@@ -59,12 +59,16 @@ impl BufMem {
     pub(crate) fn start(&self) -> *mut u8 {
         self.start
     }
+
+    pub(crate) fn pages(&self) -> &[Page] {
+        &self.pages
+    }
 }
 
 impl Drop for BufMem {
     fn drop(&mut self) {
         // SAFETY: `start` is our live mapping (type invariant); the pages are
-        // freed after this, when `_pages` drops.
+        // freed after this, when `pages` drops.
         unsafe { shim::vunmap(self.start) }
     }
 }
@@ -152,6 +156,10 @@ impl RchanBuf {
 
     pub(crate) fn geometry(&self) -> &Geometry {
         self.chan.geometry()
+    }
+
+    pub(crate) fn mem(&self) -> &BufMem {
+        &self.mem
     }
 
     pub(crate) fn cpu(&self) -> u32 {

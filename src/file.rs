@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The buffer files: open, release, read and poll.
+//! The buffer files: open, release, read, read_iter (and through it splice
+//! and sendfile), poll, mmap and the mmap readers' ioctls.
 //!
 //! Each entry of the operation tables is a short trampoline: borrow the
 //! buffer from `private_data`, call a safe method, turn an error into an
@@ -14,7 +15,10 @@
 //! `debugfs_create_file_unsafe` and `DEBUGFS_FOPS`, whose open takes
 //! debugfs's removal guard itself.
 //!
-//! Context: process context; `read` takes the buffer's reader mutex.
+//! Context: process context; reads and the ioctls take the buffer's reader
+//! mutex. splice/sendfile use `copy_splice_read`, which fills pipe pages
+//! through `read_iter`: the data is copied at splice time, consumed, with
+//! padding removed, so what sits in a pipe never changes under the reader.
 
 use crate::buffer::RchanBuf;
 use crate::subbuf::{ReadStep, ReaderPos};
@@ -26,7 +30,13 @@ use kernel::prelude::*;
 use kernel::sync::atomic::Acquire;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
+use kernel::iov::IovIterDest;
+use kernel::mm::virt::VmaNew;
+use kernel::page::PAGE_SIZE;
 use kernel::uaccess::{UserSlice, UserSliceWriter};
+
+/// `FMODE_LSEEK` of `include/linux/fs.h` (a cast macro bindgen skips).
+const FMODE_LSEEK: bindings::fmode_t = 1 << 2;
 
 /// A `file_operations` table that may live in a `static`.
 #[repr(transparent)]
@@ -43,8 +53,14 @@ const fn buffer_fops(open: unsafe extern "C" fn(*mut bindings::inode, *mut bindi
         owner: crate::THIS_MODULE.as_ptr(),
         open: Some(open),
         release: Some(release),
+        llseek: Some(llseek),
         read: Some(read),
+        read_iter: Some(read_iter),
+        splice_read: Some(bindings::copy_splice_read),
         poll: Some(poll),
+        mmap: Some(mmap),
+        unlocked_ioctl: Some(ioctl),
+        compat_ioctl: bindings::compat_ptr_ioctl,
         ..zeroed
     })
 }
@@ -113,9 +129,22 @@ unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file
     if let Err(e) = to_result(unsafe { bindings::nonseekable_open(inode, file) }) {
         return e.to_errno();
     }
+    // No pread/pwrite, but FMODE_LSEEK back: sendfile() to a regular file
+    // (`do_splice_direct`) requires it of the input. `llseek` itself fails.
+    // SAFETY: The file is ours to set up during open.
+    unsafe { (*file).f_mode |= FMODE_LSEEK };
     // SAFETY: `private_data` is ours; `release` takes the reference back.
     unsafe { (*file).private_data = buf.into_foreign() };
     0
+}
+
+/// A buffer file is a stream: `lseek` fails with `ESPIPE`.
+///
+/// # Safety
+///
+/// Called by the VFS as `llseek`; touches nothing.
+unsafe extern "C" fn llseek(_file: *mut bindings::file, _offset: bindings::loff_t, _whence: c_int) -> bindings::loff_t {
+    ESPIPE.to_errno().into()
 }
 
 /// # Safety
@@ -148,9 +177,113 @@ unsafe extern "C" fn read(
 ) -> isize {
     // SAFETY: Our caller's promise.
     let buf = unsafe { file_buf(file) };
-    match buf.read_to(UserPtr::from_ptr(ubuf.cast()), count) {
+    let mut sink = UserSink {
+        ubuf: UserPtr::from_ptr(ubuf.cast()),
+        count,
+        done: 0,
+    };
+    match buf.read_to(&mut sink) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS as `read_iter` of a file opened by [`open`] (also by
+/// `copy_splice_read` for splice and sendfile).
+unsafe extern "C" fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::iov_iter) -> isize {
+    // SAFETY: `iocb` is valid during the call and its file is ours.
+    let buf = unsafe { file_buf((*iocb).ki_filp) };
+    // SAFETY: `to` is the destination iterator of this call, not used
+    // elsewhere while we hold it.
+    let dest = unsafe { IovIterDest::from_raw(to) };
+    match buf.read_to(&mut IovSink(dest)) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS as `mmap` of a file opened by [`open`].
+unsafe extern "C" fn mmap(file: *mut bindings::file, vma: *mut bindings::vm_area_struct) -> c_int {
+    // SAFETY: Our caller's promise.
+    let buf = unsafe { file_buf(file) };
+    // SAFETY: The VMA is being set up by this mmap call.
+    let vma = unsafe { VmaNew::from_raw(vma) };
+    match buf.mmap(vma) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS as `unlocked_ioctl` of a file opened by [`open`].
+unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
+    // SAFETY: Our caller's promise.
+    let buf = unsafe { file_buf(file) };
+    match buf.ioctl(cmd, arg as usize) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// Where `read_to` copies to.
+pub(crate) trait ReadSink {
+    /// Room left.
+    fn room(&self) -> usize;
+    /// Copies `bytes` out; returns how many made it (fewer on a fault).
+    fn put(&mut self, bytes: &[u8]) -> usize;
+    /// Takes back the last `n` bytes put (they turned out overwritten).
+    fn take_back(&mut self, n: usize);
+}
+
+/// A `read()` user buffer: one copy per chunk, at `ubuf + done`.
+struct UserSink {
+    ubuf: UserPtr,
+    count: usize,
+    done: usize,
+}
+
+impl ReadSink for UserSink {
+    fn room(&self) -> usize {
+        self.count - self.done
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> usize {
+        let mut out: UserSliceWriter =
+            UserSlice::new(self.ubuf.wrapping_byte_add(self.done), bytes.len()).writer();
+        match out.write_slice(bytes) {
+            Ok(()) => {
+                self.done += bytes.len();
+                bytes.len()
+            }
+            Err(_) => 0,
+        }
+    }
+
+    fn take_back(&mut self, n: usize) {
+        self.done -= n;
+    }
+}
+
+/// A `read_iter` destination (readv, splice, sendfile).
+struct IovSink<'a, 'data>(&'a mut IovIterDest<'data>);
+
+impl ReadSink for IovSink<'_, '_> {
+    fn room(&self) -> usize {
+        self.0.len()
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> usize {
+        self.0.copy_to_iter(bytes)
+    }
+
+    fn take_back(&mut self, n: usize) {
+        // SAFETY: The last `n` bytes were copied into this iterator by `put`.
+        unsafe { self.0.revert(n) }
     }
 }
 
@@ -172,12 +305,12 @@ impl RchanBuf {
     ///
     /// A bad user pointer fails with `EFAULT` before anything is consumed;
     /// once some bytes are out, a fault ends the read short.
-    pub(crate) fn read_to(&self, ubuf: UserPtr, count: usize) -> Result<usize> {
+    pub(crate) fn read_to(&self, sink: &mut impl ReadSink) -> Result<usize> {
         let g = *self.geometry();
         let pad = |slot| self.padding_of(slot);
         let mut reader = self.reader.lock();
         let mut done = 0;
-        while done < count {
+        while sink.room() > 0 {
             let w = self.snapshot();
             let r = *reader;
             match g.read_step(w, r, pad) {
@@ -188,26 +321,28 @@ impl RchanBuf {
                     self.set_reader(&mut reader, ReaderPos { consumed: to, bytes_consumed: 0 });
                 }
                 ReadStep::Data { start, len } => {
-                    let n = len.min(count - done);
+                    let n = len.min(sink.room());
                     // SAFETY: `read_step` keeps `start..start + len` inside
                     // the mapping, in bytes the writer has published.
                     let bytes = unsafe { core::slice::from_raw_parts(self.at(start), n) };
-                    // A writer per chunk, at `done`: bytes of a chunk that
-                    // turns out lapped are overwritten by the next one.
-                    let mut out: UserSliceWriter = UserSlice::new(ubuf.wrapping_byte_add(done), n).writer();
-                    if let Err(e) = out.write_slice(bytes) {
-                        if done == 0 {
-                            return Err(e);
-                        }
-                        break;
-                    }
+                    let put = sink.put(bytes);
                     // The writer may have lapped us during the copy
                     // (overwrite mode): then these bytes do not count, and
                     // the next step skips what was lost.
-                    if g.intact(self.snapshot(), r.consumed) {
-                        done += n;
-                        self.stats.add_read(n);
-                        self.set_reader(&mut reader, g.consume(w, r, n, pad));
+                    if !g.intact(self.snapshot(), r.consumed) {
+                        sink.take_back(put);
+                        continue;
+                    }
+                    if put > 0 {
+                        done += put;
+                        self.stats.add_read(put);
+                        self.set_reader(&mut reader, g.consume(w, r, put, pad));
+                    }
+                    if put < n {
+                        if done == 0 {
+                            return Err(EFAULT);
+                        }
+                        break;
                     }
                 }
             }
@@ -229,6 +364,84 @@ impl RchanBuf {
             bindings::POLLERR | bindings::POLLHUP
         } else {
             0
+        }
+    }
+}
+
+/// The ioctl numbers of `include/uapi/linux/rrelay.h`.
+mod uapi {
+    use kernel::ioctl::{_IOR, _IOW, _IOWR};
+
+    const MAGIC: u32 = 0xb7;
+    pub(super) const GET_GEOMETRY: u32 = _IOR::<[u64; 3]>(MAGIC, 1);
+    pub(super) const GET_POSITIONS: u32 = _IOR::<[u64; 4]>(MAGIC, 2);
+    pub(super) const GET_PADDING: u32 = _IOWR::<[u64; 2]>(MAGIC, 3);
+    pub(super) const PUT_CONSUMED: u32 = _IOW::<u64>(MAGIC, 4);
+    pub(super) const POS_STOPPED: u64 = 1 << 0;
+    pub(super) const POS_FINALIZED: u64 = 1 << 1;
+}
+
+impl RchanBuf {
+    /// `mmap`: the whole buffer, from offset 0, read-only, never growing.
+    fn mmap(&self, vma: &VmaNew) -> Result {
+        if self.chan().is_closed() {
+            return Err(ENODEV);
+        }
+        let size = self.geometry().alloc_size(PAGE_SIZE);
+        // SAFETY: The VMA is valid while this mmap call sets it up.
+        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
+        if pgoff != 0 || vma.end() - vma.start() != size {
+            return Err(EINVAL);
+        }
+        if vma.writable() {
+            return Err(EPERM);
+        }
+        vma.try_clear_maywrite()?;
+        vma.set_dontexpand();
+        let map = vma.set_mixedmap();
+        for (i, page) in self.mem().pages().iter().enumerate() {
+            map.vm_insert_page(vma.start() + i * PAGE_SIZE, page)?;
+        }
+        Ok(())
+    }
+
+    /// The mmap readers' ioctls.
+    fn ioctl(&self, cmd: u32, arg: usize) -> Result {
+        let g = *self.geometry();
+        let user = UserSlice::new(UserPtr::from_addr(arg), kernel::ioctl::_IOC_SIZE(cmd));
+        match cmd {
+            uapi::GET_GEOMETRY => {
+                let geo = [g.subbuf_size(), g.n_subbufs(), g.alloc_size(PAGE_SIZE)].map(|v| v as u64);
+                user.writer().write(&geo)
+            }
+            uapi::GET_POSITIONS => {
+                let w = self.snapshot();
+                let mut flags = 0;
+                if w.offset > g.subbuf_size() {
+                    flags |= uapi::POS_STOPPED;
+                }
+                if self.finalized.load(Acquire) {
+                    flags |= uapi::POS_FINALIZED;
+                }
+                let offset = w.offset.min(g.subbuf_size());
+                let consumed = self.consumed.load(Acquire);
+                user.writer()
+                    .write(&[w.produced as u64, consumed as u64, offset as u64, flags])
+            }
+            uapi::GET_PADDING => {
+                let (mut reader, mut writer) = user.reader_writer();
+                let slot = reader.read::<u64>()?;
+                let slot = usize::try_from(slot).ok().filter(|&s| s < g.n_subbufs()).ok_or(EINVAL)?;
+                writer.write(&[slot as u64, self.padding_of(slot) as u64])
+            }
+            uapi::PUT_CONSUMED => {
+                let n = user.reader().read::<u64>()?;
+                let ready = self.produced.load(Acquire).wrapping_sub(self.consumed.load(Acquire));
+                let n = usize::try_from(n).ok().filter(|&n| n <= ready).ok_or(EINVAL)?;
+                self.put_consumed(n);
+                Ok(())
+            }
+            _ => Err(ENOTTY),
         }
     }
 }

@@ -11,7 +11,9 @@
  *
  * debugfs: <modname>/buf<cpu> (the channel's files), <modname>/ctl (write
  * commands: "open", "close", "write LEN N", "__write LEN N", "reserve LEN N",
- * "flush", "reset", "consumed CPU N"), <modname>/info (read: counters).
+ * "flush", "reset", "consumed CPU N", "seq N" (next record number),
+ * "hrtimer LEN N" (N records of LEN bytes, one per millisecond, written
+ * from an hrtimer: hardirq context)), <modname>/info (read: counters).
  */
 #ifdef USE_RRELAY
 #include <rrelay_compat.h>
@@ -19,6 +21,7 @@
 #include <linux/relay.h>
 #endif
 #include <linux/debugfs.h>
+#include <linux/hrtimer.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -54,6 +57,9 @@ static struct dentry *dir;
 static struct rchan *chan;
 static DEFINE_MUTEX(lock);
 static u32 seq;
+static struct hrtimer timer;
+static size_t timer_len;
+static atomic_t timer_left;
 
 static int client_subbuf_start(struct rchan_buf *buf, void *subbuf, void *prev_subbuf)
 {
@@ -121,6 +127,19 @@ static int do_write(const char *how, size_t len, unsigned int n)
 	}
 	kfree(rec);
 	return 0;
+}
+
+/* Hardirq context: one record per tick; the channel outlives the timer. */
+static enum hrtimer_restart timer_fn(struct hrtimer *t)
+{
+	u8 rec[256];
+
+	fill_record(rec, timer_len, seq++);
+	relay_write(chan, rec, timer_len);
+	if (atomic_dec_return(&timer_left) <= 0)
+		return HRTIMER_NORESTART;
+	hrtimer_forward_now(t, ms_to_ktime(1));
+	return HRTIMER_RESTART;
 }
 
 static size_t client_full_count(void)
@@ -201,12 +220,20 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t coun
 	} else if (!chan) {
 		ret = -ENODEV;
 	} else if (!strncmp(cmd, "close", 5)) {
+		hrtimer_cancel(&timer);
 		relay_close(chan);
 		chan = NULL;
 	} else if (!strncmp(cmd, "flush", 5)) {
 		relay_flush(chan);
 	} else if (!strncmp(cmd, "reset", 5)) {
 		relay_reset(chan);
+	} else if (sscanf(cmd, "seq %u", &n) == 1) {
+		seq = n;
+	} else if (sscanf(cmd, "hrtimer %zu %u", &len, &n) == 2 && len <= 256 && n > 0) {
+		hrtimer_cancel(&timer);
+		timer_len = len;
+		atomic_set(&timer_left, n);
+		hrtimer_start(&timer, ms_to_ktime(1), HRTIMER_MODE_REL);
 	} else if (sscanf(cmd, "consumed %u %u", &cpu, &n) == 2) {
 		relay_subbufs_consumed(chan, cpu, n);
 	} else if (sscanf(cmd, "%15s %zu %u", how, &len, &n) == 3 &&
@@ -248,6 +275,7 @@ static int __init client_init(void)
 {
 	int ret;
 
+	hrtimer_setup(&timer, timer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	dir = debugfs_create_dir(THIS_MODULE->name, NULL);
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
 	debugfs_create_file("info", 0444, dir, NULL, &info_fops);
@@ -259,6 +287,7 @@ static int __init client_init(void)
 
 static void __exit client_exit(void)
 {
+	hrtimer_cancel(&timer);
 	if (chan)
 		relay_close(chan);
 	debugfs_remove(dir);

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * rrelay buffer files: the ioctl interface for mmap readers.
+ *
+ * A reader maps the whole buffer read-only (offset 0, length mmap_size from
+ * RRELAY_IOC_GET_GEOMETRY), then repeatedly:
+ *   1. RRELAY_IOC_GET_POSITIONS: sub-buffers produced and consumed so far;
+ *   2. for each finished sub-buffer k in [consumed, produced): its slot is
+ *      k % n_subbufs, its data the first subbuf_size - padding bytes of
+ *      that slot (RRELAY_IOC_GET_PADDING with .subbuf = slot);
+ *   3. in overwrite mode, GET_POSITIONS again after copying: if
+ *      produced - k >= n_subbufs the writer may have overwritten k meanwhile;
+ *   4. RRELAY_IOC_PUT_CONSUMED with the number of sub-buffers done.
+ * read() and mmap readers share the consumed count: use one or the other.
+ */
+#ifndef _UAPI_LINUX_RRELAY_H
+#define _UAPI_LINUX_RRELAY_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+struct rrelay_geometry {
+	__u64 subbuf_size;	/* bytes per sub-buffer */
+	__u64 n_subbufs;	/* sub-buffers in the ring */
+	__u64 mmap_size;	/* bytes to map (page aligned) */
+};
+
+struct rrelay_positions {
+	__u64 produced;		/* sub-buffers finished by the writer */
+	__u64 consumed;		/* sub-buffers released */
+	__u64 offset;		/* bytes in the current sub-buffer */
+	__u64 flags;		/* RRELAY_POS_* */
+};
+
+#define RRELAY_POS_STOPPED	(1 << 0)	/* writer stopped: buffer full */
+#define RRELAY_POS_FINALIZED	(1 << 1)	/* channel closed */
+
+struct rrelay_padding {
+	__u64 subbuf;		/* in: slot, 0 .. n_subbufs - 1 */
+	__u64 padding;		/* out: unused bytes at the slot's end */
+};
+
+#define RRELAY_IOC_MAGIC		0xb7
+#define RRELAY_IOC_GET_GEOMETRY		_IOR(RRELAY_IOC_MAGIC, 1, struct rrelay_geometry)
+#define RRELAY_IOC_GET_POSITIONS	_IOR(RRELAY_IOC_MAGIC, 2, struct rrelay_positions)
+#define RRELAY_IOC_GET_PADDING		_IOWR(RRELAY_IOC_MAGIC, 3, struct rrelay_padding)
+#define RRELAY_IOC_PUT_CONSUMED		_IOW(RRELAY_IOC_MAGIC, 4, __u64)
+
+#endif /* _UAPI_LINUX_RRELAY_H */

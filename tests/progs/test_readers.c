@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The four ways to drain an rrelay buffer deliver the same bytes: read(),
+ * mmap + the uapi ioctls, splice into a pipe, sendfile into a file (per-CPU
+ * and global buffers); splice on a full pipe, partial transfers and
+ * O_NONBLOCK; every bad input with its errno; poll woken from hardirq.
+ */
+#include "tap.h"
+
+#include <linux/rrelay.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/wait.h>
+
+#define D "/sys/kernel/debug/rrelay_test_client"
+#define CTL D "/ctl"
+#define MAX (1 << 16)
+
+static unsigned char ref[MAX], got[MAX];
+
+static void ctl(const char *cmd)
+{
+	if (put(CTL, cmd))
+		bail(cmd);
+}
+
+/* The same data each time: reset, restart the sequence, write, flush. */
+static void produce(void)
+{
+	ctl("reset");
+	ctl("seq 0");
+	ctl("write 100 30");
+	ctl("write 37 11");
+	ctl("write 250 4");
+	ctl("write 512 1");
+	ctl("flush");
+}
+
+static int open_buf(void)
+{
+	int fd = open(D "/buf0", O_RDONLY);
+
+	if (fd < 0)
+		bail("open buf0");
+	return fd;
+}
+
+static size_t drain_read(int fd, unsigned char *out)
+{
+	return read_upto(fd, out, MAX);
+}
+
+static size_t drain_mmap(int fd, unsigned char *out)
+{
+	struct rrelay_geometry g;
+	struct rrelay_positions p;
+	struct rrelay_padding pad;
+	size_t got = 0;
+	unsigned char *map;
+	__u64 k, one = 1;
+
+	if (ioctl(fd, RRELAY_IOC_GET_GEOMETRY, &g))
+		bail("GET_GEOMETRY");
+	map = mmap(NULL, g.mmap_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		bail("mmap");
+	if (ioctl(fd, RRELAY_IOC_GET_POSITIONS, &p))
+		bail("GET_POSITIONS");
+	for (k = p.consumed; k < p.produced; k++) {
+		pad.subbuf = k % g.n_subbufs;
+		if (ioctl(fd, RRELAY_IOC_GET_PADDING, &pad))
+			bail("GET_PADDING");
+		memcpy(out + got, map + pad.subbuf * g.subbuf_size, g.subbuf_size - pad.padding);
+		got += g.subbuf_size - pad.padding;
+		if (ioctl(fd, RRELAY_IOC_PUT_CONSUMED, &one))
+			bail("PUT_CONSUMED");
+	}
+	munmap(map, g.mmap_size);
+	return got;
+}
+
+static size_t drain_splice(int fd, unsigned char *out)
+{
+	int p[2];
+	size_t got = 0;
+	ssize_t n;
+
+	if (pipe(p))
+		bail("pipe");
+	while ((n = splice(fd, NULL, p[1], NULL, MAX, SPLICE_F_NONBLOCK)) > 0)
+		got += read_upto(p[0], out + got, n);
+	close(p[0]);
+	close(p[1]);
+	return got;
+}
+
+static size_t drain_sendfile(int fd, unsigned char *out)
+{
+	int f = open("/tmp/sendfile.out", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	size_t got;
+
+	if (f < 0)
+		bail("open /tmp/sendfile.out");
+	ssize_t n;
+
+	while ((n = sendfile(f, fd, NULL, MAX)) > 0)
+		;
+	if (n < 0)
+		diag("sendfile: %s", strerror(errno));
+	lseek(f, 0, SEEK_SET);
+	got = read_upto(f, out, MAX);
+	close(f);
+	return got;
+}
+
+static void same_stream(const char *mode)
+{
+	static const struct {
+		const char *name;
+		size_t (*drain)(int, unsigned char *);
+	} readers[] = {
+		{ "mmap+ioctl", drain_mmap },
+		{ "splice", drain_splice },
+		{ "sendfile", drain_sendfile },
+	};
+	size_t nref, n;
+	unsigned int i;
+	int fd = open_buf();
+
+	produce();
+	nref = drain_read(fd, ref);
+	tap(nref == 3000 + 407 + 1000 + 512, "%s: read() drains all %zu bytes written", mode, nref);
+	for (i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+		produce();
+		n = readers[i].drain(fd, got);
+		tap(n == nref && !memcmp(ref, got, n), "%s: %s delivers the read() stream (%zu bytes)",
+		    mode, readers[i].name, n);
+		tap(read(fd, got, MAX) == 0, "%s: %s consumed everything", mode, readers[i].name);
+	}
+	close(fd);
+}
+
+static void splice_full_pipe(void)
+{
+	int fd = open_buf(), p[2];
+	size_t total = 0;
+	ssize_t n;
+
+	if (pipe(p))
+		bail("pipe");
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	produce();
+	n = splice(fd, NULL, p[1], NULL, MAX, SPLICE_F_NONBLOCK);
+	tap(n > 0 && n <= 4096, "splice into a 4 KiB pipe moves at most 4 KiB (%zd)", n);
+	errno = 0;
+	tap(splice(fd, NULL, p[1], NULL, MAX, SPLICE_F_NONBLOCK) < 0 && errno == EAGAIN,
+	    "splice into a full pipe with SPLICE_F_NONBLOCK: EAGAIN");
+	fcntl(p[1], F_SETFL, O_NONBLOCK);
+	total = read_upto(p[0], got, n);
+	while ((n = splice(fd, NULL, p[1], NULL, 1000, 0)) > 0)
+		total += read_upto(p[0], got + total, n);
+	tap(total == 4919 && !memcmp(got, ref, total),
+	    "partial splices of at most 1000 bytes still deliver the exact stream (%zu)", total);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+
+static void bad_inputs(void)
+{
+	struct rrelay_geometry g;
+	struct rrelay_padding pad = { .subbuf = 99 };
+	__u64 many = 1000;
+	int fd = open_buf();
+	void *m;
+
+	if (ioctl(fd, RRELAY_IOC_GET_GEOMETRY, &g))
+		bail("GET_GEOMETRY");
+	tap(g.subbuf_size == 512 && g.n_subbufs == 16 && g.mmap_size == 8192,
+	    "GET_GEOMETRY: 512 x 16, 8192 bytes to map");
+	errno = 0;
+	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	tap(m == MAP_FAILED && errno == EINVAL, "mmap of part of the buffer: EINVAL");
+	errno = 0;
+	m = mmap(NULL, 2 * 8192, PROT_READ, MAP_SHARED, fd, 0);
+	tap(m == MAP_FAILED && errno == EINVAL, "mmap beyond the buffer: EINVAL");
+	errno = 0;
+	m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 4096);
+	tap(m == MAP_FAILED && errno == EINVAL, "mmap at a non-zero offset: EINVAL");
+	errno = 0;
+	m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	tap(m == MAP_FAILED && errno == EACCES, "writable shared mmap: EACCES (file is read-only)");
+	m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+	tap(m != MAP_FAILED, "read-only mmap of the whole buffer");
+	errno = 0;
+	tap(mprotect(m, 8192, PROT_READ | PROT_WRITE) < 0 && errno == EACCES,
+	    "mprotect to writable afterwards: EACCES");
+	munmap(m, 8192);
+	errno = 0;
+	tap(ioctl(fd, _IO(RRELAY_IOC_MAGIC, 99)) < 0 && errno == ENOTTY, "unknown ioctl: ENOTTY");
+	errno = 0;
+	tap(ioctl(fd, RRELAY_IOC_GET_PADDING, &pad) < 0 && errno == EINVAL,
+	    "GET_PADDING of a slot beyond the ring: EINVAL");
+	errno = 0;
+	tap(ioctl(fd, RRELAY_IOC_PUT_CONSUMED, &many) < 0 && errno == EINVAL,
+	    "PUT_CONSUMED of more than is ready: EINVAL");
+	errno = 0;
+	tap(ioctl(fd, RRELAY_IOC_GET_POSITIONS, (void *)8) < 0 && errno == EFAULT,
+	    "GET_POSITIONS to a bad pointer: EFAULT");
+	close(fd);
+}
+
+static void hardirq_wakeup(void)
+{
+	unsigned char b[MAX];
+	struct pollfd p;
+	pid_t child;
+	int st, fd = open_buf();
+
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+	child = fork();
+	if (child == 0) {
+		p.fd = fd;
+		p.events = POLLIN;
+		_exit(poll(&p, 1, 10000) == 1 && (p.revents & POLLIN) ? 0 : 1);
+	}
+	usleep(200000);
+	ctl("hrtimer 200 4");
+	waitpid(child, &st, 0);
+	usleep(100000); /* the timer's last records: no writer may run during a reset */
+	tap(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "poll is woken by a switch in hardirq context (hrtimer writer)");
+	close(fd);
+}
+
+static void after_close(void)
+{
+	unsigned char b[MAX];
+	int fd = open_buf();
+	void *m;
+
+	produce();
+	ctl("close");
+	errno = 0;
+	m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+	tap(m == MAP_FAILED && errno == ENODEV, "mmap after close: ENODEV");
+	size_t n = read_upto(fd, b, sizeof(b));
+
+	tap(n == 4919, "read after close drains the data (%zu bytes)", n);
+	tap(read(fd, b, sizeof(b)) == 0, "then read returns 0");
+	close(fd);
+	ctl("open");
+}
+
+int main(void)
+{
+	load_rrelay();
+	pin_to_cpu(0);
+	if (sh("insmod /opt/modules/rrelay_test_client.ko default_files=1 subbuf_size=512 n_subbufs=16"))
+		bail("insmod client");
+	same_stream("per-cpu");
+	splice_full_pipe();
+	bad_inputs();
+	hardirq_wakeup();
+	after_close();
+	if (sh("rmmod rrelay_test_client"))
+		bail("rmmod");
+	if (sh("insmod /opt/modules/rrelay_test_client.ko default_files=1 global=1 subbuf_size=512 n_subbufs=16"))
+		bail("insmod client");
+	same_stream("global");
+	if (sh("rmmod rrelay_test_client"))
+		bail("rmmod");
+	return tap_done();
+}
