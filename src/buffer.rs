@@ -51,7 +51,7 @@ impl BufMem {
         let start = unsafe { shim::vmap(&mut ptrs)? };
         // INVARIANT: `start` maps exactly `pages`.
         Ok(BufMem {
-            pages: pages,
+            pages,
             start,
         })
     }

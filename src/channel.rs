@@ -158,7 +158,9 @@ impl Rchan {
                 break;
             }
         }
-        if let Err(e) = result.and_then(|()| chans.push(chan.clone(), GFP_KERNEL).map_err(Into::into)) {
+        if let Err(e) =
+            result.and_then(|()| chans.push(chan.clone(), GFP_KERNEL).map_err(Into::into))
+        {
             chan.teardown();
             return Err(e);
         }
@@ -230,7 +232,8 @@ impl Rchan {
         let mut bufs = self.bufs.lock();
         bufs.reserve(1, GFP_KERNEL)?;
         let mut is_global: c_int = 0;
-        let name = CString::try_from_fmt(fmt!("{}{}", self.base.to_str().map_err(|_| EINVAL)?, cpu))?;
+        let name =
+            CString::try_from_fmt(fmt!("{}{}", self.base.to_str().map_err(|_| EINVAL)?, cpu))?;
         let dentry = match self.callbacks.create_buf_file {
             // SAFETY: The client's callback gets a valid name, its parent,
             // and a live buffer, as its contract says.
@@ -338,6 +341,9 @@ impl RchanBuf {
     /// Runs the switch on the buffer's own CPU (or here, if that CPU is
     /// offline or the buffer is global).
     pub(crate) fn flush_on_cpu(&self) {
+        /// # Safety
+        ///
+        /// `info` is a live `RchanBuf` whose writers are held off.
         unsafe extern "C" fn flush_fn(info: *mut c_void) {
             // SAFETY: `info` is the buffer passed below, alive for the
             // duration of the synchronous call.
@@ -348,7 +354,9 @@ impl RchanBuf {
         if !self.chan().is_global() {
             // SAFETY: `wait` is 1, so `info` outlives the call; the function
             // runs in hardirq context on `cpu`, like a writer.
-            let ret = unsafe { bindings::smp_call_function_single(self.cpu() as c_int, Some(flush_fn), info, 1) };
+            let ret = unsafe {
+                bindings::smp_call_function_single(self.cpu() as c_int, Some(flush_fn), info, 1)
+            };
             if ret == 0 {
                 return;
             }
@@ -367,10 +375,10 @@ impl RchanBuf {
 /// The online CPUs; stable while a [`CpusReadLock`] lives.
 fn online_cpus() -> impl Iterator<Item = u32> {
     // SAFETY: `__cpu_online_mask` is a static cpumask that lives forever.
-    let online = unsafe { kernel::cpumask::Cpumask::from_raw(&raw const bindings::__cpu_online_mask) };
-    (0..kernel::cpu::nr_cpu_ids()).filter(move |&c| {
-        kernel::cpu::CpuId::from_u32(c).is_some_and(|id| online.test(id))
-    })
+    let online =
+        unsafe { kernel::cpumask::Cpumask::from_raw(&raw const bindings::__cpu_online_mask) };
+    (0..kernel::cpu::nr_cpu_ids())
+        .filter(move |&c| kernel::cpu::CpuId::from_u32(c).is_some_and(|id| online.test(id)))
 }
 
 /// CPU hotplug held off while it lives (`cpus_read_lock`).

@@ -150,7 +150,8 @@ unsafe extern "C" fn rrelay_reserve(chan: *mut Rchan, length: usize) -> *mut c_v
     let Some(chan) = (unsafe { chan_ref(chan) }) else {
         return core::ptr::null_mut();
     };
-    chan.reserve(length).map_or(core::ptr::null_mut(), |p| p.cast())
+    chan.reserve(length)
+        .map_or(core::ptr::null_mut(), |p| p.cast())
 }
 
 /// # Safety
@@ -213,7 +214,11 @@ unsafe extern "C" fn rrelay_stats(chan: *mut Rchan, flags: c_int) -> usize {
 ///
 /// `chan` is NULL or an open channel; `out` is NULL or writable.
 #[no_mangle]
-unsafe extern "C" fn rrelay_buf_stats(chan: *mut Rchan, cpu: c_uint, out: *mut StatsSnapshot) -> c_int {
+unsafe extern "C" fn rrelay_buf_stats(
+    chan: *mut Rchan,
+    cpu: c_uint,
+    out: *mut StatsSnapshot,
+) -> c_int {
     // SAFETY: The caller's promise.
     let buf = unsafe { chan_ref(chan) }.and_then(|c| c.buf(cpu as usize));
     match (buf, out.is_null()) {
@@ -253,9 +258,11 @@ impl RchanBuf {
     /// `n` sub-buffers; the read() position follows.
     pub(crate) fn put_consumed(&self, n: usize) {
         let mut reader = self.reader.lock();
-        let c = self
-            .geometry()
-            .add_consumed(self.produced.load(Acquire), self.consumed.load(Acquire), n);
+        let c = self.geometry().add_consumed(
+            self.produced.load(Acquire),
+            self.consumed.load(Acquire),
+            n,
+        );
         if c != reader.consumed {
             reader.consumed = c;
             reader.bytes_consumed = 0;

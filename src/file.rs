@@ -26,13 +26,13 @@ use kernel::bindings;
 use kernel::error::to_result;
 use kernel::fs::file::flags::{O_ACCMODE, O_RDONLY};
 use kernel::fs::LocalFile;
+use kernel::iov::IovIterDest;
+use kernel::mm::virt::VmaNew;
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::sync::atomic::Acquire;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
-use kernel::iov::IovIterDest;
-use kernel::mm::virt::VmaNew;
-use kernel::page::PAGE_SIZE;
 use kernel::uaccess::{UserSlice, UserSliceWriter};
 
 /// `FMODE_LSEEK` of `include/linux/fs.h` (a cast macro bindgen skips).
@@ -46,9 +46,12 @@ pub(crate) struct FileOps(pub(crate) bindings::file_operations);
 // it are functions and the module, both fine to share.
 unsafe impl Sync for FileOps {}
 
-const fn buffer_fops(open: unsafe extern "C" fn(*mut bindings::inode, *mut bindings::file) -> c_int) -> FileOps {
+const fn buffer_fops(
+    open: unsafe extern "C" fn(*mut bindings::inode, *mut bindings::file) -> c_int,
+) -> FileOps {
     // SAFETY: All zeroes is a valid `file_operations` (every entry empty).
-    let zeroed: bindings::file_operations = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+    let zeroed: bindings::file_operations =
+        unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
     FileOps(bindings::file_operations {
         owner: crate::THIS_MODULE.as_ptr(),
         open: Some(open),
@@ -124,7 +127,8 @@ unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file
     }
     // SAFETY: `i_private` holds the buffer pointer given at file creation,
     // which is `Arc::as_ptr` of a live `Arc<RchanBuf>`.
-    let buf: Arc<RchanBuf> = unsafe { ArcBorrow::from_raw((*inode).i_private.cast::<RchanBuf>()) }.into();
+    let buf: Arc<RchanBuf> =
+        unsafe { ArcBorrow::from_raw((*inode).i_private.cast::<RchanBuf>()) }.into();
     // SAFETY: Valid inode and file of an open in progress.
     if let Err(e) = to_result(unsafe { bindings::nonseekable_open(inode, file) }) {
         return e.to_errno();
@@ -143,7 +147,11 @@ unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file
 /// # Safety
 ///
 /// Called by the VFS as `llseek`; touches nothing.
-unsafe extern "C" fn llseek(_file: *mut bindings::file, _offset: bindings::loff_t, _whence: c_int) -> bindings::loff_t {
+unsafe extern "C" fn llseek(
+    _file: *mut bindings::file,
+    _offset: bindings::loff_t,
+    _whence: c_int,
+) -> bindings::loff_t {
     ESPIPE.to_errno().into()
 }
 
@@ -224,7 +232,7 @@ unsafe extern "C" fn mmap(file: *mut bindings::file, vma: *mut bindings::vm_area
 unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: Our caller's promise.
     let buf = unsafe { file_buf(file) };
-    match buf.ioctl(cmd, arg as usize) {
+    match buf.ioctl(cmd, arg) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
     }
@@ -290,7 +298,10 @@ impl ReadSink for IovSink<'_, '_> {
 /// # Safety
 ///
 /// Called by the VFS as `poll` of a file opened by [`open`].
-unsafe extern "C" fn poll(file: *mut bindings::file, pt: *mut bindings::poll_table) -> bindings::__poll_t {
+unsafe extern "C" fn poll(
+    file: *mut bindings::file,
+    pt: *mut bindings::poll_table,
+) -> bindings::__poll_t {
     // SAFETY: Our caller's promise.
     let buf = unsafe { file_buf(file) };
     // SAFETY: `file` and `pt` are the arguments of this poll call.
@@ -318,7 +329,13 @@ impl RchanBuf {
                 ReadStep::Next => self.set_reader(&mut reader, g.consume(w, r, 0, pad)),
                 ReadStep::Skip { to, lost } => {
                     self.stats.add_lost(lost);
-                    self.set_reader(&mut reader, ReaderPos { consumed: to, bytes_consumed: 0 });
+                    self.set_reader(
+                        &mut reader,
+                        ReaderPos {
+                            consumed: to,
+                            bytes_consumed: 0,
+                        },
+                    );
                 }
                 ReadStep::Data { start, len } => {
                     let n = len.min(sink.room());
@@ -411,7 +428,8 @@ impl RchanBuf {
         let user = UserSlice::new(UserPtr::from_addr(arg), kernel::ioctl::_IOC_SIZE(cmd));
         match cmd {
             uapi::GET_GEOMETRY => {
-                let geo = [g.subbuf_size(), g.n_subbufs(), g.alloc_size(PAGE_SIZE)].map(|v| v as u64);
+                let geo =
+                    [g.subbuf_size(), g.n_subbufs(), g.alloc_size(PAGE_SIZE)].map(|v| v as u64);
                 user.writer().write(&geo)
             }
             uapi::GET_POSITIONS => {
@@ -431,13 +449,22 @@ impl RchanBuf {
             uapi::GET_PADDING => {
                 let (mut reader, mut writer) = user.reader_writer();
                 let slot = reader.read::<u64>()?;
-                let slot = usize::try_from(slot).ok().filter(|&s| s < g.n_subbufs()).ok_or(EINVAL)?;
+                let slot = usize::try_from(slot)
+                    .ok()
+                    .filter(|&s| s < g.n_subbufs())
+                    .ok_or(EINVAL)?;
                 writer.write(&[slot as u64, self.padding_of(slot) as u64])
             }
             uapi::PUT_CONSUMED => {
                 let n = user.reader().read::<u64>()?;
-                let ready = self.produced.load(Acquire).wrapping_sub(self.consumed.load(Acquire));
-                let n = usize::try_from(n).ok().filter(|&n| n <= ready).ok_or(EINVAL)?;
+                let ready = self
+                    .produced
+                    .load(Acquire)
+                    .wrapping_sub(self.consumed.load(Acquire));
+                let n = usize::try_from(n)
+                    .ok()
+                    .filter(|&n| n <= ready)
+                    .ok_or(EINVAL)?;
                 self.put_consumed(n);
                 Ok(())
             }

@@ -56,7 +56,12 @@ unsafe extern "C" fn prepare_cpu(cpu: c_uint) -> c_int {
     let chans = CHANNELS.lock();
     for chan in chans.iter() {
         if let Err(e) = chan.add_buf(cpu) {
-            pr_err!("no buffer for CPU {} in channel {:?}: {:?}\n", cpu, chan.base(), e);
+            pr_err!(
+                "no buffer for CPU {} in channel {:?}: {:?}\n",
+                cpu,
+                chan.base(),
+                e
+            );
             return e.to_errno();
         }
     }

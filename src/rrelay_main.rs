@@ -66,10 +66,19 @@ mod subbuf_tests {
     fn read_step_skips_padding_and_lost_subbufs() {
         let g = Geometry::new(100, 4).unwrap();
         let pad = |_| 40;
-        let w = WriterSnapshot { produced: 2, offset: 10 };
+        let w = WriterSnapshot {
+            produced: 2,
+            offset: 10,
+        };
         let step = g.read_step(w, ReaderPos::default(), pad);
         assert_eq!(step, ReadStep::Data { start: 0, len: 60 });
-        let lagged = WriterSnapshot { produced: 6, offset: 10 };
-        assert_eq!(g.read_step(lagged, ReaderPos::default(), pad), ReadStep::Skip { to: 3, lost: 3 });
+        let lagged = WriterSnapshot {
+            produced: 6,
+            offset: 10,
+        };
+        assert_eq!(
+            g.read_step(lagged, ReaderPos::default(), pad),
+            ReadStep::Skip { to: 3, lost: 3 }
+        );
     }
 }

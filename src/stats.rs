@@ -161,7 +161,8 @@ mod view {
 
     pub(crate) fn create_root() {
         // SAFETY: A valid name and the debugfs root as parent.
-        let d = unsafe { bindings::debugfs_create_dir(c"rrelay".as_char_ptr(), core::ptr::null_mut()) };
+        let d =
+            unsafe { bindings::debugfs_create_dir(c"rrelay".as_char_ptr(), core::ptr::null_mut()) };
         ROOT.store(d, Relaxed);
     }
 
@@ -175,7 +176,9 @@ mod view {
     /// Makes `rrelay/<base>` (or `<base>.N` when that is taken) with `stats`.
     pub(crate) fn add_channel_dir(chan: &Arc<Rchan>) {
         let root = ROOT.load(Relaxed);
-        let Ok(base) = chan.base().to_str() else { return };
+        let Ok(base) = chan.base().to_str() else {
+            return;
+        };
         for n in 0..100 {
             let name = if n == 0 {
                 CString::try_from_fmt(fmt!("{}", base))
@@ -265,7 +268,8 @@ mod view {
 
     static STATS_FOPS: FileOps = {
         // SAFETY: All zeroes is a valid `file_operations`.
-        let zeroed: bindings::file_operations = unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
+        let zeroed: bindings::file_operations =
+            unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
         FileOps(bindings::file_operations {
             owner: crate::THIS_MODULE.as_ptr(),
             open: Some(stats_open),
@@ -279,7 +283,10 @@ mod view {
     ///
     /// Called by the VFS (through debugfs's proxy, which keeps the channel
     /// in `i_private` alive) as `open` of a `stats` file.
-    unsafe extern "C" fn stats_open(inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    unsafe extern "C" fn stats_open(
+        inode: *mut bindings::inode,
+        file: *mut bindings::file,
+    ) -> c_int {
         // SAFETY: `i_private` is the channel given at creation, alive while
         // the proxy's guard is held.
         let chan = unsafe { &*(*inode).i_private.cast::<Rchan>() };
@@ -307,13 +314,24 @@ mod view {
         // SAFETY: `stats_open` stored the text here.
         let text = unsafe { KBox::<KVec<u8>>::borrow((*file).private_data) };
         // SAFETY: `ubuf`/`count`/`ppos` come from the VFS; the text is live.
-        unsafe { bindings::simple_read_from_buffer(ubuf.cast(), count, ppos, text.as_ptr().cast(), text.len()) }
+        unsafe {
+            bindings::simple_read_from_buffer(
+                ubuf.cast(),
+                count,
+                ppos,
+                text.as_ptr().cast(),
+                text.len(),
+            )
+        }
     }
 
     /// # Safety
     ///
     /// Called by the VFS as `release` of a file opened by [`stats_open`].
-    unsafe extern "C" fn stats_release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    unsafe extern "C" fn stats_release(
+        _inode: *mut bindings::inode,
+        file: *mut bindings::file,
+    ) -> c_int {
         // SAFETY: `stats_open` stored the text here; this is its last use.
         drop(unsafe { KBox::<KVec<u8>>::from_foreign((*file).private_data) });
         0

@@ -61,7 +61,11 @@ impl Wakeup {
     /// # Safety
     ///
     /// `file` and `pt` must be the arguments of a running `poll` file operation.
-    pub(crate) unsafe fn poll_wait(&self, file: *mut bindings::file, pt: *mut bindings::poll_table) {
+    pub(crate) unsafe fn poll_wait(
+        &self,
+        file: *mut bindings::file,
+        pt: *mut bindings::poll_table,
+    ) {
         // SAFETY: `raw` is live; the caller vouches for `file` and `pt`.
         unsafe { shim::rrelay_shim_wakeup_poll(self.raw, file.cast(), pt.cast()) }
     }

@@ -245,7 +245,10 @@ fn geometry_refuses_bad_sizes() {
     assert_eq!(Geometry::new(0, 4), Err(GeometryError::Zero));
     assert_eq!(Geometry::new(4096, 0), Err(GeometryError::Zero));
     assert_eq!(Geometry::new(usize::MAX, 2), Err(GeometryError::TooLarge));
-    assert_eq!(Geometry::new(1 << 20, 1 << 12), Err(GeometryError::TooLarge));
+    assert_eq!(
+        Geometry::new(1 << 20, 1 << 12),
+        Err(GeometryError::TooLarge)
+    );
     let g = Geometry::new(1 << 20, (1 << 12) - 1).unwrap();
     assert_eq!(g.data_size(), (1 << 32) - (1 << 20));
     assert_eq!(Geometry::new(100, 3).unwrap().alloc_size(4096), 4096);
