@@ -39,6 +39,21 @@ if ! "$RRELAY_ROOT/scripts/build-guest.sh" "$work/guest" >"$work/build.log" 2>&1
 fi
 result pass "build: module, test modules and test programs"
 
+# Lints: rustfmt, and the kernel's clippy lints on the module (warnings fail).
+if make -s -C "$RRELAY_ROOT" fmt-check >"$work/fmt.log" 2>&1; then
+    result pass "lint: rustfmt"
+else
+    head -n 20 "$work/fmt.log" >&2
+    result fail "lint: rustfmt (make fmt fixes it)"
+fi
+make -C "$KDIR" M="$RRELAY_ROOT" LLVM=$LLVM_SUFFIX CLIPPY=1 -j"$(nproc)" modules >"$work/clippy.log" 2>&1
+if grep -E -q '^(warning|error)' "$work/clippy.log"; then
+    grep -E -A6 '^(warning|error)' "$work/clippy.log" | head -n 30 >&2
+    result fail "lint: clippy (make clippy)"
+else
+    result pass "lint: clippy"
+fi
+
 # 3. The guest suite.
 log "guest suite on the $kernel kernel"
 run_guest_suite "$kernel" "$work/guest" "${RRELAY_GUEST_TESTS:-}" "$work/suite"

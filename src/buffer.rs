@@ -50,10 +50,7 @@ impl BufMem {
         // the mapping (`drop` unmaps first).
         let start = unsafe { shim::vmap(&mut ptrs)? };
         // INVARIANT: `start` maps exactly `pages`.
-        Ok(BufMem {
-            pages,
-            start,
-        })
+        Ok(BufMem { pages, start })
     }
 
     pub(crate) fn start(&self) -> *mut u8 {
