@@ -49,6 +49,8 @@ struct rrelay_buf;
  *	the file itself in debugfs with rrelay_create_buf_file() (mode 0400).
  * @remove_buf_file: remove a file made by @create_buf_file. Mandatory when
  *	@create_buf_file is set; must be NULL otherwise.
+ * @is_global: when @create_buf_file is NULL (rrelay makes the files),
+ *	non-zero asks for one global buffer, file <base>0. Not in relay.
  */
 struct rrelay_callbacks {
 	int (*subbuf_start)(struct rrelay_buf *buf, void *subbuf, void *prev_subbuf);
@@ -56,6 +58,7 @@ struct rrelay_callbacks {
 					  umode_t mode, struct rrelay_buf *buf,
 					  int *is_global);
 	int (*remove_buf_file)(struct dentry *dentry);
+	int is_global;
 };
 
 /**

@@ -47,6 +47,8 @@ pub(crate) struct Callbacks {
         ) -> *mut bindings::dentry,
     >,
     pub(crate) remove_buf_file: Option<unsafe extern "C" fn(*mut bindings::dentry) -> c_int>,
+    /// With rrelay's own files: one global buffer.
+    pub(crate) is_global: c_int,
 }
 
 /// The fields C clients may read (`struct rrelay_chan` in `include/rrelay.h`).
@@ -246,7 +248,10 @@ impl Rchan {
                     &mut is_global,
                 )
             },
-            None => file::create_debugfs_file(&name, self.parent, 0o400, &buf),
+            None => {
+                is_global = self.callbacks.is_global;
+                file::create_debugfs_file(&name, self.parent, 0o400, &buf)
+            }
         };
         if dentry.is_null() || kernel::error::from_err_ptr(dentry).is_err() {
             return Err(ENOMEM);

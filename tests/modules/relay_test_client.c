@@ -179,8 +179,26 @@ static size_t client_big_count(void)
 }
 
 #ifdef USE_RRELAY
-static const struct rchan_callbacks client_default_file_callbacks = {
+static struct rchan_callbacks client_default_file_callbacks = {
 	.subbuf_start = client_subbuf_start,
+};
+
+static int helper_files;
+module_param(helper_files, int, 0444);
+MODULE_PARM_DESC(helper_files, "Create the files with rrelay_create_buf_file()");
+
+/* A client that makes its own files, with rrelay's helper: mmap and splice work. */
+static struct dentry *client_helper_create(const char *filename, struct dentry *parent,
+					   umode_t mode, struct rchan_buf *buf, int *is_global)
+{
+	*is_global = global;
+	return rrelay_create_buf_file(filename, parent, mode, buf);
+}
+
+static const struct rchan_callbacks client_helper_callbacks = {
+	.subbuf_start = client_subbuf_start,
+	.create_buf_file = client_helper_create,
+	.remove_buf_file = client_remove_buf_file,
 };
 #endif
 
@@ -191,8 +209,12 @@ static int client_open(void)
 	if (chan)
 		return -EBUSY;
 #ifdef USE_RRELAY
-	if (default_files)
+	if (default_files) {
+		client_default_file_callbacks.is_global = global;
 		cb = &client_default_file_callbacks;
+	}
+	if (helper_files)
+		cb = &client_helper_callbacks;
 #endif
 	chan = relay_open("buf", dir, subbuf_size, n_subbufs, cb, NULL);
 	if (!chan)

@@ -255,6 +255,40 @@ static void after_close(void)
 	ctl("open");
 }
 
+/* Overwrite mode: a reader that fell behind loses whole sub-buffers, counted. */
+static void overwrite_loss(void)
+{
+	const char *stats = "/sys/kernel/debug/rrelay/buf/stats";
+	unsigned char b[MAX];
+	char line[256];
+	long long lost = -1, overwritten = -1, v[10];
+	FILE *f;
+	size_t n;
+	int fd;
+
+	if (sh("insmod /opt/modules/rrelay_test_client.ko default_files=1 global=1 overwrite=1 subbuf_size=512 n_subbufs=4"))
+		bail("insmod client");
+	ctl("write 512 10");
+	fd = open_buf();
+	n = read_upto(fd, b, sizeof(b));
+	tap(n == 4 * 512 && b[0] == 6, "a lagging reader resumes at the oldest intact sub-buffer (record %u, %zu bytes)",
+	    b[0], n);
+	f = fopen(stats, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2],
+			   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) == 10) {
+			overwritten = v[8];
+			lost = v[9];
+		}
+	if (f)
+		fclose(f);
+	tap(lost == 6 && overwritten == 6, "the 6 overwritten sub-buffers are reported: overwritten %lld, lost %lld",
+	    overwritten, lost);
+	close(fd);
+	if (sh("rmmod rrelay_test_client"))
+		bail("rmmod");
+}
+
 int main(void)
 {
 	load_rrelay();
@@ -270,8 +304,17 @@ int main(void)
 		bail("rmmod");
 	if (sh("insmod /opt/modules/rrelay_test_client.ko default_files=1 global=1 subbuf_size=512 n_subbufs=16"))
 		bail("insmod client");
+	tap(keyval("/sys/kernel/debug/rrelay/buf/stats", "global") == 1 &&
+	    keyval("/sys/kernel/debug/rrelay/buf/stats", "buffers") == 1,
+	    "global: one buffer, and the stats view says so");
 	same_stream("global");
 	if (sh("rmmod rrelay_test_client"))
 		bail("rmmod");
+	if (sh("insmod /opt/modules/rrelay_test_client.ko helper_files=1 subbuf_size=512 n_subbufs=16"))
+		bail("insmod client");
+	same_stream("client files via rrelay_create_buf_file");
+	if (sh("rmmod rrelay_test_client"))
+		bail("rmmod");
+	overwrite_loss();
 	return tap_done();
 }
