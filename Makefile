@@ -42,11 +42,11 @@ host-test:
 
 fmt:
 	cargo fmt --all
-	rustfmt --edition 2021 $(wildcard src/*.rs samples/*.rs tests/modules/*.rs)
+	rustfmt --edition 2021 $(wildcard src/*.rs include/*.rs samples/*.rs tests/modules/*.rs)
 
 fmt-check:
 	cargo fmt --all -- --check
-	rustfmt --check --edition 2021 $(wildcard src/*.rs samples/*.rs tests/modules/*.rs)
+	rustfmt --check --edition 2021 $(wildcard src/*.rs include/*.rs samples/*.rs tests/modules/*.rs)
 
 check:
 	scripts/check.sh
