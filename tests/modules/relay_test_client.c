@@ -142,10 +142,11 @@ static enum hrtimer_restart timer_fn(struct hrtimer *t)
 	return HRTIMER_RESTART;
 }
 
-static size_t client_full_count(void)
+/* A relay_stats() counter: RELAY_STATS_BUF_FULL or RELAY_STATS_WRT_BIG. */
+static size_t client_count(int flag)
 {
 #ifdef USE_RRELAY
-	return relay_stats(chan, RELAY_STATS_BUF_FULL);
+	return relay_stats(chan, flag);
 #else
 	size_t sum = 0;
 	int cpu;
@@ -154,25 +155,8 @@ static size_t client_full_count(void)
 		struct rchan_buf *buf = *per_cpu_ptr(chan->buf, cpu);
 
 		if (buf && (!global || cpu == 0))
-			sum += buf->stats.full_count;
-	}
-	return sum;
-#endif
-}
-
-static size_t client_big_count(void)
-{
-#ifdef USE_RRELAY
-	return relay_stats(chan, RELAY_STATS_WRT_BIG);
-#else
-	size_t sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		struct rchan_buf *buf = *per_cpu_ptr(chan->buf, cpu);
-
-		if (buf && (!global || cpu == 0))
-			sum += buf->stats.big_count;
+			sum += flag == RELAY_STATS_BUF_FULL ? buf->stats.full_count
+							    : buf->stats.big_count;
 	}
 	return sum;
 #endif
@@ -276,7 +260,7 @@ static ssize_t info_read(struct file *file, char __user *ubuf, size_t count, lof
 	mutex_lock(&lock);
 	if (chan)
 		n = scnprintf(text, sizeof(text), "open 1\nfull %zu\nbig %zu\nsubbuf_size %zu\nn_subbufs %zu\n",
-			      client_full_count(), client_big_count(), chan->subbuf_size, chan->n_subbufs);
+			      client_count(RELAY_STATS_BUF_FULL), client_count(RELAY_STATS_WRT_BIG), chan->subbuf_size, chan->n_subbufs);
 	else
 		n = scnprintf(text, sizeof(text), "open 0\n");
 	mutex_unlock(&lock);
