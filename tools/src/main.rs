@@ -10,8 +10,13 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
+mod decode;
 mod files;
+mod record;
+#[path = "../../samples/record_format.rs"]
+mod record_format;
 mod stats;
+mod uapi;
 
 /// Drain and inspect relay channels: rrelay's, and the kernel's own relay.
 #[derive(Parser, Debug)]
@@ -23,6 +28,56 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// Record a channel: drain every CPU's buffer into an output directory,
+    /// one file per CPU, until the duration or byte limit, SIGINT or SIGTERM,
+    /// or the channel's close; then drain what is left and print a summary.
+    Record {
+        /// The directory holding the channel's buffer files.
+        #[arg(short, long)]
+        dir: PathBuf,
+        /// The channel's base file name (the files are <base><cpu>).
+        #[arg(short, long)]
+        base: String,
+        /// Where to write <base><cpu> files (created if missing).
+        #[arg(short, long, default_value = "rrelay.out")]
+        output: PathBuf,
+        /// How to take the data: splice (default), mmap (rrelay only), or
+        /// read (works with any relay file).
+        #[arg(short, long, value_enum, default_value_t = record::Mode::Splice)]
+        mode: record::Mode,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Stop after this many bytes in all.
+        #[arg(long)]
+        bytes: Option<u64>,
+        /// The channel's name in rrelay's statistics (default: the base name).
+        #[arg(long, value_name = "NAME")]
+        stats: Option<String>,
+        /// Where debugfs is mounted.
+        #[arg(long, default_value = "/sys/kernel/debug", value_name = "DIR")]
+        debugfs: PathBuf,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode the sample producer's records: merged across CPUs by time,
+    /// checksums and per-(CPU, context) sequence numbers verified.
+    Decode {
+        /// Recorded files, or directories of them (one file per CPU).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Print only the first N records (0: only the summary).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// The producer's counts file (`cpu context written` lines), to
+        /// account for every record written.
+        #[arg(long, value_name = "FILE")]
+        expect: Option<PathBuf>,
+        /// Print the summary as JSON (and no records).
+        #[arg(long)]
+        json: bool,
+    },
     /// Show rrelay's statistics (bytes, drops, losses) for one or all channels.
     Stat {
         /// The channel's name (its base file name); all channels when omitted.
@@ -69,11 +124,80 @@ fn main() {
             cpu,
             follow,
         } => cat(&dir, &base, cpu, follow),
+        Cmd::Record {
+            dir,
+            base,
+            output,
+            mode,
+            duration,
+            bytes,
+            stats,
+            debugfs,
+            json,
+        } => run_record(
+            &record::Options {
+                dir: &dir,
+                stats_dir: Some(
+                    debugfs
+                        .join("rrelay")
+                        .join(stats.as_deref().unwrap_or(&base)),
+                )
+                .filter(|d| d.is_dir()),
+                base: &base,
+                out: &output,
+                mode,
+                duration: duration.map(std::time::Duration::from_secs_f64),
+                bytes,
+                progress: !json && record::stderr_is_tty(),
+            },
+            json,
+        ),
+        Cmd::Decode {
+            inputs,
+            limit,
+            expect,
+            json,
+        } => run_decode(&inputs, limit, expect.as_deref(), json),
     };
     if let Err(e) = result {
         eprintln!("rrelay: {e:#}");
         std::process::exit(1);
     }
+}
+
+fn run_record(opt: &record::Options<'_>, json: bool) -> Result<()> {
+    record::check_out(opt.out)?;
+    let summary = record::record(opt)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
+    } else {
+        record::print_summary(&summary, &mut out)?;
+    }
+    Ok(())
+}
+
+fn run_decode(
+    inputs: &[PathBuf],
+    limit: Option<usize>,
+    expect: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    let files = decode::inputs(inputs)?;
+    let expect = expect.map(decode::read_expect).transpose()?;
+    let mut out = std::io::stdout().lock();
+    let limit = if json { Some(0) } else { limit };
+    let report = decode::decode(&files, expect.as_ref(), limit, &mut out)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        report.print(&mut out)?;
+    }
+    let problems = report.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("{}", problems.join("; "));
+    }
+    Ok(())
 }
 
 /// The `stats` files of one or all channels.

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `rrelay decode`: the sample producer's records (format in
+//! `samples/record_format.rs`), verified and merged across CPUs.
+//!
+//! Each input is one CPU's stream of records. A record that fails its
+//! checksum, or bytes that are not a record, are counted as corrupt and
+//! skipped (decoding resumes at the next magic number). Sequence numbers
+//! are checked per (CPU, context) stream: gaps are reported as missing
+//! records; with `--expect` the producer's written counts are compared too.
+
+use crate::record_format::{self, Context, DecodeError, Header, CONTEXTS, MAGIC};
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One stream's verdict.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Stream {
+    pub cpu: u16,
+    pub context: &'static str,
+    pub received: u64,
+    /// The highest sequence number seen.
+    pub last: Option<u64>,
+    /// Numbers below `last` never seen.
+    pub missing: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    /// From `--expect`: what the producer says it wrote.
+    pub written: Option<u64>,
+}
+
+/// What decoding found.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub records: u64,
+    pub corrupt: u64,
+    pub truncated_bytes: u64,
+    pub streams: Vec<Stream>,
+}
+
+/// A decoded record and where it came from.
+struct Rec {
+    h: Header,
+}
+
+/// Decodes one file's bytes; corrupt stretches are skipped and counted.
+fn decode_bytes(data: &[u8], recs: &mut Vec<Rec>, report: &mut Report) {
+    let mut at = 0;
+    while at < data.len() {
+        match record_format::decode(&data[at..]) {
+            Ok((h, len)) => {
+                recs.push(Rec { h });
+                at += len;
+            }
+            Err(DecodeError::Truncated) => {
+                report.truncated_bytes += (data.len() - at) as u64;
+                break;
+            }
+            Err(_) => {
+                report.corrupt += 1;
+                // Resume at the next magic number.
+                let magic = MAGIC.to_le_bytes();
+                at = data[at + 1..]
+                    .windows(4)
+                    .position(|w| w == magic)
+                    .map_or(data.len(), |p| at + 1 + p);
+            }
+        }
+    }
+}
+
+/// The files to decode: the given files, or every regular file of a
+/// directory.
+pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| p.display().to_string())?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.is_file())
+                .collect();
+            in_dir.sort();
+            files.extend(in_dir);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    if files.is_empty() {
+        bail!("nothing to decode");
+    }
+    Ok(files)
+}
+
+/// Reads the producer's `counts` (`cpu context written` lines).
+pub fn read_expect(path: &Path) -> Result<BTreeMap<(u16, Context), u64>> {
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+    let mut m = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let bad = || {
+            anyhow::anyhow!(
+                "{}: line {}: expected `cpu context written`",
+                path.display(),
+                i + 1
+            )
+        };
+        let [cpu, ctx, n] = w[..] else {
+            return Err(bad());
+        };
+        let ctx = CONTEXTS
+            .into_iter()
+            .find(|c| c.name() == ctx)
+            .ok_or_else(bad)?;
+        m.insert(
+            (cpu.parse().map_err(|_| bad())?, ctx),
+            n.parse().map_err(|_| bad())?,
+        );
+    }
+    Ok(m)
+}
+
+/// Decodes `files`; prints the first `limit` records merged by time to
+/// `out` and returns the report.
+pub fn decode(
+    files: &[PathBuf],
+    expect: Option<&BTreeMap<(u16, Context), u64>>,
+    limit: Option<usize>,
+    out: &mut impl Write,
+) -> Result<Report> {
+    let mut report = Report::default();
+    let mut recs = Vec::new();
+    for f in files {
+        let data = std::fs::read(f).with_context(|| f.display().to_string())?;
+        decode_bytes(&data, &mut recs, &mut report);
+    }
+    report.records = recs.len() as u64;
+
+    // Streams, in the order each wrote.
+    let mut seen: BTreeMap<(u16, Context), Vec<u64>> = BTreeMap::new();
+    for r in &recs {
+        seen.entry((r.h.cpu, r.h.ctx)).or_default().push(r.h.seq);
+    }
+    if let Some(e) = expect {
+        for k in e.keys() {
+            seen.entry(*k).or_default();
+        }
+    }
+    for ((cpu, ctx), seqs) in &seen {
+        let mut s = Stream {
+            cpu: *cpu,
+            context: ctx.name(),
+            received: seqs.len() as u64,
+            written: expect.and_then(|e| e.get(&(*cpu, *ctx)).copied()),
+            ..Stream::default()
+        };
+        s.out_of_order = seqs.windows(2).filter(|w| w[1] <= w[0]).count() as u64;
+        let mut sorted = seqs.clone();
+        sorted.sort_unstable();
+        let before = sorted.len();
+        sorted.dedup();
+        s.duplicates = (before - sorted.len()) as u64;
+        s.last = sorted.last().copied();
+        s.missing = s.last.map_or(0, |l| l + 1 - sorted.len() as u64);
+        report.streams.push(s);
+    }
+
+    recs.sort_by_key(|r| (r.h.timestamp_ns, r.h.cpu, r.h.ctx, r.h.seq));
+    for r in recs.iter().take(limit.unwrap_or(usize::MAX)) {
+        let t = r.h.timestamp_ns;
+        writeln!(
+            out,
+            "[{:>6}.{:09}] cpu {:<3} {:<8} seq {:<10} {} bytes",
+            t / 1_000_000_000,
+            t % 1_000_000_000,
+            r.h.cpu,
+            r.h.ctx.name(),
+            r.h.seq,
+            record_format::record_len(r.h.len)
+        )?;
+    }
+    Ok(report)
+}
+
+impl Report {
+    /// Whether everything is accounted for: no corruption, no duplicates or
+    /// reordering, and (with written counts) received + missing + lost at
+    /// the end == written.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.corrupt > 0 {
+            p.push(format!("{} corrupt records", self.corrupt));
+        }
+        for s in &self.streams {
+            let name = format!("cpu {} {}", s.cpu, s.context);
+            if s.duplicates > 0 || s.out_of_order > 0 {
+                p.push(format!(
+                    "{name}: {} duplicates, {} out of order",
+                    s.duplicates, s.out_of_order
+                ));
+            }
+            if let Some(w) = s.written {
+                if s.last.map_or(0, |l| l + 1) > w {
+                    p.push(format!("{name}: sequence numbers beyond the {w} written"));
+                }
+            }
+        }
+        p
+    }
+
+    pub fn print(&self, out: &mut impl Write) -> Result<()> {
+        writeln!(
+            out,
+            "{} records, {} corrupt, {} bytes truncated at the end",
+            self.records, self.corrupt, self.truncated_bytes
+        )?;
+        writeln!(
+            out,
+            "{:>4} {:<8} {:>10} {:>10} {:>10} {:>10}",
+            "cpu", "context", "received", "missing", "written", "unseen"
+        )?;
+        for s in &self.streams {
+            let written = s.written.map_or("-".into(), |w| w.to_string());
+            let unseen = s
+                .written
+                .map_or("-".into(), |w| (w - s.received.min(w)).to_string());
+            writeln!(
+                out,
+                "{:>4} {:<8} {:>10} {:>10} {:>10} {:>10}",
+                s.cpu, s.context, s.received, s.missing, written, unseen
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(cpu: u16, ctx: Context, seq: u64, ts: u64, len: u32) -> Vec<u8> {
+        let mut v = vec![0u8; record_format::record_len(len)];
+        record_format::encode(
+            &mut v,
+            &Header {
+                cpu,
+                ctx,
+                seq,
+                timestamp_ns: ts,
+                len,
+            },
+        );
+        v
+    }
+
+    fn run(data: &[u8]) -> (Vec<Rec>, Report) {
+        let (mut recs, mut report) = (Vec::new(), Report::default());
+        decode_bytes(data, &mut recs, &mut report);
+        (recs, report)
+    }
+
+    #[test]
+    fn round_trip() {
+        let data = [
+            rec(1, Context::Hardirq, 7, 100, 40),
+            rec(1, Context::Process, 0, 90, 0),
+        ]
+        .concat();
+        let (recs, report) = run(&data);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].h.seq, 7);
+        assert_eq!(recs[0].h.ctx, Context::Hardirq);
+        assert_eq!(report.corrupt, 0);
+    }
+
+    #[test]
+    fn corruption_is_counted_and_skipped() {
+        let mut bad = rec(0, Context::Softirq, 1, 5, 16);
+        bad[40] ^= 0xff; // payload: checksum fails
+        let data = [
+            rec(0, Context::Softirq, 0, 4, 16),
+            bad,
+            rec(0, Context::Softirq, 2, 6, 16),
+            b"junkjunk".to_vec(),
+            rec(0, Context::Softirq, 3, 7, 16),
+        ]
+        .concat();
+        let (recs, report) = run(&data);
+        assert_eq!(recs.iter().map(|r| r.h.seq).collect::<Vec<_>>(), [0, 2, 3]);
+        // One bad record, one stretch of junk.
+        assert_eq!(report.corrupt, 2);
+    }
+
+    #[test]
+    fn truncated_tail_is_reported() {
+        let data = [
+            rec(0, Context::Process, 0, 1, 8),
+            rec(0, Context::Process, 1, 2, 8)[..20].to_vec(),
+        ]
+        .concat();
+        let (recs, report) = run(&data);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(report.truncated_bytes, 20);
+    }
+
+    #[test]
+    fn gaps_duplicates_and_expectations() {
+        let dir = std::env::temp_dir().join(format!("rrelay-decode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cpu0: Vec<u8> = [0, 1, 3, 3]
+            .iter()
+            .map(|&s| rec(0, Context::Process, s, s * 10, 4))
+            .collect::<Vec<_>>()
+            .concat();
+        std::fs::write(dir.join("t0"), cpu0).unwrap();
+        std::fs::write(dir.join("t1"), rec(1, Context::Hardirq, 0, 15, 4)).unwrap();
+        let expect = BTreeMap::from([
+            ((0, Context::Process), 5),
+            ((1, Context::Hardirq), 1),
+            ((1, Context::Softirq), 2),
+        ]);
+        let mut text = Vec::new();
+        let files = inputs(std::slice::from_ref(&dir)).unwrap();
+        let report = decode(&files, Some(&expect), Some(3), &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(
+            text.lines().nth(2).unwrap().contains("cpu 1"),
+            "merged by time: {text}"
+        );
+        let p0 = &report.streams[0];
+        assert_eq!(
+            (p0.received, p0.missing, p0.duplicates, p0.last),
+            (4, 1, 1, Some(3))
+        );
+        let soft = report
+            .streams
+            .iter()
+            .find(|s| s.context == "softirq")
+            .unwrap();
+        assert_eq!((soft.received, soft.written), (0, Some(2)));
+        assert_eq!(report.problems().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn expect_file_is_validated() {
+        let f = std::env::temp_dir().join(format!("rrelay-expect-{}", std::process::id()));
+        std::fs::write(&f, "0 process 10\n1 hardirq 3\n").unwrap();
+        assert_eq!(read_expect(&f).unwrap().len(), 2);
+        std::fs::write(&f, "0 sometimes 10\n").unwrap();
+        assert!(read_expect(&f).is_err());
+        std::fs::remove_file(&f).unwrap();
+    }
+}
