@@ -51,11 +51,19 @@ fmt-check:
 check:
 	scripts/check.sh
 
+# make demo SIZE=64 RATE=1000 MODE=splice OVERWRITE=0 GLOBAL=0 DURATION=3
 demo:
-	scripts/demo.sh
+	SIZE=$(SIZE) RATE=$(RATE) MODE=$(MODE) OVERWRITE=$(OVERWRITE) GLOBAL=$(GLOBAL) \
+		DURATION=$(DURATION) scripts/demo.sh
 
 # Boot the test kernel with rrelay (and FILES=...) and run CMD as root, e.g.
 #   make vm-run CMD='insmod /opt/rrelay.ko && cat /proc/modules'
+SIZE ?= 64
+RATE ?= 1000
+MODE ?= splice
+OVERWRITE ?= 0
+GLOBAL ?= 0
+DURATION ?= 3
 CMD ?= sh
 FILES ?=
 vm-run: modules

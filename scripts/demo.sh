@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# `make demo`: set up what is missing, boot the test VM, load rrelay and a
-# client, and show a channel at work: records written on every CPU, the
-# statistics view, and the data read back.
+# `make demo`: set up what is missing, boot the test VM, load rrelay and the
+# sample producer, record a few seconds with `rrelay record`, and show the
+# summary, `rrelay stat` and the decoded records.
+#
+# Parameters (environment, or make variables): SIZE (record bytes, 32-512,
+# default 64), RATE (records/s per writer, default 1000), MODE (read, mmap
+# or splice; default splice), OVERWRITE (0/1), GLOBAL (0/1), DURATION (s,
+# default 3).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,4 +22,5 @@ log "building the module, the client and the tools"
 }
 cp "$RRELAY_ROOT/tests/guest/demo/demo.sh" "$guest/demo.sh"
 log "booting the VM (QEMU TCG, 4 CPUs)"
-"$RRELAY_ROOT/scripts/vm-run.sh" --timeout 300 --add "$guest:/opt" -- "sh /opt/demo.sh"
+args="${SIZE:-64} ${RATE:-1000} ${MODE:-splice} ${OVERWRITE:-0} ${GLOBAL:-0} ${DURATION:-3}"
+"$RRELAY_ROOT/scripts/vm-run.sh" --timeout 300 --add "$guest:/opt" -- "sh /opt/demo.sh $args"

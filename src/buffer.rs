@@ -106,6 +106,8 @@ pub(crate) struct RchanBuf {
     pub(crate) reader: Mutex<ReaderPos>,
     /// Set by close: no more data will come.
     pub(crate) finalized: Atomic<bool>,
+    /// Reads return finished sub-buffers only (`RRELAY_FLAG_FINISHED_ONLY`).
+    pub(crate) finished_only: Atomic<bool>,
     /// The buffer's file, once created.
     pub(crate) dentry: Atomic<*mut bindings::dentry>,
 }
@@ -139,6 +141,7 @@ impl RchanBuf {
                 wakeup: Wakeup::new()?,
                 reader <- new_mutex!(ReaderPos::default(), "rrelay_buf::reader"),
                 finalized: Atomic::new(false),
+                finished_only: Atomic::new(false),
                 dentry: Atomic::new(core::ptr::null_mut()),
             }? Error),
             GFP_KERNEL,

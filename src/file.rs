@@ -30,7 +30,7 @@ use kernel::iov::IovIterDest;
 use kernel::mm::virt::VmaNew;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::sync::atomic::Acquire;
+use kernel::sync::atomic::{Acquire, Relaxed};
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
 use kernel::uaccess::{UserSlice, UserSliceWriter};
@@ -337,6 +337,13 @@ impl RchanBuf {
                         },
                     );
                 }
+                // The sub-buffer being written, to a reader that wants
+                // finished ones only.
+                ReadStep::Data { .. }
+                    if w.produced == r.consumed && self.finished_only.load(Relaxed) =>
+                {
+                    break
+                }
                 ReadStep::Data { start, len } => {
                     let n = len.min(sink.room());
                     // SAFETY: `read_step` keeps `start..start + len` inside
@@ -394,6 +401,8 @@ mod uapi {
     pub(super) const GET_POSITIONS: u32 = _IOR::<[u64; 4]>(MAGIC, 2);
     pub(super) const GET_PADDING: u32 = _IOWR::<[u64; 2]>(MAGIC, 3);
     pub(super) const PUT_CONSUMED: u32 = _IOW::<u64>(MAGIC, 4);
+    pub(super) const SET_FLAGS: u32 = _IOW::<u64>(MAGIC, 5);
+    pub(super) const FLAG_FINISHED_ONLY: u64 = 1 << 0;
     pub(super) const POS_STOPPED: u64 = 1 << 0;
     pub(super) const POS_FINALIZED: u64 = 1 << 1;
 }
@@ -466,6 +475,15 @@ impl RchanBuf {
                     .filter(|&n| n <= ready)
                     .ok_or(EINVAL)?;
                 self.put_consumed(n);
+                Ok(())
+            }
+            uapi::SET_FLAGS => {
+                let flags = user.reader().read::<u64>()?;
+                if flags & !uapi::FLAG_FINISHED_ONLY != 0 {
+                    return Err(EINVAL);
+                }
+                self.finished_only
+                    .store(flags & uapi::FLAG_FINISHED_ONLY != 0, Relaxed);
                 Ok(())
             }
             _ => Err(ENOTTY),

@@ -221,7 +221,8 @@ pub enum Event {
     Full,
     /// A write larger than a sub-buffer was refused (relay's `big_count`).
     TooBig,
-    /// A write was dropped because the client stopped the buffer.
+    /// A record (of at least one byte) was dropped because the client
+    /// stopped the buffer.
     Dropped,
     /// The writer moved into a sub-buffer the reader had not read.
     Overwritten,
@@ -305,7 +306,10 @@ impl Geometry {
         }
         let new = self.slot(produced);
         if !w.subbuf_start(new, Some(old), full) {
-            w.count(Event::Dropped);
+            // A flush (length 0) is no record: nothing was dropped.
+            if length > 0 {
+                w.count(Event::Dropped);
+            }
             return false;
         }
         if full {

@@ -212,6 +212,27 @@ static void bad_inputs(void)
 	close(fd);
 }
 
+/* RRELAY_FLAG_FINISHED_ONLY: the sub-buffer being written stays unread. */
+static void finished_only(void)
+{
+	unsigned char b[MAX];
+	__u64 flags = RRELAY_FLAG_FINISHED_ONLY, none = 0, bad = 2;
+	int fd = open_buf();
+
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+	tap(ioctl(fd, RRELAY_IOC_SET_FLAGS, &flags) == 0, "SET_FLAGS finished-only");
+	ctl("write 100 3");
+	tap(read(fd, b, sizeof(b)) == 0, "finished-only: a partly filled sub-buffer reads as empty");
+	ctl("write 300 1");
+	tap(read(fd, b, sizeof(b)) == 300, "finished-only: the finished sub-buffer reads (300 bytes)");
+	tap(ioctl(fd, RRELAY_IOC_SET_FLAGS, &none) == 0 && read(fd, b, sizeof(b)) == 300,
+	    "flags 0: the rest of the current sub-buffer reads too");
+	errno = 0;
+	tap(ioctl(fd, RRELAY_IOC_SET_FLAGS, &bad) < 0 && errno == EINVAL, "SET_FLAGS with an unknown flag: EINVAL");
+	close(fd);
+}
+
 static void hardirq_wakeup(void)
 {
 	unsigned char b[MAX];
@@ -298,6 +319,7 @@ int main(void)
 	same_stream("per-cpu");
 	splice_full_pipe();
 	bad_inputs();
+	finished_only();
 	hardirq_wakeup();
 	after_close();
 	if (sh("rmmod rrelay_test_client"))

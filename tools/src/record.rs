@@ -5,8 +5,10 @@
 //! so nothing written before the stop is lost.
 //!
 //! The loop waits in poll() (a finished sub-buffer wakes it) with a short
-//! timeout, so partly filled sub-buffers are drained too and new CPU files
-//! (hotplug) are picked up.
+//! timeout, so new CPU files (hotplug) are picked up. While recording, an
+//! rrelay buffer gives finished sub-buffers only (`RRELAY_FLAG_FINISHED_ONLY`):
+//! a record reserved but not yet filled is never taken. The partly filled
+//! last sub-buffer is drained at the stop.
 
 use crate::files;
 use crate::stats;
@@ -98,6 +100,8 @@ fn ctx(path: &Path) -> String {
 impl Cpu {
     fn open(path: PathBuf, out_path: PathBuf, mode: Mode) -> Result<Self> {
         let file = File::open(&path).with_context(|| ctx(&path))?;
+        // Other relay files (the kernel's) have no such ioctl: fine.
+        let _ = uapi::set_flags(&file, uapi::FLAG_FINISHED_ONLY);
         let out = File::create(&out_path).with_context(|| ctx(&out_path))?;
         let pipe = match mode {
             Mode::Splice => {
@@ -132,6 +136,9 @@ impl Cpu {
     /// partly filled sub-buffer in mmap mode.
     fn drain(&mut self, last: bool) -> Result<u64> {
         let before = self.bytes;
+        if last {
+            let _ = uapi::set_flags(&self.file, 0);
+        }
         match (&mut self.map, &self.pipe) {
             (Some(map), _) => {
                 self.bytes += map.drain(&self.file, &mut self.out, &self.out_path)?;

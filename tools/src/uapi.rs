@@ -43,6 +43,10 @@ const GET_PADDING: Opcode = opcode::from_components(
     std::mem::size_of::<Padding>(),
 );
 const PUT_CONSUMED: Opcode = opcode::write::<u64>(MAGIC, 4);
+const SET_FLAGS: Opcode = opcode::write::<u64>(MAGIC, 5);
+
+/// Reads return finished sub-buffers only.
+pub const FLAG_FINISHED_ONLY: u64 = 1 << 0;
 
 pub fn geometry(fd: impl AsFd) -> std::io::Result<Geometry> {
     // SAFETY: GET_GEOMETRY writes a `struct rrelay_geometry`.
@@ -67,4 +71,9 @@ pub fn padding(fd: impl AsFd, slot: u64) -> std::io::Result<u64> {
 pub fn put_consumed(fd: impl AsFd, n: u64) -> std::io::Result<()> {
     // SAFETY: PUT_CONSUMED reads a `__u64`.
     Ok(unsafe { ioctl(fd, Setter::<PUT_CONSUMED, u64>::new(n)) }?)
+}
+
+pub fn set_flags(fd: impl AsFd, flags: u64) -> std::io::Result<()> {
+    // SAFETY: SET_FLAGS reads a `__u64`.
+    Ok(unsafe { ioctl(fd, Setter::<SET_FLAGS, u64>::new(flags)) }?)
 }

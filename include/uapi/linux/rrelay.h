@@ -12,6 +12,13 @@
  *      produced - k >= n_subbufs the writer may have overwritten k meanwhile;
  *   4. RRELAY_IOC_PUT_CONSUMED with the number of sub-buffers done.
  * read() and mmap readers share the consumed count: use one or the other.
+ *
+ * RRELAY_IOC_SET_FLAGS with RRELAY_FLAG_FINISHED_ONLY makes read(), splice()
+ * and sendfile() of the buffer return finished sub-buffers only, never the
+ * one being written. A reader of a producer that uses rrelay_reserve()
+ * wants this while the producer runs: reserved bytes count as written
+ * before the producer has filled them (as with relay). Clear it (flags 0)
+ * to drain the last, partly filled sub-buffer once the producer is done.
  */
 #ifndef _UAPI_LINUX_RRELAY_H
 #define _UAPI_LINUX_RRELAY_H
@@ -45,5 +52,8 @@ struct rrelay_padding {
 #define RRELAY_IOC_GET_POSITIONS	_IOR(RRELAY_IOC_MAGIC, 2, struct rrelay_positions)
 #define RRELAY_IOC_GET_PADDING		_IOWR(RRELAY_IOC_MAGIC, 3, struct rrelay_padding)
 #define RRELAY_IOC_PUT_CONSUMED		_IOW(RRELAY_IOC_MAGIC, 4, __u64)
+#define RRELAY_IOC_SET_FLAGS		_IOW(RRELAY_IOC_MAGIC, 5, __u64)
+
+#define RRELAY_FLAG_FINISHED_ONLY	(1 << 0)
 
 #endif /* _UAPI_LINUX_RRELAY_H */

@@ -1,32 +1,40 @@
-# The demo, in the guest: a relay client writes on every CPU, user space
-# reads the per-CPU files and the statistics.
+# The demo, in the guest: the Rust sample producer writes from every context
+# on every CPU; `rrelay record` drains it; `rrelay stat` and `rrelay decode`
+# show what happened. Arguments: SIZE RATE MODE OVERWRITE GLOBAL DURATION.
 set -e
-D=/sys/kernel/debug/rrelay_test_client
+size=$1 rate=$2 mode=$3 overwrite=$4 global=$5 duration=$6
+S=/sys/kernel/debug/rrelay_sample
+R=/opt/bin/rrelay
 say() { printf '\n== %s\n' "$*"; }
 
-say "load rrelay.ko and a client with 4 sub-buffers of 256 bytes per CPU"
+say "load rrelay.ko and the sample producer: $size-byte records, $rate/s from each of"
+echo "   3 writers per CPU (a kthread, a softirq timer, a hardirq timer), overwrite=$overwrite, global=$global"
 insmod /opt/modules/rrelay.ko
-insmod /opt/modules/rrelay_test_client.ko default_files=1
-ls -l $D/
+insmod /opt/modules/rust_relay_sample.ko record_size=$size rate=$rate overwrite=$overwrite global=$global
+ls $S
 
-say "write 20 records of 100 bytes on each CPU, then flush"
-for cpu in 0 1 2 3; do taskset -c $cpu sh -c "echo 'write 100 20' > $D/ctl"; done
-echo flush > $D/ctl
+say "record for $duration s: rrelay record -d $S -b sample -o /tmp/demo -m $mode"
+$R record -d $S -b sample -o /tmp/demo -m $mode >/tmp/summary 2>/dev/null &
+rec=$!
+echo start >$S/control
+sleep "$duration"
+echo stop >$S/control
+kill -INT $rec
+wait $rec
+cat /tmp/summary
 
-say "rrelay stat: the statistics of every open channel (from /sys/kernel/debug/rrelay/*/stats)"
-/opt/bin/rrelay stat
-echo "(each buffer holds 4 x 256 bytes: of 20 records of 100 bytes, 8 fit, 2 per"
-echo " sub-buffer; nobody read meanwhile, so 12 were dropped, and counted: full and"
-echo " dropped also count the flush, which found the buffer full)"
+say "rrelay stat: the kernel's view of the channel"
+$R stat sample
 
-say "read the buffers: CPU 0's data starts with record 0 (a sequence number, then a pattern)"
-for cpu in 0 1 2 3; do /opt/bin/rrelay cat -d $D -b buf --cpu $cpu >/tmp/cpu$cpu; printf 'rrelay cat --cpu %s: %s bytes\n' $cpu "$(wc -c </tmp/cpu$cpu)"; done
-hexdump -C /tmp/cpu0 | head -n 7
+say "rrelay decode: the first records, merged across CPUs by timestamp"
+$R decode /tmp/demo --limit 12 | head -n 12
 
-say "rrelay stat after reading: every byte written was read"
-/opt/bin/rrelay stat buf
+say "rrelay decode --expect counts: every record each writer wrote, accounted for"
+cat $S/counts >/tmp/counts
+$R decode /tmp/demo --expect /tmp/counts --limit 0
+echo "(received: intact records recorded; missing: gaps in a stream's numbers,"
+echo " as overwrite mode makes; unseen: written but not recorded, i.e. dropped"
+echo " when full, which rrelay stat counts in its dropped column)"
 
-say "close the channel and unload"
-rmmod rrelay_test_client
+rmmod rust_relay_sample
 rmmod rrelay
-echo "done: rrelay loaded, streamed, counted its losses and unloaded cleanly"

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A blktrace-like relay client in C, moved to rrelay by one line: the
+ * include below was <linux/relay.h>. Like blktrace it uses per-CPU buffers
+ * in no-overwrite mode, reserves records with relay_reserve() under
+ * local_irq_save(), shows a "dropped" count from relay_stats(), and calls
+ * relay_flush() when tracing stops.
+ *
+ * Its "events" come from every context on every online CPU: a delayed work
+ * (process context), a timer (softirq) and an hrtimer (hardirq), each about
+ * HZ per second. Records use the format of samples/record_format.rs, so
+ * `rrelay decode` verifies them.
+ *
+ * debugfs, in c_relay_sample/: trace<cpu> (buffers), control ("start",
+ * "stop"), dropped (writes relay dropped), counts ("cpu context written").
+ */
+#include <rrelay_compat.h>
+#include <linux/debugfs.h>
+#include <linux/hrtimer.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/timer.h>
+#include <linux/uaccess.h>
+#include <linux/unaligned.h>
+#include <linux/workqueue.h>
+
+#define RECORD_MAGIC	0x594c5252	/* "RRLY", see samples/record_format.rs */
+#define HEADER_LEN	32
+#define RECORD_SIZE	64
+
+enum { CTX_PROCESS, CTX_SOFTIRQ, CTX_HARDIRQ, NR_CTX };
+static const char *const ctx_names[NR_CTX] = { "process", "softirq", "hardirq" };
+
+static ulong subbuf_size = 16384;
+module_param(subbuf_size, ulong, 0444);
+MODULE_PARM_DESC(subbuf_size, "Sub-buffer size in bytes");
+
+static ulong n_subbufs = 16;
+module_param(n_subbufs, ulong, 0444);
+MODULE_PARM_DESC(n_subbufs, "Number of sub-buffers per CPU");
+
+struct sample_cpu {
+	int cpu;
+	struct delayed_work work;
+	struct timer_list timer;
+	struct hrtimer hrtimer;
+	u64 written[NR_CTX];
+};
+
+static DEFINE_PER_CPU(struct sample_cpu, sample_cpus);
+static struct rchan *chan;
+static struct dentry *dir;
+static DEFINE_MUTEX(control_lock);
+static bool running;
+
+static u32 fnv1a(u32 h, const u8 *p, size_t n)
+{
+	while (n--) {
+		h ^= *p++;
+		h *= 0x01000193;
+	}
+	return h;
+}
+
+/* One record, as record_format.rs lays it out. */
+static void encode(u8 *rec, int cpu, int ctx, u64 seq)
+{
+	u32 len = RECORD_SIZE - HEADER_LEN, sum;
+	u64 now = ktime_get_ns();
+	size_t i;
+
+	put_unaligned_le32(RECORD_MAGIC, rec);
+	put_unaligned_le16(cpu, rec + 4);
+	rec[6] = ctx;
+	rec[7] = 0;
+	put_unaligned_le64(seq, rec + 8);
+	put_unaligned_le64(now, rec + 16);
+	put_unaligned_le32(len, rec + 24);
+	for (i = 0; i < len; i++)
+		rec[HEADER_LEN + i] = (u8)(seq + i);
+	sum = fnv1a(fnv1a(0x811c9dc5, rec, 28), rec + HEADER_LEN, len);
+	put_unaligned_le32(sum, rec + 28);
+}
+
+/* Called on the CPU of @s, in context @ctx; each (CPU, context) has one writer. */
+static void emit(struct sample_cpu *s, int ctx)
+{
+	unsigned long flags;
+	void *slot;
+
+	local_irq_save(flags);
+	slot = relay_reserve(chan, RECORD_SIZE);
+	if (slot)
+		encode(slot, s->cpu, ctx, s->written[ctx]);
+	s->written[ctx]++;
+	local_irq_restore(flags);
+}
+
+static void work_fn(struct work_struct *w)
+{
+	struct sample_cpu *s = container_of(to_delayed_work(w), struct sample_cpu, work);
+
+	emit(s, CTX_PROCESS);
+	if (READ_ONCE(running))
+		queue_delayed_work_on(s->cpu, system_wq, &s->work, 1);
+}
+
+static void timer_fn(struct timer_list *t)
+{
+	struct sample_cpu *s = timer_container_of(s, t, timer);
+
+	emit(s, CTX_SOFTIRQ);
+	if (READ_ONCE(running))
+		mod_timer(&s->timer, jiffies + 1);
+}
+
+static enum hrtimer_restart hrtimer_fn(struct hrtimer *t)
+{
+	struct sample_cpu *s = container_of(t, struct sample_cpu, hrtimer);
+
+	emit(s, CTX_HARDIRQ);
+	if (!READ_ONCE(running))
+		return HRTIMER_NORESTART;
+	hrtimer_forward_now(t, ns_to_ktime(NSEC_PER_SEC / HZ));
+	return HRTIMER_RESTART;
+}
+
+/* Runs on the target CPU, so the pinned hrtimer fires there. */
+static void start_hrtimer(void *info)
+{
+	struct sample_cpu *s = info;
+
+	hrtimer_start(&s->hrtimer, ns_to_ktime(NSEC_PER_SEC / HZ), HRTIMER_MODE_REL_PINNED);
+}
+
+static void sample_start(void)
+{
+	int cpu;
+
+	WRITE_ONCE(running, true);
+	for_each_online_cpu(cpu) {
+		struct sample_cpu *s = per_cpu_ptr(&sample_cpus, cpu);
+
+		queue_delayed_work_on(cpu, system_wq, &s->work, 1);
+		s->timer.expires = jiffies + 1;
+		add_timer_on(&s->timer, cpu);
+		smp_call_function_single(cpu, start_hrtimer, s, 1);
+	}
+}
+
+static void sample_stop(void)
+{
+	int cpu;
+
+	WRITE_ONCE(running, false);
+	for_each_possible_cpu(cpu) {
+		struct sample_cpu *s = per_cpu_ptr(&sample_cpus, cpu);
+
+		cancel_delayed_work_sync(&s->work);
+		timer_delete_sync(&s->timer);
+		hrtimer_cancel(&s->hrtimer);
+	}
+	relay_flush(chan);
+}
+
+static ssize_t control_write(struct file *file, const char __user *ubuf, size_t count, loff_t *ppos)
+{
+	char cmd[16] = "";
+
+	if (copy_from_user(cmd, ubuf, min(count, sizeof(cmd) - 1)))
+		return -EFAULT;
+	mutex_lock(&control_lock);
+	if (sysfs_streq(cmd, "start") && !running)
+		sample_start();
+	else if (sysfs_streq(cmd, "stop") && running)
+		sample_stop();
+	else
+		count = -EINVAL;
+	mutex_unlock(&control_lock);
+	return count;
+}
+
+static ssize_t dropped_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
+{
+	char buf[32];
+	int n = scnprintf(buf, sizeof(buf), "%zu\n", relay_stats(chan, RELAY_STATS_BUF_FULL));
+
+	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
+}
+
+static ssize_t counts_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
+{
+	size_t cap = num_possible_cpus() * NR_CTX * 40, n = 0;
+	char *buf = kmalloc(cap, GFP_KERNEL);
+	ssize_t ret;
+	int cpu, ctx;
+
+	if (!buf)
+		return -ENOMEM;
+	for_each_online_cpu(cpu)
+		for (ctx = 0; ctx < NR_CTX; ctx++)
+			n += scnprintf(buf + n, cap - n, "%d %s %llu\n", cpu, ctx_names[ctx],
+				       per_cpu_ptr(&sample_cpus, cpu)->written[ctx]);
+	ret = simple_read_from_buffer(ubuf, count, ppos, buf, n);
+	kfree(buf);
+	return ret;
+}
+
+static const struct file_operations control_fops = {
+	.owner = THIS_MODULE,
+	.write = control_write,
+};
+
+static const struct file_operations dropped_fops = {
+	.owner = THIS_MODULE,
+	.read = dropped_read,
+};
+
+static const struct file_operations counts_fops = {
+	.owner = THIS_MODULE,
+	.read = counts_read,
+};
+
+static struct dentry *create_buf_file(const char *filename, struct dentry *parent,
+				      umode_t mode, struct rchan_buf *buf, int *is_global)
+{
+	/*
+	 * With <linux/relay.h> this was debugfs_create_file(..., &relay_file_operations):
+	 * that still works with rrelay (read and poll), but rrelay's helper
+	 * also gives the file mmap and splice.
+	 */
+	return rrelay_create_buf_file(filename, parent, mode, buf);
+}
+
+static int remove_buf_file(struct dentry *dentry)
+{
+	debugfs_remove(dentry);
+	return 0;
+}
+
+static const struct rchan_callbacks sample_callbacks = {
+	.create_buf_file = create_buf_file,
+	.remove_buf_file = remove_buf_file,
+};
+
+static int __init c_relay_sample_init(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct sample_cpu *s = per_cpu_ptr(&sample_cpus, cpu);
+
+		s->cpu = cpu;
+		INIT_DELAYED_WORK(&s->work, work_fn);
+		timer_setup(&s->timer, timer_fn, TIMER_PINNED);
+		hrtimer_setup(&s->hrtimer, hrtimer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+	}
+	dir = debugfs_create_dir("c_relay_sample", NULL);
+	chan = relay_open("trace", dir, subbuf_size, n_subbufs, &sample_callbacks, NULL);
+	if (!chan) {
+		debugfs_remove(dir);
+		return -ENOMEM;
+	}
+	debugfs_create_file("control", 0200, dir, NULL, &control_fops);
+	debugfs_create_file("dropped", 0444, dir, NULL, &dropped_fops);
+	debugfs_create_file("counts", 0444, dir, NULL, &counts_fops);
+	return 0;
+}
+
+static void __exit c_relay_sample_exit(void)
+{
+	mutex_lock(&control_lock);
+	if (running)
+		sample_stop();
+	mutex_unlock(&control_lock);
+	relay_close(chan);
+	debugfs_remove(dir);
+}
+
+module_init(c_relay_sample_init);
+module_exit(c_relay_sample_exit);
+MODULE_DESCRIPTION("rrelay sample: a blktrace-like C client on rrelay_compat.h");
+MODULE_LICENSE("GPL");
