@@ -400,3 +400,80 @@ pub fn check_out(out: &Path) -> Result<()> {
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plain files stand in for relay files: read() drains them, then
+    /// returns 0, as a relay file does when empty.
+    fn fixture(name: &str) -> (PathBuf, PathBuf) {
+        let root = std::env::temp_dir().join(format!("rrelay-rec-{name}-{}", std::process::id()));
+        let input = root.join("in");
+        std::fs::create_dir_all(&input).unwrap();
+        std::fs::write(input.join("t0"), vec![7u8; 300_000]).unwrap();
+        std::fs::write(input.join("t3"), b"cpu three").unwrap();
+        (root, input)
+    }
+
+    fn run(mode: Mode, name: &str) {
+        let (root, input) = fixture(name);
+        let out = root.join("out");
+        let opt = Options {
+            dir: &input,
+            base: "t",
+            out: &out,
+            mode,
+            duration: Some(Duration::from_millis(200)),
+            bytes: None,
+            stats_dir: None,
+            progress: false,
+        };
+        let s = record(&opt).unwrap();
+        assert_eq!(s.bytes, 300_009);
+        assert_eq!(s.cpus.keys().copied().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(std::fs::read(out.join("t0")).unwrap(), vec![7u8; 300_000]);
+        assert_eq!(std::fs::read(out.join("t3")).unwrap(), b"cpu three");
+        assert!(s.dropped_writes.is_none());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn read_mode_drains_every_cpu_file() {
+        run(Mode::Read, "read");
+    }
+
+    #[test]
+    fn splice_mode_drains_every_cpu_file() {
+        run(Mode::Splice, "splice");
+    }
+
+    #[test]
+    fn mmap_mode_refuses_files_without_rrelay_ioctls() {
+        let (root, input) = fixture("mmap");
+        let out = root.join("out");
+        let opt = Options {
+            dir: &input,
+            base: "t",
+            out: &out,
+            mode: Mode::Mmap,
+            duration: Some(Duration::ZERO),
+            bytes: None,
+            stats_dir: None,
+            progress: false,
+        };
+        let e = record(&opt).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("not an rrelay buffer file"),
+            "{e:#}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(999), "999 B");
+        assert_eq!(human(1_500), "1.5 kB");
+        assert_eq!(human(2_500_000), "2.5 MB");
+    }
+}

@@ -4,7 +4,7 @@
 R=/opt/bin/rrelay
 C=/sys/kernel/debug/rrelay_test_client
 K=/sys/kernel/debug/relay_test_client
-plan 9
+plan 12
 grep -q '^rrelay ' /proc/modules && rmmod rrelay
 check_fails "stat without rrelay loaded fails" $R stat
 check "... with a one-line message naming the cause" sh -c "$R stat 2>&1 | grep -q 'is debugfs mounted'"
@@ -19,6 +19,28 @@ check "cat drains rrelay's files (600 bytes)" sh -c "test \$($R cat -d $C -b buf
 check "cat drains the kernel relay's files (600 bytes)" sh -c "test \$($R cat -d $K -b buf | wc -c) = 600"
 check "cat --cpu 1 picks one buffer (now empty)" sh -c "test \$($R cat -d $C -b buf --cpu 1 | wc -c) = 0"
 check "cat of a missing directory fails naming it" sh -c "$R cat -d /nonexistent -b x 2>&1 | grep -q '^rrelay: /nonexistent'"
+
+# A CPU that comes online while recording gets its file recorded too.
+echo close >$C/ctl
+echo 0 >/sys/devices/system/cpu/cpu3/online
+echo open >$C/ctl
+$R record -d $C -b buf -o /tmp/rec-hp -m read --duration 4 >/dev/null 2>&1 &
+rec=$!
+sleep 1
+echo 1 >/sys/devices/system/cpu/cpu3/online
+sleep 1.5
+taskset -c 3 sh -c "echo 'write 100 2' > $C/ctl"
+echo flush >$C/ctl
+wait $rec
+check "record picks up the file of a CPU that came online" test "$(cat /tmp/rec-hp/buf3 | wc -c)" = 200
+
+# A full output disk: a one-line error naming the file, exit 1.
+mkdir -p /tmp/small && mount -t tmpfs -o size=4k tmpfs /tmp/small
+for cpu in 0 1 2; do taskset -c $cpu sh -c "echo 'write 100 8' > $C/ctl"; done
+echo flush >$C/ctl
+check_fails "record onto a full disk fails" $R record -d $C -b buf -o /tmp/small/rec -m read --duration 0
+check "... saying which file and why" sh -c "$R record -d $C -b buf -o /tmp/small/rec2 -m read --duration 0 2>&1 | grep -q '^rrelay: /tmp/small/rec2/buf.: No space left on device'"
+umount /tmp/small
 rmmod rrelay_test_client
 rmmod relay_test_client
 done_testing
