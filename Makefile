@@ -10,7 +10,7 @@ KDIR ?= $(shell $(CURDIR)/scripts/kernel.sh base)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
-.PHONY: all modules clean help bootstrap kernel kernel-debug check demo vm-run \
+.PHONY: all modules clean help bootstrap kernel kernel-debug check demo vm-run bench \
 	clippy fmt fmt-check rust-analyzer host-test
 
 all: modules
@@ -56,6 +56,10 @@ demo:
 	SIZE=$(SIZE) RATE=$(RATE) MODE=$(MODE) OVERWRITE=$(OVERWRITE) GLOBAL=$(GLOBAL) \
 		DURATION=$(DURATION) scripts/demo.sh
 
+# make bench BENCH_ROUNDS=5 BENCH_BATCH=2097152 BENCH_SETUP_MIB=16 BENCH_SECS=3
+bench:
+	scripts/bench.sh
+
 # Boot the test kernel with rrelay (and FILES=...) and run CMD as root, e.g.
 #   make vm-run CMD='insmod /opt/rrelay.ko && cat /proc/modules'
 SIZE ?= 64
@@ -73,5 +77,6 @@ help:
 	@echo 'make demo          boot the VM and show rrelay at work'
 	@echo 'make check         every test: host, KUnit, in-guest TAP; ends "N passed, N failed"'
 	@echo 'make               build rrelay.ko against KDIR (default: the cached test kernel)'
+	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
 	@echo 'make vm-run CMD=.. FILES=..  run a command in the test VM with rrelay.ko'
 	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / clean'

@@ -26,4 +26,5 @@ done
 cp "$RRELAY_ROOT/target/x86_64-unknown-linux-musl/release/rrelay" "$out/bin/"
 
 cp "$RRELAY_ROOT/tests/guest/run.sh" "$out/run.sh"
-cp -r "$RRELAY_ROOT/tests/guest/lib" "$RRELAY_ROOT/tests/guest/t" "$RRELAY_ROOT/tests/guest/inject" "$out/"
+cp -r "$RRELAY_ROOT/tests/guest/lib" "$RRELAY_ROOT/tests/guest/t" "$RRELAY_ROOT/tests/guest/inject" \
+    "$RRELAY_ROOT/tests/guest/bench" "$out/"

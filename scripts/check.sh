@@ -28,6 +28,12 @@ trap 'rm -rf "$work"' EXIT
 log "host tests (cargo test --workspace)"
 if cargo test --workspace --no-fail-fast --color never >"$work/cargo.log" 2>&1; then :; fi
 count_cargo "$work/cargo.log"
+if python3 "$RRELAY_ROOT/scripts/bench_report.py" --self-test >"$work/bench-report.log" 2>&1; then
+    result pass "host: bench report generator self-test"
+else
+    cat "$work/bench-report.log" >&2
+    result fail "host: bench report generator self-test"
+fi
 
 # 2. Build.
 log "building rrelay.ko, test modules and test programs against $KDIR"

@@ -11,6 +11,7 @@ use crate::shim;
 use crate::stats::BufStats;
 use crate::subbuf::{Geometry, ReaderPos, WriterSnapshot};
 use crate::wakeup::Wakeup;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
@@ -92,10 +93,16 @@ pub(crate) struct RchanBuf {
     chan: Arc<Rchan>,
     mem: BufMem,
     /// Bytes used in the current sub-buffer, or the stopped marker.
-    pub(crate) offset: Atomic<usize>,
+    ///
+    /// `offset` and `current` are read and written on every record, so they
+    /// are `core` atomics, which compile to plain moves (with the same
+    /// acquire/release ordering as `smp_load_acquire`/`smp_store_release`);
+    /// the kernel crate's atomics are out-of-line calls in 7.2.
+    pub(crate) offset: AtomicUsize,
     pub(crate) produced: Atomic<usize>,
     pub(crate) consumed: Atomic<usize>,
-    pub(crate) current: Atomic<usize>,
+    /// The slot being written.
+    pub(crate) current: AtomicUsize,
     pub(crate) padding: KVec<Atomic<usize>>,
     /// Bytes the client reserved from its `subbuf_start` callback.
     pub(crate) start_reserve: Atomic<usize>,
@@ -131,10 +138,10 @@ impl RchanBuf {
                 },
                 chan: chan.clone(),
                 mem,
-                offset: Atomic::new(0),
+                offset: AtomicUsize::new(0),
                 produced: Atomic::new(0),
                 consumed: Atomic::new(0),
-                current: Atomic::new(0),
+                current: AtomicUsize::new(0),
                 padding,
                 start_reserve: Atomic::new(0),
                 stats: BufStats::new(),
@@ -178,7 +185,7 @@ impl RchanBuf {
     pub(crate) fn snapshot(&self) -> WriterSnapshot {
         loop {
             let produced = self.produced.load(Acquire);
-            let offset = self.offset.load(Acquire);
+            let offset = self.offset.load(Ordering::Acquire);
             if self.produced.load(Acquire) == produced {
                 return WriterSnapshot { produced, offset };
             }

@@ -17,6 +17,7 @@ use crate::buffer::RchanBuf;
 use crate::file;
 use crate::stats::StatsSnapshot;
 use crate::subbuf::{Geometry, GeometryError};
+use core::sync::atomic::{AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::str::CString;
@@ -88,7 +89,9 @@ pub(crate) struct Rchan {
     callbacks: Callbacks,
     base: CString,
     parent: *mut bindings::dentry,
-    slots: KVec<Atomic<*mut RchanBuf>>,
+    /// Read on every record: a `core` atomic, a plain load (see
+    /// `RchanBuf::offset`).
+    slots: KVec<AtomicPtr<RchanBuf>>,
     #[pin]
     bufs: Mutex<KVec<Arc<RchanBuf>>>,
     closed: Atomic<bool>,
@@ -119,7 +122,7 @@ impl Rchan {
         let ncpus = kernel::cpu::nr_cpu_ids() as usize;
         let mut slots = KVec::with_capacity(ncpus, GFP_KERNEL)?;
         for _ in 0..ncpus {
-            slots.push(Atomic::new(core::ptr::null_mut()), GFP_KERNEL)?;
+            slots.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
         }
         let base = CString::try_from_fmt(fmt!("{}", args.base.to_str().map_err(|_| EINVAL)?))?;
         Arc::pin_init(
@@ -205,7 +208,7 @@ impl Rchan {
     /// The buffer serving `cpu`, if any.
     #[inline(always)]
     pub(crate) fn buf(&self, cpu: usize) -> Option<&RchanBuf> {
-        let p = self.slots.get(cpu)?.load(Acquire);
+        let p = self.slots.get(cpu)?.load(Ordering::Acquire);
         // SAFETY: A non-null slot points to a buffer owned by `bufs` (type
         // invariant), which the open channel keeps alive.
         unsafe { p.as_ref() }
@@ -222,12 +225,12 @@ impl Rchan {
     /// Called with `CHANNELS` held.
     pub(crate) fn add_buf(self: &Arc<Self>, cpu: u32) -> Result {
         let slot = self.slots.get(cpu as usize).ok_or(EINVAL)?;
-        if !slot.load(Relaxed).is_null() {
+        if !slot.load(Ordering::Relaxed).is_null() {
             return Ok(());
         }
         if self.is_global() {
             let global = self.bufs.lock().first().map(|b| Arc::as_ptr(b).cast_mut());
-            slot.store(global.ok_or(EINVAL)?, Release);
+            slot.store(global.ok_or(EINVAL)?, Ordering::Release);
             return Ok(());
         }
         let buf = RchanBuf::new(self, cpu)?;
@@ -262,11 +265,11 @@ impl Rchan {
             self.public.is_global.store(1, Relaxed);
             // INVARIANT: every slot points to the one buffer `bufs` owns.
             for s in self.slots.iter() {
-                s.store(p, Release);
+                s.store(p, Ordering::Release);
             }
         } else {
             // INVARIANT: the slot points to a buffer `bufs` owns.
-            slot.store(p, Release);
+            slot.store(p, Ordering::Release);
         }
         bufs.push(buf, GFP_KERNEL)?;
         Ok(())
@@ -289,7 +292,7 @@ impl Rchan {
         crate::stats::remove_channel_dir(self);
         // INVARIANT: the slots are cleared before `bufs` lets go.
         for s in self.slots.iter() {
-            s.store(core::ptr::null_mut(), Release);
+            s.store(core::ptr::null_mut(), Ordering::Release);
         }
         let bufs = core::mem::take(&mut *self.bufs.lock());
         for buf in bufs.iter() {
@@ -499,7 +502,7 @@ mod tests {
         buf.write_record(&[7; 80]);
         chan.reset();
         assert_eq!(buf.produced.load(Relaxed), 0);
-        assert_eq!(buf.offset.load(Relaxed), 0);
+        assert_eq!(buf.offset.load(Ordering::Relaxed), 0);
         assert_eq!(stats0(&chan).bytes_written, 0);
         chan.close();
         Ok(())

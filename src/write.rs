@@ -17,20 +17,21 @@ use crate::buffer::RchanBuf;
 use crate::channel::Rchan;
 use crate::shim::{IrqGuard, PreemptGuard};
 use crate::subbuf::{Event, Writer};
+use core::sync::atomic::Ordering;
 use kernel::sync::atomic::{Acquire, Relaxed, Release};
 use kernel::sync::barrier::smp_mb;
 
 impl Writer for RchanBuf {
     #[inline(always)]
     fn offset(&self) -> usize {
-        self.offset.load(Relaxed)
+        self.offset.load(Ordering::Relaxed)
     }
 
     #[inline(always)]
     fn set_offset(&self, offset: usize) {
         // Release: the record's bytes are visible before the offset that
         // covers them.
-        self.offset.store(offset, Release)
+        self.offset.store(offset, Ordering::Release)
     }
 
     fn produced(&self) -> usize {
@@ -43,11 +44,11 @@ impl Writer for RchanBuf {
 
     #[inline(always)]
     fn current(&self) -> usize {
-        self.current.load(Relaxed)
+        self.current.load(Ordering::Relaxed)
     }
 
     fn set_current(&self, slot: usize) {
-        self.current.store(slot, Relaxed)
+        self.current.store(slot, Ordering::Relaxed)
     }
 
     fn set_padding(&self, slot: usize, padding: usize) {

@@ -62,6 +62,8 @@ struct Cpu {
     pipe: Option<(OwnedFd, OwnedFd)>,
     map: Option<Map>,
     closed: bool,
+    /// The file was removed under us (a kernel relay channel closed).
+    gone: bool,
 }
 
 /// A read-only mapping of a buffer and its geometry.
@@ -129,6 +131,7 @@ impl Cpu {
             pipe,
             map,
             closed: false,
+            gone: false,
         })
     }
 
@@ -136,6 +139,9 @@ impl Cpu {
     /// partly filled sub-buffer in mmap mode.
     fn drain(&mut self, last: bool) -> Result<u64> {
         let before = self.bytes;
+        if self.gone {
+            return Ok(0);
+        }
         if last {
             let _ = uapi::set_flags(&self.file, 0);
         }
@@ -164,11 +170,32 @@ impl Cpu {
                 self.bytes += n as u64;
             },
             (None, None) => {
-                self.bytes += read_all(&mut self.file, &self.path, &mut self.out, &self.out_path)?;
+                match read_all(&mut self.file, &self.path, &mut self.out, &self.out_path) {
+                    Ok(n) => self.bytes += n,
+                    // A kernel relay file removed by relay_close (debugfs's
+                    // proxy refuses reads from then on, maybe before poll
+                    // has said so): what it held is gone.
+                    Err(e) if is_eio(&e) => {
+                        self.gone = true;
+                        self.closed = true;
+                        eprintln!(
+                            "rrelay: {}: removed by its channel's close; unread data is lost",
+                            self.path.display()
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(self.bytes - before)
     }
+}
+
+fn is_eio(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(5))
+    })
 }
 
 fn read_all(file: &mut File, path: &Path, out: &mut File, out_path: &Path) -> Result<u64> {
@@ -285,8 +312,8 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
             .collect();
         drop(fds);
         for (c, hup) in cpus.values_mut().zip(hangups) {
-            c.drain(false)?;
             c.closed |= hup;
+            c.drain(false)?;
         }
         if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
             progress(&cpus, start.elapsed(), opt.stats_dir.as_deref());

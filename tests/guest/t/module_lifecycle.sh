@@ -1,6 +1,7 @@
 # rrelay.ko loads, runs its KUnit suites, and unloads cleanly.
 . /opt/lib/tap.sh
 plan 5
+grep -q '^rrelay ' /proc/modules && rmmod rrelay
 check "insmod rrelay.ko" insmod /opt/modules/rrelay.ko
 check "rrelay is listed in /proc/modules" grep -q '^rrelay ' /proc/modules
 check "KUnit suites of rrelay ran and passed" sh -c 'dmesg | grep -q "# rrelay_" && ! dmesg | grep -q "not ok"'

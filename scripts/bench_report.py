@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Turn the guest's benchmark lines into bench/results.json, results.md and
+plot.svg. Usage: bench_report.py GUEST_OUTPUT OUTDIR | --self-test
+
+Lines (from bench/rrelay_bench.c and tests/guest/bench/bench.sh):
+  info kernel|accel|cpus ...
+  write <cpus> <impl> <size> <round> <cpu> <picoseconds per record>
+  setup <impl> <open|close> <round> <nanoseconds>
+  drain <impl> <mode> <rate> <bytes received> <seconds> <bytes written>
+  lossless <percent> drain ...
+"""
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+IMPLS = ["rrelay_write", "__rrelay_write", "rrelay_reserve",
+         "relay_write", "__relay_write", "relay_reserve", "memcpy"]
+PAIRS = [("rrelay_write", "relay_write"), ("__rrelay_write", "__relay_write"),
+         ("rrelay_reserve", "relay_reserve")]
+NOTE = ("Measured under QEMU TCG (software emulation): absolute times mean "
+        "little; only ratios between implementations in the same run do.")
+
+
+def parse(lines):
+    meta, write, setup, drain, lossless = {}, defaultdict(list), defaultdict(list), [], []
+    for line in lines:
+        w = line.split()
+        if not w:
+            continue
+        if w[0] == "info" and len(w) >= 3:
+            if w[1] == "cpus":  # "info cpus N rounds R batch_bytes B ..."
+                meta.update(zip(w[1::2], w[2::2]))
+            else:
+                meta[w[1]] = " ".join(w[2:])
+        elif w[0] == "write" and len(w) == 7:
+            write[(int(w[1]), w[2], int(w[3]))].append(int(w[6]) / 1000.0)
+        elif w[0] == "setup" and len(w) == 5:
+            setup[(w[1], w[2])].append(int(w[4]) / 1e6)
+        elif w[0] == "drain" and len(w) == 7:
+            drain.append(drain_row(w))
+        elif w[0] == "lossless" and len(w) == 9:
+            row = drain_row(w[2:])
+            row["percent"] = int(w[1])
+            lossless.append(row)
+    return meta, write, setup, drain, lossless
+
+
+def drain_row(w):
+    received, seconds, written = int(w[4] or 0), float(w[5] or 0), int(w[6] or 0)
+    return {"impl": w[1], "mode": w[2], "rate_per_cpu": int(w[3]), "received": received,
+            "seconds": seconds, "written": written,
+            "mb_s": received / 1e6 / seconds if seconds else 0.0,
+            "lost": max(written - received, 0)}
+
+
+def summarize(write):
+    rows = []
+    for (cpus, impl, size), ns in sorted(write.items()):
+        med = statistics.median(ns)
+        rows.append({"cpus": cpus, "impl": impl, "size": size, "samples": len(ns),
+                     "median_ns": round(med, 2), "min_ns": round(min(ns), 2),
+                     "max_ns": round(max(ns), 2),
+                     "mb_s": round(size / med * 1e3, 1) if med else 0.0})
+    return rows
+
+
+def ratios(rows):
+    med = {(r["cpus"], r["impl"], r["size"]): r["median_ns"] for r in rows}
+    out = []
+    for (cpus, impl, size), v in sorted(med.items()):
+        for mine, theirs in PAIRS + [("rrelay_write", "memcpy")]:
+            if impl == mine and (cpus, theirs, size) in med and med[(cpus, theirs, size)]:
+                out.append({"cpus": cpus, "size": size, "rrelay": mine, "vs": theirs,
+                            "ratio": round(v / med[(cpus, theirs, size)], 3)})
+    return out
+
+
+def markdown(meta, rows, rat, setup, drain, lossless):
+    md = [f"# rrelay benchmark", "",
+          f"Kernel {meta.get('kernel', '?')}, accelerator {meta.get('accel', '?')}, "
+          f"{meta.get('cpus', '?')} CPUs, {meta.get('rounds', '?')} rounds. {NOTE}", "",
+          "## Write path: ns per record (median) and rrelay / relay", ""]
+    med = {(r["cpus"], r["impl"], r["size"]): r for r in rows}
+    sizes = sorted({r["size"] for r in rows})
+    for cpus in sorted({r["cpus"] for r in rows}):
+        md += [f"### {'one CPU' if cpus == 1 else f'{cpus} CPUs at once'}", "",
+               "| size | " + " | ".join(IMPLS) + " | write ratio | __write ratio | reserve ratio | write / memcpy |",
+               "|---:|" + "---:|" * (len(IMPLS) + 4)]
+        for size in sizes:
+            cells = [f"{med[(cpus, i, size)]['median_ns']:.1f}" if (cpus, i, size) in med else "-" for i in IMPLS]
+            rs = {(x["rrelay"], x["vs"]): x["ratio"] for x in rat if x["cpus"] == cpus and x["size"] == size}
+            rcells = [f"{rs[p]:.2f}" if p in rs else "-" for p in PAIRS + [("rrelay_write", "memcpy")]]
+            md.append(f"| {size} | " + " | ".join(cells) + " | " + " | ".join(rcells) + " |")
+        md.append("")
+    if setup:
+        md += ["## Set-up cost: open and close, ms (median)", "", "| | rrelay | relay | ratio |", "|---|---:|---:|---:|"]
+        for op in ("open", "close"):
+            r, k = setup.get(("rrelay", op)), setup.get(("relay", op))
+            if r and k:
+                mr, mk = statistics.median(r), statistics.median(k)
+                md.append(f"| {op} | {mr:.2f} | {mk:.2f} | {mr / mk:.2f} |")
+        md.append("")
+    if drain:
+        base = next((d["mb_s"] for d in drain if d["impl"] == "relay"), 0)
+        md += ["## Drain rate with the producer writing as fast as it can", "",
+               "| channel | reader | MB/s | vs relay read() |", "|---|---|---:|---:|"]
+        for d in drain:
+            md.append(f"| {d['impl']} | rrelay record -m {d['mode']} | {d['mb_s']:.1f} | "
+                      f"{d['mb_s'] / base:.2f} |" if base else f"| {d['impl']} | {d['mode']} | {d['mb_s']:.1f} | - |")
+        md.append("")
+    if lossless:
+        md += ["## No-overwrite mode: producer at a fraction of the splice drain rate", "",
+               "| producer rate | MB/s written | lost bytes |", "|---:|---:|---:|"]
+        for d in lossless:
+            md.append(f"| {d['percent']}% | {d['written'] / 1e6 / d['seconds'] if d['seconds'] else 0:.1f} | {d['lost']} |")
+        md.append("")
+    return "\n".join(md)
+
+
+def svg(rows):
+    """ns per record by size, log-log, a panel per CPU count."""
+    colors = {"rrelay_write": "#d62728", "__rrelay_write": "#ff7f0e", "rrelay_reserve": "#e377c2",
+              "relay_write": "#1f77b4", "__relay_write": "#17becf", "relay_reserve": "#9467bd",
+              "memcpy": "#2ca02c"}
+    import math
+    panels = sorted({r["cpus"] for r in rows})
+    w, h, pad = 460, 320, 55
+    vals = [r["median_ns"] for r in rows if r["median_ns"] > 0] or [1]
+    lo, hi = math.log10(min(vals)) - 0.1, math.log10(max(vals)) + 0.1
+    sizes = sorted({r["size"] for r in rows}) or [1]
+    slo, shi = math.log2(sizes[0]), math.log2(sizes[-1]) or 1
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w * len(panels) + 170}" height="{h + 20}" '
+           'font-family="sans-serif" font-size="11">', '<rect width="100%" height="100%" fill="white"/>']
+    for p, cpus in enumerate(panels):
+        x0 = p * w
+
+        def X(size):
+            return x0 + pad + (math.log2(size) - slo) / max(shi - slo, 1) * (w - 2 * pad)
+
+        def Y(ns):
+            return h - pad + 20 - (math.log10(ns) - lo) / (hi - lo) * (h - 2 * pad)
+        out.append(f'<text x="{x0 + w / 2}" y="16" text-anchor="middle" font-size="13">'
+                   f'ns per record, {"one CPU" if cpus == 1 else f"{cpus} CPUs at once"}</text>')
+        out.append(f'<line x1="{x0 + pad}" y1="{h - pad + 20}" x2="{x0 + w - pad}" y2="{h - pad + 20}" stroke="black"/>')
+        out.append(f'<line x1="{x0 + pad}" y1="{pad}" x2="{x0 + pad}" y2="{h - pad + 20}" stroke="black"/>')
+        for s in sizes:
+            out.append(f'<text x="{X(s)}" y="{h - pad + 35}" text-anchor="middle">{s}</text>')
+        for e in range(math.ceil(lo), math.floor(hi) + 1):
+            out.append(f'<text x="{x0 + pad - 5}" y="{Y(10 ** e) + 4}" text-anchor="end">{10 ** e}</text>')
+            out.append(f'<line x1="{x0 + pad}" y1="{Y(10 ** e)}" x2="{x0 + w - pad}" y2="{Y(10 ** e)}" stroke="#ddd"/>')
+        out.append(f'<text x="{x0 + w / 2}" y="{h + 12}" text-anchor="middle">record size (bytes)</text>')
+        for impl in IMPLS:
+            pts = [(X(r["size"]), Y(r["median_ns"])) for r in rows
+                   if r["cpus"] == cpus and r["impl"] == impl and r["median_ns"] > 0]
+            if pts:
+                dash = ' stroke-dasharray="5,3"' if impl.startswith(("relay", "__relay")) else ""
+                out.append(f'<polyline fill="none" stroke="{colors[impl]}" stroke-width="2"{dash} points="'
+                           + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
+    for i, impl in enumerate(IMPLS):
+        y = 40 + 18 * i
+        lx = w * len(panels) + 10
+        out.append(f'<line x1="{lx}" y1="{y}" x2="{lx + 25}" y2="{y}" stroke="{colors[impl]}" stroke-width="2"/>')
+        out.append(f'<text x="{lx + 30}" y="{y + 4}">{impl}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def report(lines, outdir):
+    meta, write, setup, drain, lossless = parse(lines)
+    rows = summarize(write)
+    rat = ratios(rows)
+    data = {"meta": {**meta, "note": NOTE}, "write": rows, "ratios": rat,
+            "setup_ms": {f"{k[0]} {k[1]}": round(statistics.median(v), 3) for k, v in setup.items()},
+            "drain": drain, "lossless": lossless}
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
+    (outdir / "results.md").write_text(markdown(meta, rows, rat, setup, drain, lossless) + "\n")
+    (outdir / "plot.svg").write_text(svg(rows) + "\n")
+    return data
+
+
+def self_test():
+    import tempfile
+    lines = ["info kernel 7.2.13", "info accel tcg",
+             "info cpus 2 rounds 1 batch_bytes 4096 subbuf_size 65536 n_subbufs 8"]
+    for cpus in (1, 2):
+        for i, impl in enumerate(IMPLS):
+            for size in (16, 1024):
+                lines.append(f"write {cpus} {impl} {size} 0 0 {(i + 1) * size * 1000}")
+    lines += ["setup rrelay open 0 2000000", "setup relay open 0 1000000",
+              "drain rrelay splice 0 2000000 2.0 3000000", "drain relay read 0 1000000 2.0 3000000",
+              "lossless 80 drain rrelay splice 1000 500000 1.0 500000"]
+    with tempfile.TemporaryDirectory() as d:
+        data = report(lines, Path(d))
+        r = {(x["cpus"], x["rrelay"], x["vs"], x["size"]): x["ratio"] for x in data["ratios"]}
+        assert r[(1, "rrelay_write", "relay_write", 16)] == 0.25, r
+        assert r[(2, "rrelay_reserve", "relay_reserve", 1024)] == 0.5, r
+        assert data["setup_ms"]["rrelay open"] == 2.0
+        assert data["drain"][0]["mb_s"] == 1.0 and data["lossless"][0]["lost"] == 0
+        md = (Path(d) / "results.md").read_text()
+        assert "| 16 |" in md and "0.25" in md and "TCG" in md
+        assert (Path(d) / "plot.svg").read_text().count("<polyline") == 14
+    print("bench_report self-test: ok")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--self-test"]:
+        self_test()
+    elif len(sys.argv) == 3:
+        data = report(Path(sys.argv[1]).read_text().splitlines(), Path(sys.argv[2]))
+        print((Path(sys.argv[2]) / "results.md").read_text())
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,43 @@
+# The benchmark, in the guest: the write-path module, then the reader
+# benchmark. Prints lines for scripts/bench_report.py. Arguments: ROUNDS
+# BATCH_BYTES SETUP_MIB READ_SECS.
+rounds=$1 batch=$2 setup=$3 secs=$4
+R=/opt/bin/rrelay
+B=/sys/kernel/debug/rrelay_bench
+set -e
+echo "info kernel $(uname -r)"
+echo "info accel tcg"
+grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko
+insmod /opt/modules/rrelay_bench.ko rounds=$rounds batch_bytes=$batch setup_mib=$setup
+trap 'rmmod rrelay_bench' EXIT
+cat $B/results
+
+# drain CHANNEL MODE RATE: produce for $secs s and record it; one line:
+# drain <impl> <mode> <rate> <bytes received> <seconds> <bytes written>
+drain() {
+    (echo "produce $1 $secs $3" >$B/ctl) &
+    prod=$!
+    base=rbench
+    [ "$1" = relay ] && base=kbench
+    # The producer opens the channel, then waits half a second to start.
+    i=0
+    while [ ! -e $B/${base}0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    $R record -d $B -b $base -o /tmp/drain -m $2 --json >/tmp/drain.json 2>/dev/null
+    wait $prod
+    bytes=$(sed -n 's/^  "bytes": \([0-9]*\),/\1/p' /tmp/drain.json)
+    seconds=$(sed -n 's/^  "seconds": \([0-9.]*\),/\1/p' /tmp/drain.json)
+    echo "drain $1 $2 $3 $bytes $seconds $(cut -d' ' -f1 $B/produced)"
+    rm -rf /tmp/drain
+}
+drain rrelay read 0
+drain rrelay mmap 0
+splice=$(drain rrelay splice 0)
+echo "$splice"
+drain relay read 0
+# No-overwrite without loss: the producer at fractions of the splice drain
+# rate (the rate parameter is bytes/s per CPU).
+ncpus=$(grep -c ^processor /proc/cpuinfo)
+for pct in 50 80 100; do
+    rate=$(echo "$splice" | awk -v p=$pct -v n=$ncpus '{ printf "%d", $5 / $6 * p / 100 / n }')
+    echo "lossless $pct $(drain rrelay splice $rate)"
+done

@@ -1,0 +1,16 @@
+# A short run of the benchmark (make bench), so it never rots: every
+# measurement is made and printed. No timing is judged here.
+. /opt/lib/tap.sh
+plan 5
+sh /opt/bench/bench.sh 1 16384 1 1 >/tmp/bench.out 2>/tmp/bench.err
+status=$?
+check "the benchmark script completes" test $status = 0
+[ $status = 0 ] || { sed 's/^/# /' /tmp/bench.err; grep -v '^write' /tmp/bench.out | sed 's/^/# /'; }
+ncpus=$(grep -c ^processor /proc/cpuinfo)
+check "write path: 7 implementations x 5 sizes, on one CPU and on all $ncpus" \
+    test "$(grep -c '^write ' /tmp/bench.out)" = $((35 + 35 * ncpus))
+check "set-up cost: open and close of rrelay and relay" test "$(grep -c '^setup ' /tmp/bench.out)" = 4
+check "drain: read, mmap, splice on rrelay and read on relay, all with data" \
+    sh -c "test \$(awk '\$1 == \"drain\" && \$5 > 0' /tmp/bench.out | wc -l) = 4"
+check "no-overwrite sweep at 50, 80 and 100% of the splice rate" test "$(grep -c '^lossless ' /tmp/bench.out)" = 3
+done_testing
