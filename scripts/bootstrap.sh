@@ -4,7 +4,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev qemu-system-x86 busybox-static
-          cpio flex bison bc libelf-dev libssl-dev xz-utils kmod python3)
+          cpio flex bison bc libelf-dev libssl-dev xz-utils kmod python3 rsync)
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do

@@ -11,8 +11,19 @@ out=${1:?usage: build-guest.sh OUTDIR}
 KDIR=${KDIR:-$("$RRELAY_ROOT/scripts/kernel.sh" base)}
 mkdir -p "$out/modules" "$out/bin"
 
-make -C "$KDIR" M="$RRELAY_ROOT" LLVM=$LLVM_SUFFIX -j"$(nproc)" modules
-find "$RRELAY_ROOT" -name '*.ko' -not -path '*/target/*' -exec cp {} "$out/modules/" \;
+# The modules build from a copy of their sources per kernel, in the cache,
+# so base and debug builds (and a developer's in-tree `make`) never share
+# objects. rsync keeps the copy (and the build) incremental.
+mo=$RRELAY_CACHE/mo/$(basename "$KDIR")
+mkdir -p "$mo"
+rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
+    --exclude='*.rmeta' --exclude='*.d' --exclude='modules.order' --exclude='Module.symvers' \
+    "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench} "$mo/"
+mkdir -p "$mo/tests"
+rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
+    --exclude='modules.order' "$RRELAY_ROOT/tests/modules" "$mo/tests/"
+make -C "$KDIR" M="$mo" LLVM=$LLVM_SUFFIX -j"$(nproc)" modules
+find "$mo" -name '*.ko' -exec cp {} "$out/modules/" \;
 
 # Test programs: static C, kselftest style (tests/progs/*.c).
 for c in "$RRELAY_ROOT"/tests/progs/*.c; do

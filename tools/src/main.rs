@@ -51,6 +51,10 @@ enum Cmd {
         /// Stop after this many bytes in all.
         #[arg(long)]
         bytes: Option<u64>,
+        /// Wait up to SECS for the channel's files to appear (start the
+        /// recorder before the producer).
+        #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+        wait: f64,
         /// The channel's name in rrelay's statistics (default: the base name).
         #[arg(long, value_name = "NAME")]
         stats: Option<String>,
@@ -134,6 +138,7 @@ fn main() {
             stats,
             debugfs,
             json,
+            wait,
         } => run_record(
             &record::Options {
                 dir: &dir,
@@ -149,6 +154,7 @@ fn main() {
                 duration: duration.map(std::time::Duration::from_secs_f64),
                 bytes,
                 progress: !json && record::stderr_is_tty(),
+                wait: std::time::Duration::from_secs_f64(wait.max(0.0)),
             },
             json,
         ),

@@ -50,6 +50,8 @@ pub struct Options<'a> {
     pub bytes: Option<u64>,
     pub stats_dir: Option<PathBuf>,
     pub progress: bool,
+    /// How long to wait for the channel's files to appear.
+    pub wait: Duration,
 }
 
 /// One CPU's input and output.
@@ -272,6 +274,20 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("signal handler")?;
     }
+    // The producer may not have opened its channel yet.
+    let waited = Instant::now();
+    while files::scan(opt.dir, opt.base).map_or(true, |f| f.is_empty())
+        && waited.elapsed() < opt.wait
+    {
+        if stop.load(Ordering::Relaxed) {
+            bail!(
+                "interrupted while waiting for {}/{}<cpu>",
+                opt.dir.display(),
+                opt.base
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let start = Instant::now();
     let mut cpus: BTreeMap<u32, Cpu> = BTreeMap::new();
     let mut last_scan = None::<Instant>;
@@ -282,7 +298,13 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
     };
     loop {
         if last_scan.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-            for (cpu, path) in files::scan_some(opt.dir, opt.base)? {
+            // The first scan must find the channel; later ones look for new
+            // CPUs, and find nothing once a closed channel's files are gone.
+            let found = match last_scan {
+                None => files::scan_some(opt.dir, opt.base)?,
+                Some(_) => files::scan(opt.dir, opt.base).unwrap_or_default(),
+            };
+            for (cpu, path) in found {
                 if let std::collections::btree_map::Entry::Vacant(e) = cpus.entry(cpu) {
                     let out_path = opt.out.join(format!("{}{cpu}", opt.base));
                     e.insert(Cpu::open(path, out_path, opt.mode)?);
@@ -455,6 +477,7 @@ mod tests {
             bytes: None,
             stats_dir: None,
             progress: false,
+            wait: Duration::ZERO,
         };
         let s = record(&opt).unwrap();
         assert_eq!(s.bytes, 300_009);
@@ -488,6 +511,7 @@ mod tests {
             bytes: None,
             stats_dir: None,
             progress: false,
+            wait: Duration::ZERO,
         };
         let e = record(&opt).unwrap_err();
         assert!(
@@ -502,5 +526,37 @@ mod tests {
         assert_eq!(human(999), "999 B");
         assert_eq!(human(1_500), "1.5 kB");
         assert_eq!(human(2_500_000), "2.5 MB");
+    }
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use super::*;
+
+    #[test]
+    fn waits_for_files_that_appear_late() {
+        let root = std::env::temp_dir().join(format!("rrelay-wait-{}", std::process::id()));
+        let input = root.join("in");
+        std::fs::create_dir_all(&input).unwrap();
+        let late = input.join("t0");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            std::fs::write(late, b"late").unwrap();
+        });
+        let out = root.join("out");
+        let opt = Options {
+            dir: &input,
+            base: "t",
+            out: &out,
+            mode: Mode::Read,
+            duration: Some(Duration::ZERO),
+            bytes: None,
+            stats_dir: None,
+            progress: false,
+            wait: Duration::from_secs(10),
+        };
+        assert_eq!(record(&opt).unwrap().bytes, 4);
+        writer.join().unwrap();
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -19,10 +19,7 @@ drain() {
     prod=$!
     base=rbench
     [ "$1" = relay ] && base=kbench
-    # The producer opens the channel, then waits half a second to start.
-    i=0
-    while [ ! -e $B/${base}0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-    $R record -d $B -b $base -o /tmp/drain -m $2 --json >/tmp/drain.json 2>/dev/null
+    $R record -d $B -b $base -o /tmp/drain -m $2 --wait 30 --json >/tmp/drain.json
     wait $prod
     bytes=$(sed -n 's/^  "bytes": \([0-9]*\),/\1/p' /tmp/drain.json)
     seconds=$(sed -n 's/^  "seconds": \([0-9.]*\),/\1/p' /tmp/drain.json)
