@@ -10,7 +10,7 @@ KDIR ?= $(shell $(CURDIR)/scripts/kernel.sh base)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
-.PHONY: all modules clean help bootstrap kernel kernel-debug check demo vm-run bench \
+.PHONY: all modules clean help bootstrap kernel kernel-debug check check-debug stress demo vm-run bench \
 	clippy fmt fmt-check rust-analyzer host-test
 
 all: modules
@@ -51,6 +51,16 @@ fmt-check:
 check:
 	scripts/check.sh
 
+# The whole suite on the debug kernel (KASAN, lockdep, debug objects, ...),
+# with a bounded stress run and a kmemleak scan.
+check-debug:
+	RRELAY_KERNEL=debug scripts/check.sh
+
+# make stress DURATION=60 KERNEL=base|debug
+KERNEL ?= base
+stress:
+	DURATION=$(DURATION) KERNEL=$(KERNEL) scripts/stress.sh
+
 # make demo SIZE=64 RATE=1000 MODE=splice OVERWRITE=0 GLOBAL=0 DURATION=3
 demo:
 	SIZE=$(SIZE) RATE=$(RATE) MODE=$(MODE) OVERWRITE=$(OVERWRITE) GLOBAL=$(GLOBAL) \
@@ -67,7 +77,7 @@ RATE ?= 1000
 MODE ?= splice
 OVERWRITE ?= 0
 GLOBAL ?= 0
-DURATION ?= 3
+DURATION ?= $(if $(filter stress,$(MAKECMDGOALS)),60,3)
 CMD ?= sh
 FILES ?=
 vm-run: modules
@@ -77,6 +87,8 @@ help:
 	@echo 'make demo          boot the VM and show rrelay at work'
 	@echo 'make check         every test: host, KUnit, in-guest TAP; ends "N passed, N failed"'
 	@echo 'make               build rrelay.ko against KDIR (default: the cached test kernel)'
+	@echo 'make check-debug   the whole suite on the KASAN/lockdep kernel, with stress and kmemleak'
+	@echo 'make stress DURATION=60 KERNEL=base|debug   every context, reader, hotplug and churn at once'
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
 	@echo 'make vm-run CMD=.. FILES=..  run a command in the test VM with rrelay.ko'
 	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / clean'

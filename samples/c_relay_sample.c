@@ -15,6 +15,7 @@
  * "stop"), dropped (writes relay dropped), counts ("cpu context written").
  */
 #include <rrelay_compat.h>
+#include <linux/cpu.h>
 #include <linux/debugfs.h>
 #include <linux/hrtimer.h>
 #include <linux/module.h>
@@ -101,8 +102,13 @@ static void work_fn(struct work_struct *w)
 	struct sample_cpu *s = container_of(to_delayed_work(w), struct sample_cpu, work);
 
 	emit(s, CTX_PROCESS);
+	/*
+	 * Again on this CPU, whichever it is: the home CPU may have gone
+	 * offline, and queueing there would be a bug. The record still names
+	 * its stream's CPU.
+	 */
 	if (READ_ONCE(running))
-		queue_delayed_work_on(s->cpu, system_wq, &s->work, 1);
+		queue_delayed_work(system_wq, &s->work, 1);
 }
 
 static void timer_fn(struct timer_list *t)
@@ -138,6 +144,7 @@ static void sample_start(void)
 	int cpu;
 
 	WRITE_ONCE(running, true);
+	cpus_read_lock();
 	for_each_online_cpu(cpu) {
 		struct sample_cpu *s = per_cpu_ptr(&sample_cpus, cpu);
 
@@ -146,6 +153,7 @@ static void sample_start(void)
 		add_timer_on(&s->timer, cpu);
 		smp_call_function_single(cpu, start_hrtimer, s, 1);
 	}
+	cpus_read_unlock();
 }
 
 static void sample_stop(void)

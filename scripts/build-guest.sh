@@ -38,4 +38,4 @@ cp "$RRELAY_ROOT/target/x86_64-unknown-linux-musl/release/rrelay" "$out/bin/"
 
 cp "$RRELAY_ROOT/tests/guest/run.sh" "$out/run.sh"
 cp -r "$RRELAY_ROOT/tests/guest/lib" "$RRELAY_ROOT/tests/guest/t" "$RRELAY_ROOT/tests/guest/inject" \
-    "$RRELAY_ROOT/tests/guest/bench" "$out/"
+    "$RRELAY_ROOT/tests/guest/bench" "$RRELAY_ROOT/tests/guest/stress" "$out/"

@@ -10,7 +10,9 @@
 #
 # Environment: RRELAY_KERNEL=base|debug (default base), RRELAY_GUEST_TESTS
 # (space-separated names for tests/guest/run.sh; default all),
-# RRELAY_SKIP_SELFTEST=1 skips step 4.
+# RRELAY_SKIP_SELFTEST=1 skips step 4. With the debug kernel (make
+# check-debug) the guest also runs the stress test for RRELAY_STRESS_SECONDS
+# (default 30) and a kmemleak scan, in 2 GiB.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$RRELAY_ROOT/scripts/results.sh"
@@ -62,7 +64,13 @@ fi
 
 # 3. The guest suite.
 log "guest suite on the $kernel kernel"
-run_guest_suite "$kernel" "$work/guest" "${RRELAY_GUEST_TESTS:-}" "$work/suite"
+vm_opts=()
+if [[ $kernel == debug ]]; then
+    export GUEST_ENV="STRESS_SECONDS=${RRELAY_STRESS_SECONDS:-30} EXTRA_TESTS='stress leaks'"
+    vm_opts=(--mem 2048)
+fi
+run_guest_suite "$kernel" "$work/guest" "${RRELAY_GUEST_TESTS:-}" "$work/suite" "${vm_opts[@]}"
+grep -h '^# stress figures' "$work/suite.tap" >&2 || true
 
 # 4. The runner catches what it must.
 if [[ ${RRELAY_SKIP_SELFTEST:-0} != 1 ]]; then

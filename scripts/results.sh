@@ -106,7 +106,7 @@ run_guest_suite() {
     shift 4
     local rc=0
     "$RRELAY_ROOT/scripts/vm-run.sh" --kernel "$kernel" --timeout "${RRELAY_VM_TIMEOUT:-900}" \
-        --log "$out.console" --add "$guest:/opt" "$@" -- "sh /opt/run.sh $tests" \
+        --log "$out.console" --add "$guest:/opt" "$@" -- "${GUEST_ENV:-} sh /opt/run.sh $tests" \
         >"$out.tap" 2>"$out.err" || rc=$?
     count_kunit "$out.console"
     count_tap "$out.tap"

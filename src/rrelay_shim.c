@@ -18,6 +18,8 @@
 
 #include <rrelay.h>
 
+#include "rrelay_shim.h"
+
 /* vmap() and PAGE_KERNEL are not in the Rust bindings. */
 void *rrelay_shim_vmap(struct page **pages, unsigned int count)
 {

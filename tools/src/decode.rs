@@ -41,18 +41,19 @@ pub struct Report {
     pub streams: Vec<Stream>,
 }
 
-/// A decoded record and where it came from.
+/// A decoded record and the input file (CPU buffer) it came from.
 struct Rec {
     h: Header,
+    file: usize,
 }
 
 /// Decodes one file's bytes; corrupt stretches are skipped and counted.
-fn decode_bytes(data: &[u8], recs: &mut Vec<Rec>, report: &mut Report) {
+fn decode_bytes(data: &[u8], file: usize, recs: &mut Vec<Rec>, report: &mut Report) {
     let mut at = 0;
     while at < data.len() {
         match record_format::decode(&data[at..]) {
             Ok((h, len)) => {
-                recs.push(Rec { h });
+                recs.push(Rec { h, file });
                 at += len;
             }
             Err(DecodeError::Truncated) => {
@@ -135,16 +136,25 @@ pub fn decode(
 ) -> Result<Report> {
     let mut report = Report::default();
     let mut recs = Vec::new();
-    for f in files {
+    for (i, f) in files.iter().enumerate() {
         let data = std::fs::read(f).with_context(|| f.display().to_string())?;
-        decode_bytes(&data, &mut recs, &mut report);
+        decode_bytes(&data, i, &mut recs, &mut report);
     }
     report.records = recs.len() as u64;
 
-    // Streams, in the order each wrote.
+    // Streams, in the order each wrote. A stream whose CPU went offline
+    // continues in another CPU's buffer: order is judged per buffer.
     let mut seen: BTreeMap<(u16, Context), Vec<u64>> = BTreeMap::new();
+    let mut per_file: BTreeMap<(u16, Context, usize), u64> = BTreeMap::new();
+    let mut out_of_order: BTreeMap<(u16, Context), u64> = BTreeMap::new();
     for r in &recs {
-        seen.entry((r.h.cpu, r.h.ctx)).or_default().push(r.h.seq);
+        let key = (r.h.cpu, r.h.ctx);
+        seen.entry(key).or_default().push(r.h.seq);
+        if let Some(prev) = per_file.insert((r.h.cpu, r.h.ctx, r.file), r.h.seq) {
+            if r.h.seq <= prev {
+                *out_of_order.entry(key).or_default() += 1;
+            }
+        }
     }
     if let Some(e) = expect {
         for k in e.keys() {
@@ -159,7 +169,7 @@ pub fn decode(
             written: expect.and_then(|e| e.get(&(*cpu, *ctx)).copied()),
             ..Stream::default()
         };
-        s.out_of_order = seqs.windows(2).filter(|w| w[1] <= w[0]).count() as u64;
+        s.out_of_order = out_of_order.get(&(*cpu, *ctx)).copied().unwrap_or(0);
         let mut sorted = seqs.clone();
         sorted.sort_unstable();
         let before = sorted.len();
@@ -260,7 +270,7 @@ mod tests {
 
     fn run(data: &[u8]) -> (Vec<Rec>, Report) {
         let (mut recs, mut report) = (Vec::new(), Report::default());
-        decode_bytes(data, &mut recs, &mut report);
+        decode_bytes(data, 0, &mut recs, &mut report);
         (recs, report)
     }
 
@@ -345,6 +355,43 @@ mod tests {
             .unwrap();
         assert_eq!((soft.received, soft.written), (0, Some(2)));
         assert_eq!(report.problems().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_stream_may_move_between_cpu_files() {
+        let dir = std::env::temp_dir().join(format!("rrelay-move-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // CPU 3's kthread ran on CPU 0 while CPU 3 was offline.
+        let on3 = [
+            rec(3, Context::Process, 0, 1, 4),
+            rec(3, Context::Process, 3, 4, 4),
+        ]
+        .concat();
+        let on0 = [
+            rec(3, Context::Process, 1, 2, 4),
+            rec(3, Context::Process, 2, 3, 4),
+        ]
+        .concat();
+        std::fs::write(dir.join("t0"), on0).unwrap();
+        std::fs::write(dir.join("t3"), on3).unwrap();
+        let files = inputs(std::slice::from_ref(&dir)).unwrap();
+        let report = decode(&files, None, Some(0), &mut Vec::new()).unwrap();
+        assert_eq!(report.streams[0].out_of_order, 0);
+        assert_eq!(report.streams[0].missing, 0);
+        assert!(report.problems().is_empty());
+        // Within one buffer, going backwards is a problem.
+        std::fs::write(
+            dir.join("t0"),
+            [
+                rec(3, Context::Process, 2, 3, 4),
+                rec(3, Context::Process, 1, 2, 4),
+            ]
+            .concat(),
+        )
+        .unwrap();
+        let report = decode(&files, None, Some(0), &mut Vec::new()).unwrap();
+        assert_eq!(report.streams[0].out_of_order, 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -14,4 +14,5 @@ check_fails() {
     d=$1; shift
     if "$@" >/tmp/tap.out 2>&1; then not_ok "$d"; sed 's/^/# /' /tmp/tap.out; else ok "$d"; fi
 }
+diag() { echo "# $*"; }
 done_testing() { exit $TAP_FAILED; }

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C shim's functions, called from Rust (src/shim.rs declares the same
+ * prototypes on the Rust side).
+ */
+#ifndef _RRELAY_SHIM_H
+#define _RRELAY_SHIM_H
+
+#include <linux/fs.h>
+#include <linux/poll.h>
+
+struct page;
+struct rrelay_wakeup;
+
+void *rrelay_shim_vmap(struct page **pages, unsigned int count);
+void rrelay_shim_vunmap(void *addr);
+unsigned long rrelay_shim_irq_save(void);
+void rrelay_shim_irq_restore(unsigned long flags);
+void rrelay_shim_preempt_disable(void);
+void rrelay_shim_preempt_enable(void);
+struct rrelay_wakeup *rrelay_shim_wakeup_new(void);
+void rrelay_shim_wakeup_kick(struct rrelay_wakeup *w);
+void rrelay_shim_wakeup_now(struct rrelay_wakeup *w);
+void rrelay_shim_wakeup_poll(struct rrelay_wakeup *w, struct file *file, poll_table *pt);
+void rrelay_shim_wakeup_sync(struct rrelay_wakeup *w);
+void rrelay_shim_wakeup_free(struct rrelay_wakeup *w);
+
+#endif /* _RRELAY_SHIM_H */
