@@ -440,6 +440,37 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_file_names_are_refused_and_leak_nothing() -> Result {
+        let first = open(64, 2, c"rrelay_kunit_dup")?;
+        // Same base, same parent: the files exist already.
+        assert!(open(64, 2, c"rrelay_kunit_dup").is_err());
+        assert_eq!(CHANNELS.lock().len(), 1);
+        first.close();
+        assert!(CHANNELS.lock().is_empty());
+        // Once closed, the names are free again.
+        open(64, 2, c"rrelay_kunit_dup")?.close();
+        Ok(())
+    }
+
+    #[test]
+    fn c_abi_refuses_a_null_base_name() {
+        // SAFETY: A NULL name and no callbacks are valid arguments to refuse.
+        let chan = unsafe {
+            crate::ffi::rrelay_open(
+                core::ptr::null(),
+                core::ptr::null_mut(),
+                64,
+                2,
+                core::ptr::null(),
+                core::ptr::null_mut(),
+            )
+        };
+        assert!(chan.is_null());
+        // SAFETY: NULL channels are ignored by close, as documented.
+        unsafe { crate::ffi::rrelay_close(core::ptr::null_mut()) };
+    }
+
+    #[test]
     fn buffers_are_zeroed_pages_mapped_contiguously() -> Result {
         let chan = open(1000, 5, c"rrelay_kunit")?;
         let buf = chan.buf(0).ok_or(EINVAL)?;

@@ -32,7 +32,7 @@ unsafe fn bytes<'a>(data: *const c_void, length: usize) -> &'a [u8] {
 /// valid callbacks that stay valid until `rrelay_close`; `parent` is NULL
 /// or a directory that outlives the channel.
 #[no_mangle]
-unsafe extern "C" fn rrelay_open(
+pub(crate) unsafe extern "C" fn rrelay_open(
     base_filename: *const c_char,
     parent: *mut bindings::dentry,
     subbuf_size: usize,
@@ -85,7 +85,7 @@ unsafe fn buf_ref<'a>(buf: *mut RchanBuf) -> Option<&'a RchanBuf> {
 ///
 /// `chan` is NULL or an open channel, closed only once.
 #[no_mangle]
-unsafe extern "C" fn rrelay_close(chan: *mut Rchan) {
+pub(crate) unsafe extern "C" fn rrelay_close(chan: *mut Rchan) {
     if !chan.is_null() {
         // SAFETY: `rrelay_open` gave the client this reference; it is
         // given back here, once.
