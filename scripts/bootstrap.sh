@@ -33,3 +33,13 @@ if [[ "$(bindgen --version 2>/dev/null)" != "bindgen 0.72.1" ]]; then
     log "cargo install bindgen-cli 0.72.1"
     cargo install --locked bindgen-cli@0.72.1 --quiet
 fi
+
+# cargo fuzz (the accounting fuzz target) needs a nightly toolchain.
+if ! rustup toolchain list | grep -q '^nightly'; then
+    log "rustup toolchain install nightly (for cargo fuzz)"
+    rustup toolchain install nightly --profile minimal >/dev/null
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    log "cargo install cargo-fuzz"
+    cargo +nightly install cargo-fuzz --locked --quiet
+fi

@@ -37,6 +37,17 @@ else
     result fail "host: bench report generator self-test"
 fi
 
+# Fuzzing the accounting (cargo fuzz, bounded, fixed seed).
+fuzz_secs=${RRELAY_FUZZ_SECONDS:-20}
+log "fuzzing the accounting for $fuzz_secs s (cargo fuzz)"
+if (cd "$RRELAY_ROOT/accounting" && cargo +nightly fuzz run accounting -- \
+        -max_total_time="$fuzz_secs" -seed=1) >"$work/fuzz.log" 2>&1; then
+    result pass "fuzz: accounting, $(grep -o 'Done [0-9]* runs' "$work/fuzz.log" | tail -n1 | cut -d' ' -f2) runs without a failure"
+else
+    grep -A 20 -m1 'panicked\|ERROR' "$work/fuzz.log" >&2
+    result fail "fuzz: accounting (see the crash input under accounting/fuzz/artifacts)"
+fi
+
 # 2. Build.
 log "building rrelay.ko, test modules and test programs against $KDIR"
 if ! "$RRELAY_ROOT/scripts/build-guest.sh" "$work/guest" >"$work/build.log" 2>&1; then
