@@ -24,7 +24,13 @@
 #ifndef _RRELAY_H
 #define _RRELAY_H
 
+#include <asm/barrier.h>
+#include <linux/compiler.h>
 #include <linux/fs.h>
+#include <linux/irqflags.h>
+#include <linux/preempt.h>
+#include <linux/smp.h>
+#include <linux/string.h>
 #include <linux/types.h>
 
 struct dentry;
@@ -69,6 +75,7 @@ struct rrelay_callbacks {
  * @alloc_size: bytes allocated per buffer (page aligned)
  * @private_data: the client's pointer, as given to rrelay_open()
  * @is_global: non-zero when one buffer serves all CPUs
+ * @bufs: the buffer of each CPU id (for the inline write functions below)
  *
  * rrelay's private state follows these fields in memory.
  */
@@ -79,18 +86,27 @@ struct rrelay_chan {
 	size_t alloc_size;
 	void *private_data;
 	int is_global;
+	struct rrelay_buf *const *bufs;
 };
 
 /**
  * struct rrelay_buf - one buffer of a channel; clients may read these fields
  * @chan: the channel
  * @cpu: the CPU it serves (0 for a global buffer)
+ * @offset: bytes used in the current sub-buffer (subbuf_size + 1: stopped);
+ *	written by the buffer's writer only, with release semantics
+ * @data: the current sub-buffer
+ * @subbuf_size: the channel's sub-buffer size
  *
- * rrelay's private state follows these fields in memory.
+ * @offset, @data and @subbuf_size serve the inline write functions below;
+ * clients read @chan and @cpu. rrelay's private state follows in memory.
  */
 struct rrelay_buf {
 	struct rrelay_chan *chan;
 	unsigned int cpu;
+	size_t offset;
+	void *data;
+	size_t subbuf_size;
 };
 
 /* Flags for rrelay_stats(), as relay_stats() has them. */
@@ -163,19 +179,110 @@ void rrelay_flush(struct rrelay_chan *chan);
  */
 void rrelay_reset(struct rrelay_chan *chan);
 
-/** rrelay_write - write a record; interrupts are off around the copy. */
-void rrelay_write(struct rrelay_chan *chan, const void *data, size_t length);
+/*
+ * The write fast path, inline in the caller as relay's is: this CPU's
+ * buffer, a bounds check, a copy and a release store of the new offset.
+ * When the record does not fit, rrelay (in Rust) switches sub-buffers:
+ */
+void __rrelay_write_slow(struct rrelay_buf *buf, const void *data, size_t length);
+void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length);
 
-/** __rrelay_write - write a record; preemption is off around the copy. */
-void __rrelay_write(struct rrelay_chan *chan, const void *data, size_t length);
+/* The same operations out of line, for callers that cannot inline C. */
+void rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
+void __rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
+void *rrelay_reserve_noinline(struct rrelay_chan *chan, size_t length);
+
+/* Whether @length more bytes fit; overflow-safe, as Geometry::fits. */
+static __always_inline bool __rrelay_fits(const struct rrelay_buf *buf, size_t off, size_t length)
+{
+	return length <= buf->subbuf_size && off + length <= buf->subbuf_size;
+}
+
+static __always_inline void __rrelay_put(struct rrelay_buf *buf, const void *data, size_t length)
+{
+	size_t off = buf->offset;
+
+	if (unlikely(!__rrelay_fits(buf, off, length))) {
+		__rrelay_write_slow(buf, data, length);
+		return;
+	}
+	memcpy(buf->data + off, data, length);
+	/* The bytes are visible before the offset that covers them. */
+	smp_store_release(&buf->offset, off + length);
+}
+
+/* This CPU's buffer; interrupts or preemption are off. */
+static __always_inline struct rrelay_buf *__rrelay_this_buf(struct rrelay_chan *chan)
+{
+	return READ_ONCE(chan->bufs[raw_smp_processor_id()]);
+}
+
+/**
+ * rrelay_write - write a record; interrupts are off around the copy
+ * @chan: an open channel
+ * @data: the record
+ * @length: its size; a record larger than a sub-buffer is refused (counted)
+ *
+ * Any context. A record that does not fit a full buffer in no-overwrite
+ * mode is dropped and counted.
+ */
+static inline void rrelay_write(struct rrelay_chan *chan, const void *data, size_t length)
+{
+	struct rrelay_buf *buf;
+	unsigned long flags;
+
+	local_irq_save(flags);
+	buf = __rrelay_this_buf(chan);
+	if (likely(buf))
+		__rrelay_put(buf, data, length);
+	local_irq_restore(flags);
+}
+
+/**
+ * __rrelay_write - write a record; preemption is off around the copy
+ *
+ * As rrelay_write(), for callers that keep this CPU's other writers
+ * (interrupts) away from the channel.
+ */
+static inline void __rrelay_write(struct rrelay_chan *chan, const void *data, size_t length)
+{
+	struct rrelay_buf *buf;
+
+	preempt_disable();
+	buf = __rrelay_this_buf(chan);
+	if (likely(buf))
+		__rrelay_put(buf, data, length);
+	preempt_enable();
+}
 
 /**
  * rrelay_reserve - reserve @length bytes in this CPU's buffer
  * Return: where to write them, or NULL when the record is dropped. The bytes
  * count as written at once, so the caller must fill them before a reader
- * can get to them (as with relay_reserve()).
+ * can get to them (as with relay_reserve()); readers that set
+ * RRELAY_FLAG_FINISHED_ONLY never see a half-filled record. The caller
+ * keeps this CPU's other writers away (relay clients use local_irq_save).
  */
-void *rrelay_reserve(struct rrelay_chan *chan, size_t length);
+static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length)
+{
+	struct rrelay_buf *buf;
+	void *slot = NULL;
+	size_t off;
+
+	preempt_disable();
+	buf = __rrelay_this_buf(chan);
+	if (likely(buf)) {
+		off = buf->offset;
+		if (unlikely(!__rrelay_fits(buf, off, length))) {
+			slot = __rrelay_reserve_slow(buf, length);
+		} else {
+			slot = buf->data + off;
+			smp_store_release(&buf->offset, off + length);
+		}
+	}
+	preempt_enable();
+	return slot;
+}
 
 /**
  * rrelay_switch_subbuf - finish the current sub-buffer and start the next

@@ -93,9 +93,9 @@ extern "C" {
     fn rrelay_close(chan: *mut RawChan);
     fn rrelay_flush(chan: *mut RawChan);
     fn rrelay_reset(chan: *mut RawChan);
-    fn rrelay_write(chan: *mut RawChan, data: *const c_void, length: usize);
-    fn __rrelay_write(chan: *mut RawChan, data: *const c_void, length: usize);
-    fn rrelay_reserve(chan: *mut RawChan, length: usize) -> *mut c_void;
+    fn rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize);
+    fn __rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize);
+    fn rrelay_reserve_noinline(chan: *mut RawChan, length: usize) -> *mut c_void;
     fn rrelay_buf_full(buf: *mut RawBuf) -> c_int;
     fn rrelay_buf_stats(chan: *mut RawChan, cpu: c_uint, out: *mut BufStats) -> c_int;
 }
@@ -260,7 +260,7 @@ impl<T: Callbacks> Channel<T> {
     #[inline]
     pub fn write(&self, data: &[u8]) {
         // SAFETY: `raw` is open; `data` is a valid slice.
-        unsafe { rrelay_write(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
+        unsafe { rrelay_write_noinline(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
     }
 
     /// Writes one record with only preemption off (`__rrelay_write`): the
@@ -268,7 +268,7 @@ impl<T: Callbacks> Channel<T> {
     #[inline]
     pub fn write_nested(&self, data: &[u8]) {
         // SAFETY: `raw` is open; `data` is a valid slice.
-        unsafe { __rrelay_write(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
+        unsafe { __rrelay_write_noinline(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
     }
 
     /// Reserves `length` bytes and lets `fill` write them
@@ -278,7 +278,7 @@ impl<T: Callbacks> Channel<T> {
     #[inline]
     pub fn reserve(&self, length: usize, fill: impl FnOnce(&mut [u8])) -> bool {
         // SAFETY: `raw` is open.
-        let p = unsafe { rrelay_reserve(self.raw.as_ptr(), length) };
+        let p = unsafe { rrelay_reserve_noinline(self.raw.as_ptr(), length) };
         if p.is_null() {
             return false;
         }

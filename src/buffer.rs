@@ -11,19 +11,40 @@ use crate::shim;
 use crate::stats::BufStats;
 use crate::subbuf::{Geometry, ReaderPos, WriterSnapshot};
 use crate::wakeup::Wakeup;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use kernel::bindings;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
 use kernel::sync::{new_mutex, Arc, Mutex};
 
-/// The fields C clients may read (`struct rrelay_buf` in `include/rrelay.h`).
+/// The public part of a buffer (`struct rrelay_buf` in `include/rrelay.h`):
+/// what C clients read, and what the writer's fast path, inlined into
+/// callers from the header as relay's is, works on.
+///
+/// `offset` and `data` change on every record: they are `core` atomics,
+/// plain moves on the fast path (the kernel crate's atomics are out-of-line
+/// calls in 7.2), with the acquire/release ordering of
+/// `smp_load_acquire`/`smp_store_release`.
 #[repr(C)]
 pub(crate) struct RchanBufPublic {
     pub(crate) chan: *const Rchan,
     pub(crate) cpu: c_uint,
+    /// Bytes used in the current sub-buffer, or the stopped marker.
+    pub(crate) offset: AtomicUsize,
+    /// The start of the current sub-buffer.
+    pub(crate) data: AtomicPtr<u8>,
+    pub(crate) subbuf_size: usize,
 }
+
+// The header's `struct rrelay_buf` has these offsets (rrelay_shim.c checks
+// the C side against the same numbers).
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(core::mem::offset_of!(RchanBufPublic, offset) == 16);
+    assert!(core::mem::offset_of!(RchanBufPublic, data) == 24);
+    assert!(core::mem::offset_of!(RchanBufPublic, subbuf_size) == 32);
+};
 
 /// The pages of a buffer, mapped contiguously.
 ///
@@ -92,16 +113,9 @@ pub(crate) struct RchanBuf {
     pub(crate) public: RchanBufPublic,
     chan: Arc<Rchan>,
     mem: BufMem,
-    /// Bytes used in the current sub-buffer, or the stopped marker.
-    ///
-    /// `offset` and `current` are read and written on every record, so they
-    /// are `core` atomics, which compile to plain moves (with the same
-    /// acquire/release ordering as `smp_load_acquire`/`smp_store_release`);
-    /// the kernel crate's atomics are out-of-line calls in 7.2.
-    pub(crate) offset: AtomicUsize,
     pub(crate) produced: Atomic<usize>,
     pub(crate) consumed: Atomic<usize>,
-    /// The slot being written.
+    /// The slot being written (`public.data` points to it).
     pub(crate) current: AtomicUsize,
     pub(crate) padding: KVec<Atomic<usize>>,
     /// Bytes the client reserved from its `subbuf_start` callback.
@@ -135,10 +149,12 @@ impl RchanBuf {
                 public: RchanBufPublic {
                     chan: &**chan,
                     cpu,
+                    offset: AtomicUsize::new(0),
+                    data: AtomicPtr::new(mem.start()),
+                    subbuf_size: g.subbuf_size(),
                 },
                 chan: chan.clone(),
                 mem,
-                offset: AtomicUsize::new(0),
                 produced: Atomic::new(0),
                 consumed: Atomic::new(0),
                 current: AtomicUsize::new(0),
@@ -185,7 +201,7 @@ impl RchanBuf {
     pub(crate) fn snapshot(&self) -> WriterSnapshot {
         loop {
             let produced = self.produced.load(Acquire);
-            let offset = self.offset.load(Ordering::Acquire);
+            let offset = self.public.offset.load(Ordering::Acquire);
             if self.produced.load(Acquire) == produced {
                 return WriterSnapshot { produced, offset };
             }

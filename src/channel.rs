@@ -61,6 +61,8 @@ pub(crate) struct RchanPublic {
     alloc_size: usize,
     pub(crate) private_data: *mut c_void,
     is_global: Atomic<c_int>,
+    /// The buffer of each CPU id (`slots`), for the header's fast path.
+    bufs: *const AtomicPtr<RchanBuf>,
 }
 
 /// What a client asks for in `rrelay_open`.
@@ -125,6 +127,8 @@ impl Rchan {
             slots.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
         }
         let base = CString::try_from_fmt(fmt!("{}", args.base.to_str().map_err(|_| EINVAL)?))?;
+        // The vector never grows again, so its storage stays where it is.
+        let bufs = slots.as_ptr();
         Arc::pin_init(
             // INVARIANT: `public` comes first (`repr(C)`), and there is a
             // slot per possible CPU id, all empty.
@@ -136,6 +140,7 @@ impl Rchan {
                     alloc_size: geometry.alloc_size(kernel::page::PAGE_SIZE),
                     private_data: args.private_data,
                     is_global: Atomic::new(0),
+                    bufs,
                 },
                 geometry,
                 callbacks: cb,
@@ -533,7 +538,7 @@ mod tests {
         buf.write_record(&[7; 80]);
         chan.reset();
         assert_eq!(buf.produced.load(Relaxed), 0);
-        assert_eq!(buf.offset.load(Ordering::Relaxed), 0);
+        assert_eq!(buf.public.offset.load(Ordering::Relaxed), 0);
         assert_eq!(stats0(&chan).bytes_written, 0);
         chan.close();
         Ok(())

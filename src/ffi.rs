@@ -115,11 +115,13 @@ unsafe extern "C" fn rrelay_reset(chan: *mut Rchan) {
     }
 }
 
+/// `rrelay_write`, out of line (for Rust clients; C gets it inline).
+///
 /// # Safety
 ///
 /// `chan` is an open channel; `data` covers `length` bytes.
 #[no_mangle]
-unsafe extern "C" fn rrelay_write(chan: *mut Rchan, data: *const c_void, length: usize) {
+unsafe extern "C" fn rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) {
     // SAFETY: The caller's promises.
     if let Some(chan) = unsafe { chan_ref(chan) } {
         // SAFETY: The caller's promise on `data`.
@@ -127,12 +129,14 @@ unsafe extern "C" fn rrelay_write(chan: *mut Rchan, data: *const c_void, length:
     }
 }
 
+/// `__rrelay_write`, out of line.
+///
 /// # Safety
 ///
-/// As [`rrelay_write`], and the caller keeps the buffer's writers from
-/// nesting.
+/// As [`rrelay_write_noinline`], and the caller keeps the buffer's writers
+/// from nesting.
 #[no_mangle]
-unsafe extern "C" fn __rrelay_write(chan: *mut Rchan, data: *const c_void, length: usize) {
+unsafe extern "C" fn __rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) {
     // SAFETY: The caller's promises.
     if let Some(chan) = unsafe { chan_ref(chan) } {
         // SAFETY: The caller's promise on `data`.
@@ -140,17 +144,47 @@ unsafe extern "C" fn __rrelay_write(chan: *mut Rchan, data: *const c_void, lengt
     }
 }
 
+/// `rrelay_reserve`, out of line.
+///
 /// # Safety
 ///
 /// `chan` is an open channel; the caller keeps the buffer's writers from
 /// nesting and fills the slot before a reader gets to it.
 #[no_mangle]
-unsafe extern "C" fn rrelay_reserve(chan: *mut Rchan, length: usize) -> *mut c_void {
+unsafe extern "C" fn rrelay_reserve_noinline(chan: *mut Rchan, length: usize) -> *mut c_void {
     // SAFETY: The caller's promise.
     let Some(chan) = (unsafe { chan_ref(chan) }) else {
         return core::ptr::null_mut();
     };
     chan.reserve(length)
+        .map_or(core::ptr::null_mut(), |p| p.cast())
+}
+
+/// The header's fast path, when the record does not fit: switch, then write.
+///
+/// # Safety
+///
+/// `buf` is this CPU's buffer of an open channel, the caller its only
+/// writer (interrupts or preemption off); `data` covers `length` bytes.
+#[no_mangle]
+unsafe extern "C" fn __rrelay_write_slow(buf: *mut RchanBuf, data: *const c_void, length: usize) {
+    // SAFETY: The caller's promises.
+    if let Some(buf) = unsafe { buf_ref(buf) } {
+        // SAFETY: The caller's promise on `data`.
+        buf.write_record(unsafe { bytes(data, length) });
+    }
+}
+
+/// The header's reserve, when the record does not fit: switch, then reserve.
+///
+/// # Safety
+///
+/// As [`__rrelay_write_slow`].
+#[no_mangle]
+unsafe extern "C" fn __rrelay_reserve_slow(buf: *mut RchanBuf, length: usize) -> *mut c_void {
+    // SAFETY: The caller's promises.
+    unsafe { buf_ref(buf) }
+        .and_then(|b| b.reserve_record(length))
         .map_or(core::ptr::null_mut(), |p| p.cast())
 }
 

@@ -20,6 +20,13 @@
 
 #include "rrelay_shim.h"
 
+/* The header's fast path and src/buffer.rs agree on these offsets. */
+#if BITS_PER_LONG == 64
+static_assert(offsetof(struct rrelay_buf, offset) == 16);
+static_assert(offsetof(struct rrelay_buf, data) == 24);
+static_assert(offsetof(struct rrelay_buf, subbuf_size) == 32);
+#endif
+
 /* vmap() and PAGE_KERNEL are not in the Rust bindings. */
 void *rrelay_shim_vmap(struct page **pages, unsigned int count)
 {
@@ -123,9 +130,11 @@ EXPORT_SYMBOL_GPL(rrelay_open);
 EXPORT_SYMBOL_GPL(rrelay_close);
 EXPORT_SYMBOL_GPL(rrelay_flush);
 EXPORT_SYMBOL_GPL(rrelay_reset);
-EXPORT_SYMBOL_GPL(rrelay_write);
-EXPORT_SYMBOL_GPL(__rrelay_write);
-EXPORT_SYMBOL_GPL(rrelay_reserve);
+EXPORT_SYMBOL_GPL(rrelay_write_noinline);
+EXPORT_SYMBOL_GPL(__rrelay_write_noinline);
+EXPORT_SYMBOL_GPL(rrelay_reserve_noinline);
+EXPORT_SYMBOL_GPL(__rrelay_write_slow);
+EXPORT_SYMBOL_GPL(__rrelay_reserve_slow);
 EXPORT_SYMBOL_GPL(rrelay_switch_subbuf);
 EXPORT_SYMBOL_GPL(rrelay_subbuf_start_reserve);
 EXPORT_SYMBOL_GPL(rrelay_subbufs_consumed);

@@ -9,9 +9,13 @@
 //! buffer's client serializes its writers (as with relay).
 //!
 //! The fast path (the record fits) is a bounds check, a copy and a release
-//! store: no allocation, no lock, no indirect call. Everything else is in
-//! the out-of-line switch (`subbuf::Geometry::switch`), which calls the
-//! client's `subbuf_start` and queues the reader wakeup.
+//! store: no allocation, no lock, no indirect call. C callers get it inline
+//! from `include/rrelay.h`, over the buffer's public fields, as relay's
+//! callers do from `<linux/relay.h>`; it calls `__rrelay_write_slow` or
+//! `__rrelay_reserve_slow` here when the record does not fit. Rust callers
+//! use the same logic below through the `*_noinline` exports. Everything
+//! else is in the out-of-line switch (`subbuf::Geometry::switch`), which
+//! calls the client's `subbuf_start` and queues the reader wakeup.
 
 use crate::buffer::RchanBuf;
 use crate::channel::Rchan;
@@ -24,14 +28,14 @@ use kernel::sync::barrier::smp_mb;
 impl Writer for RchanBuf {
     #[inline(always)]
     fn offset(&self) -> usize {
-        self.offset.load(Ordering::Relaxed)
+        self.public.offset.load(Ordering::Relaxed)
     }
 
     #[inline(always)]
     fn set_offset(&self, offset: usize) {
         // Release: the record's bytes are visible before the offset that
         // covers them.
-        self.offset.store(offset, Ordering::Release)
+        self.public.offset.store(offset, Ordering::Release)
     }
 
     fn produced(&self) -> usize {
@@ -48,7 +52,9 @@ impl Writer for RchanBuf {
     }
 
     fn set_current(&self, slot: usize) {
-        self.current.store(slot, Ordering::Relaxed)
+        self.current.store(slot, Ordering::Relaxed);
+        let start = self.at(self.geometry().slot_start(slot));
+        self.public.data.store(start, Ordering::Relaxed);
     }
 
     fn set_padding(&self, slot: usize, padding: usize) {
