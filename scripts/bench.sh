@@ -8,17 +8,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-"$RRELAY_ROOT/scripts/bootstrap.sh"
-KDIR=$("$RRELAY_ROOT/scripts/kernel.sh" base)
-export KDIR
-guest=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-bench.XXXXXX")
-trap 'rm -rf "$guest" "$guest.out"' EXIT
-"$RRELAY_ROOT/scripts/build-guest.sh" "$guest" >"$guest.log" 2>&1 || { cat "$guest.log" >&2; die "build failed"; }
-cp "$RRELAY_ROOT/tests/guest/bench/bench.sh" "$guest/bench.sh"
+prepare_guest base
+cp "$RRELAY_ROOT/tests/guest/bench/bench.sh" "$GUEST/bench.sh"
 args="${BENCH_ROUNDS:-5} ${BENCH_BATCH:-2097152} ${BENCH_SETUP_MIB:-16} ${BENCH_SECS:-3}"
 log "benchmark in the VM (QEMU TCG, 4 CPUs, 2 GiB): $args"
 start=$(now)
-"$RRELAY_ROOT/scripts/vm-run.sh" --mem 2048 --timeout 1800 --add "$guest:/opt" -- "sh /opt/bench.sh $args" >"$guest.out"
+"$RRELAY_ROOT/scripts/vm-run.sh" --mem 2048 --timeout 1800 --add "$GUEST:/opt" -- "sh /opt/bench.sh $args" >"$GUEST.out"
 log "benchmark took $(($(now) - start)) s"
-python3 "$RRELAY_ROOT/scripts/bench_report.py" "$guest.out" "$RRELAY_ROOT/bench"
+python3 "$RRELAY_ROOT/scripts/bench_report.py" "$GUEST.out" "$RRELAY_ROOT/bench"
 log "wrote bench/results.json, bench/results.md, bench/plot.svg"

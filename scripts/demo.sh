@@ -10,17 +10,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-"$RRELAY_ROOT/scripts/bootstrap.sh"
-KDIR=$("$RRELAY_ROOT/scripts/kernel.sh" base)
-export KDIR
-guest=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-demo.XXXXXX")
-trap 'rm -rf "$guest"' EXIT
-log "building the module, the client and the tools"
-"$RRELAY_ROOT/scripts/build-guest.sh" "$guest" >"$guest.build.log" 2>&1 || {
-    cat "$guest.build.log" >&2
-    die "build failed"
-}
-cp "$RRELAY_ROOT/tests/guest/demo/demo.sh" "$guest/demo.sh"
+prepare_guest base
+cp "$RRELAY_ROOT/tests/guest/demo/demo.sh" "$GUEST/demo.sh"
 log "booting the VM (QEMU TCG, 4 CPUs)"
 args="${SIZE:-64} ${RATE:-1000} ${MODE:-splice} ${OVERWRITE:-0} ${GLOBAL:-0} ${DURATION:-3}"
-"$RRELAY_ROOT/scripts/vm-run.sh" --timeout 300 --add "$guest:/opt" -- "sh /opt/demo.sh $args"
+"$RRELAY_ROOT/scripts/vm-run.sh" --timeout 300 --add "$GUEST:/opt" -- "sh /opt/demo.sh $args"

@@ -23,3 +23,19 @@ die() { printf 'rrelay: %s\n' "$*" >&2; exit 1; }
 
 # Seconds since the epoch, for the timings the scripts print.
 now() { date +%s; }
+
+# prepare_guest VARIANT: set up the machine, build (or reuse) the VARIANT
+# kernel, and build everything the guest runs into a new directory, named in
+# $GUEST (removed at exit). Exports KDIR.
+prepare_guest() {
+    "$RRELAY_ROOT/scripts/bootstrap.sh"
+    KDIR=$("$RRELAY_ROOT/scripts/kernel.sh" "$1")
+    export KDIR
+    GUEST=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-guest.XXXXXX")
+    trap 'rm -rf "$GUEST" "$GUEST.log" "$GUEST.out"' EXIT
+    log "building the module, the samples, the tests and the tools"
+    "$RRELAY_ROOT/scripts/build-guest.sh" "$GUEST" >"$GUEST.log" 2>&1 || {
+        cat "$GUEST.log" >&2
+        die "build failed"
+    }
+}

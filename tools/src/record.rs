@@ -465,21 +465,30 @@ mod tests {
         (root, input)
     }
 
-    fn run(mode: Mode, name: &str) {
-        let (root, input) = fixture(name);
-        let out = root.join("out");
-        let opt = Options {
-            dir: &input,
+    /// Options for recording `dir`'s `t<cpu>` files into `out`.
+    pub(super) fn options<'a>(
+        dir: &'a Path,
+        out: &'a Path,
+        mode: Mode,
+        duration: Duration,
+    ) -> Options<'a> {
+        Options {
+            dir,
             base: "t",
-            out: &out,
+            out,
             mode,
-            duration: Some(Duration::from_millis(200)),
+            duration: Some(duration),
             bytes: None,
             stats_dir: None,
             progress: false,
             wait: Duration::ZERO,
-        };
-        let s = record(&opt).unwrap();
+        }
+    }
+
+    fn run(mode: Mode, name: &str) {
+        let (root, input) = fixture(name);
+        let out = root.join("out");
+        let s = record(&options(&input, &out, mode, Duration::from_millis(200))).unwrap();
         assert_eq!(s.bytes, 300_009);
         assert_eq!(s.cpus.keys().copied().collect::<Vec<_>>(), [0, 3]);
         assert_eq!(std::fs::read(out.join("t0")).unwrap(), vec![7u8; 300_000]);
@@ -502,18 +511,7 @@ mod tests {
     fn mmap_mode_refuses_files_without_rrelay_ioctls() {
         let (root, input) = fixture("mmap");
         let out = root.join("out");
-        let opt = Options {
-            dir: &input,
-            base: "t",
-            out: &out,
-            mode: Mode::Mmap,
-            duration: Some(Duration::ZERO),
-            bytes: None,
-            stats_dir: None,
-            progress: false,
-            wait: Duration::ZERO,
-        };
-        let e = record(&opt).unwrap_err();
+        let e = record(&options(&input, &out, Mode::Mmap, Duration::ZERO)).unwrap_err();
         assert!(
             format!("{e:#}").contains("not an rrelay buffer file"),
             "{e:#}"
@@ -545,15 +543,8 @@ mod wait_tests {
         });
         let out = root.join("out");
         let opt = Options {
-            dir: &input,
-            base: "t",
-            out: &out,
-            mode: Mode::Read,
-            duration: Some(Duration::ZERO),
-            bytes: None,
-            stats_dir: None,
-            progress: false,
             wait: Duration::from_secs(10),
+            ..super::tests::options(&input, &out, Mode::Read, Duration::ZERO)
         };
         assert_eq!(record(&opt).unwrap().bytes, 4);
         writer.join().unwrap();
