@@ -109,7 +109,16 @@ struct rrelay_buf {
 	size_t subbuf_size;
 };
 
-/* Flags for rrelay_stats(), as relay_stats() has them. */
+/**
+ * enum - flags for rrelay_stats(), as relay_stats() has them
+ * @RRELAY_STATS_BUF_FULL: switches that found the buffer full
+ * @RRELAY_STATS_WRT_BIG: writes larger than a sub-buffer
+ * @RRELAY_STATS_DROPPED: writes dropped while stopped
+ * @RRELAY_STATS_OVERWRITTEN: unread sub-buffers overwritten
+ * @RRELAY_STATS_LOST: sub-buffers a reader skipped
+ *
+ * relay has only the first two.
+ */
 enum {
 	RRELAY_STATS_BUF_FULL = (1 << 0),	/* switches that found the buffer full */
 	RRELAY_STATS_WRT_BIG = (1 << 1),	/* writes larger than a sub-buffer */
@@ -170,12 +179,20 @@ struct rrelay_chan *rrelay_open(const char *base_filename, struct dentry *parent
  */
 void rrelay_close(struct rrelay_chan *chan);
 
-/** rrelay_flush - finish the current sub-buffer of every buffer. */
+/**
+ * rrelay_flush - finish the current sub-buffer of every buffer
+ * @chan: the channel (NULL is ignored)
+ *
+ * Readers then see everything written so far. Process context for per-CPU
+ * channels.
+ */
 void rrelay_flush(struct rrelay_chan *chan);
 
 /**
- * rrelay_reset - empty every buffer and restart it (the pages are kept).
- * No writer or reader may be active.
+ * rrelay_reset - empty every buffer and restart it
+ * @chan: the channel (NULL is ignored)
+ *
+ * The pages are kept. No writer or reader may be active. Process context.
  */
 void rrelay_reset(struct rrelay_chan *chan);
 
@@ -184,12 +201,67 @@ void rrelay_reset(struct rrelay_chan *chan);
  * buffer, a bounds check, a copy and a release store of the new offset.
  * When the record does not fit, rrelay (in Rust) switches sub-buffers:
  */
+
+/**
+ * __rrelay_write_slow - switch sub-buffers, then write (the fast path's slow half)
+ * @buf: this CPU's buffer of an open channel
+ * @data: the record
+ * @length: its size in bytes
+ *
+ * Called by the inline write functions when the record does not fit the
+ * current sub-buffer; not meant for clients. The caller is the buffer's
+ * only writer (interrupts or preemption off). A record larger than a
+ * sub-buffer, or one that finds the buffer stopped, is dropped and counted.
+ */
 void __rrelay_write_slow(struct rrelay_buf *buf, const void *data, size_t length);
+
+/**
+ * __rrelay_reserve_slow - switch sub-buffers, then reserve (rrelay_reserve()'s slow half)
+ * @buf: this CPU's buffer of an open channel
+ * @length: bytes to reserve
+ *
+ * Called by rrelay_reserve() when @length does not fit the current
+ * sub-buffer; not meant for clients. Same context as __rrelay_write_slow().
+ *
+ * Return: where to write the @length bytes, or NULL when the record is
+ * dropped (and counted).
+ */
 void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length);
 
 /* The same operations out of line, for callers that cannot inline C. */
+
+/**
+ * rrelay_write_noinline - rrelay_write(), out of line
+ * @chan: an open channel
+ * @data: the record
+ * @length: its size in bytes
+ *
+ * For callers that cannot inline C (Rust clients). Any context.
+ */
 void rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
+
+/**
+ * __rrelay_write_noinline - __rrelay_write(), out of line
+ * @chan: an open channel
+ * @data: the record
+ * @length: its size in bytes
+ *
+ * For callers that cannot inline C. The caller keeps this CPU's other
+ * writers (interrupts) away from the channel.
+ */
 void __rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
+
+/**
+ * rrelay_reserve_noinline - rrelay_reserve(), out of line
+ * @chan: an open channel
+ * @length: bytes to reserve
+ *
+ * For callers that cannot inline C. The caller keeps this CPU's other
+ * writers away and fills the slot before a reader can get to it.
+ *
+ * Return: where to write the @length bytes, or NULL when the record is
+ * dropped (and counted) or @chan is NULL.
+ */
 void *rrelay_reserve_noinline(struct rrelay_chan *chan, size_t length);
 
 /* Whether @length more bytes fit; overflow-safe, as Geometry::fits. */
@@ -240,6 +312,9 @@ static inline void rrelay_write(struct rrelay_chan *chan, const void *data, size
 
 /**
  * __rrelay_write - write a record; preemption is off around the copy
+ * @chan: an open channel
+ * @data: the record
+ * @length: its size; a record larger than a sub-buffer is refused (counted)
  *
  * As rrelay_write(), for callers that keep this CPU's other writers
  * (interrupts) away from the channel.
@@ -257,11 +332,15 @@ static inline void __rrelay_write(struct rrelay_chan *chan, const void *data, si
 
 /**
  * rrelay_reserve - reserve @length bytes in this CPU's buffer
- * Return: where to write them, or NULL when the record is dropped. The bytes
- * count as written at once, so the caller must fill them before a reader
- * can get to them (as with relay_reserve()); readers that set
+ * @chan: an open channel
+ * @length: bytes to reserve; more than a sub-buffer is refused (counted)
+ *
+ * The bytes count as written at once, so the caller must fill them before
+ * a reader can get to them (as with relay_reserve()); readers that set
  * RRELAY_FLAG_FINISHED_ONLY never see a half-filled record. The caller
  * keeps this CPU's other writers away (relay clients use local_irq_save).
+ *
+ * Return: where to write them, or NULL when the record is dropped.
  */
 static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length)
 {
@@ -277,6 +356,7 @@ static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length)
 			slot = __rrelay_reserve_slow(buf, length);
 		} else {
 			slot = buf->data + off;
+			/* Pairs with the reader's acquire of the offset (src/buffer.rs). */
 			smp_store_release(&buf->offset, off + length);
 		}
 	}
@@ -286,52 +366,90 @@ static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length)
 
 /**
  * rrelay_switch_subbuf - finish the current sub-buffer and start the next
+ * @buf: a buffer of an open channel; the caller is its writer
+ * @length: the size of the record that is to follow
+ *
  * Return: @length if a record of that size now fits, 0 if not.
  */
 size_t rrelay_switch_subbuf(struct rrelay_buf *buf, size_t length);
 
 /**
- * rrelay_subbuf_start_reserve - keep @length bytes at the start of the new
- * sub-buffer; only from a subbuf_start callback. A length that leaves no
- * room for data is ignored (relay would BUG()).
+ * rrelay_subbuf_start_reserve - keep bytes at the start of the new sub-buffer
+ * @buf: the buffer the subbuf_start callback was given
+ * @length: bytes to keep for the client's header
+ *
+ * Only from a subbuf_start callback. A length that leaves no room for data
+ * is ignored (relay would BUG()).
  */
 void rrelay_subbuf_start_reserve(struct rrelay_buf *buf, size_t length);
 
-/** rrelay_subbufs_consumed - release @consumed sub-buffers of @cpu's buffer. */
+/**
+ * rrelay_subbufs_consumed - release sub-buffers of one CPU's buffer
+ * @chan: the channel (NULL is ignored)
+ * @cpu: the buffer's CPU (0 for a global buffer); no buffer: ignored
+ * @consumed: how many sub-buffers the reader is done with
+ *
+ * For readers that map the buffer; the read() position follows.
+ */
 void rrelay_subbufs_consumed(struct rrelay_chan *chan, unsigned int cpu, size_t consumed);
 
-/** rrelay_buf_full - 1 if every sub-buffer of @buf is unread, else 0. */
+/**
+ * rrelay_buf_full - whether every sub-buffer of a buffer is unread
+ * @buf: a buffer of an open channel, or NULL
+ *
+ * Return: 1 if every sub-buffer of @buf is unread, else 0 (also for NULL).
+ */
 int rrelay_buf_full(struct rrelay_buf *buf);
 
 /**
  * rrelay_stats - sum a statistic over the channel's buffers
+ * @chan: the channel, or NULL
  * @flags: RRELAY_STATS_* bits; the counts they select are added up
+ *
+ * Return: the sum over every buffer of the counts @flags selects (0 for a
+ * NULL @chan).
  */
 size_t rrelay_stats(struct rrelay_chan *chan, int flags);
 
 /**
- * rrelay_buf_stats - the figures of @cpu's buffer
- * Return: 0, or -EINVAL when @cpu has no buffer.
+ * rrelay_buf_stats - the figures of one CPU's buffer
+ * @chan: the channel, or NULL
+ * @cpu: the buffer's CPU (0 for a global buffer)
+ * @out: filled with the figures
+ *
+ * Return: 0, or -EINVAL when @chan or @out is NULL or @cpu has no buffer.
  */
 int rrelay_buf_stats(struct rrelay_chan *chan, unsigned int cpu, struct rrelay_buf_stats *out);
 
 /**
- * rrelay_create_buf_file - create a buffer file in debugfs with rrelay's own
- * file operations (read, poll, mmap, splice), for create_buf_file callbacks.
+ * rrelay_create_buf_file - create a buffer file in debugfs with rrelay's own fops
+ * @filename: the file's name
+ * @parent: the debugfs directory (NULL: the debugfs root)
+ * @mode: the file's mode
+ * @buf: the buffer the create_buf_file callback was given
+ *
+ * For create_buf_file callbacks: the file gets rrelay's own file operations
+ * (read, poll, mmap, splice).
  *
  * debugfs_create_file() wraps a file's operations in a proxy that forwards
  * only open, release, llseek, read, write, poll and ioctl: mmap and splice
  * are lost (that is why they fail on every relay file in 7.2). This helper
  * uses debugfs_create_file_unsafe() and guards removal itself. Remove the
  * file with debugfs_remove().
+ *
+ * Return: the file's dentry; NULL when @filename or @buf is NULL, or an
+ * ERR_PTR() from debugfs. rrelay_open() fails when the callback returns
+ * either.
  */
 struct dentry *rrelay_create_buf_file(const char *filename, struct dentry *parent,
 				      umode_t mode, struct rrelay_buf *buf);
 
-/*
- * rrelay's file operations, for clients that create files themselves with
- * debugfs_create_file() (as relay clients do): read and poll work through
- * debugfs's proxy; mmap and splice need rrelay_create_buf_file().
+/**
+ * var rrelay_file_operations - rrelay's file operations for a buffer file
+ *
+ * For clients that create files themselves with debugfs_create_file() (as
+ * relay clients do): read and poll work through debugfs's proxy; mmap and
+ * splice need rrelay_create_buf_file().
  */
 extern const struct file_operations rrelay_file_operations;
 

@@ -98,6 +98,12 @@ struct rrelay_wakeup *rrelay_shim_wakeup_new(void)
 /* Called after the writer's smp_mb(): queue the wakeup only if a reader waits. */
 void rrelay_shim_wakeup_kick(struct rrelay_wakeup *w)
 {
+	/*
+	 * Lockless: the caller's smp_mb(), after it published the new
+	 * sub-buffer, pairs with the smp_mb() in poll_wait() (after the
+	 * reader queues itself, before it checks for data). Either the
+	 * reader sees the data or this check sees the reader.
+	 */
 	if (waitqueue_active(&w->wait))
 		irq_work_queue(&w->work);
 }
@@ -108,6 +114,7 @@ void rrelay_shim_wakeup_now(struct rrelay_wakeup *w)
 	wake_up_interruptible_all(&w->wait);
 }
 
+/* poll_wait() is inline. */
 void rrelay_shim_wakeup_poll(struct rrelay_wakeup *w, struct file *file, poll_table *pt)
 {
 	poll_wait(file, &w->wait, pt);
@@ -119,13 +126,18 @@ void rrelay_shim_wakeup_sync(struct rrelay_wakeup *w)
 	irq_work_sync(&w->work);
 }
 
+/* Wait for a queued wakeup, then free (struct rrelay_wakeup is C's). */
 void rrelay_shim_wakeup_free(struct rrelay_wakeup *w)
 {
 	irq_work_sync(&w->work);
 	kfree(w);
 }
 
-/* The C ABI, defined in Rust (src/ffi.rs). */
+/*
+ * The C ABI, defined in Rust (src/ffi.rs) and documented in rrelay.h. A
+ * Rust module has no EXPORT_SYMBOL of its own, so the exports stand here,
+ * away from the definitions (scripts/lint-c.ignore says so to checkpatch).
+ */
 EXPORT_SYMBOL_GPL(rrelay_open);
 EXPORT_SYMBOL_GPL(rrelay_close);
 EXPORT_SYMBOL_GPL(rrelay_flush);

@@ -26,25 +26,44 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+/**
+ * struct rrelay_geometry - the shape of a buffer (RRELAY_IOC_GET_GEOMETRY)
+ * @subbuf_size: bytes per sub-buffer
+ * @n_subbufs: sub-buffers in the ring
+ * @mmap_size: bytes to map (page aligned)
+ */
 struct rrelay_geometry {
-	__u64 subbuf_size;	/* bytes per sub-buffer */
-	__u64 n_subbufs;	/* sub-buffers in the ring */
-	__u64 mmap_size;	/* bytes to map (page aligned) */
+	__u64 subbuf_size;
+	__u64 n_subbufs;
+	__u64 mmap_size;
 };
 
+/**
+ * struct rrelay_positions - where the writer and the readers are (RRELAY_IOC_GET_POSITIONS)
+ * @produced: sub-buffers finished by the writer
+ * @consumed: sub-buffers released
+ * @offset: bytes in the current sub-buffer
+ * @flags: RRELAY_POS_* bits
+ */
 struct rrelay_positions {
-	__u64 produced;		/* sub-buffers finished by the writer */
-	__u64 consumed;		/* sub-buffers released */
-	__u64 offset;		/* bytes in the current sub-buffer */
-	__u64 flags;		/* RRELAY_POS_* */
+	__u64 produced;
+	__u64 consumed;
+	__u64 offset;
+	__u64 flags;
 };
 
+/* Bits of rrelay_positions.flags. */
 #define RRELAY_POS_STOPPED	(1 << 0)	/* writer stopped: buffer full */
 #define RRELAY_POS_FINALIZED	(1 << 1)	/* channel closed */
 
+/**
+ * struct rrelay_padding - the padding of one slot (RRELAY_IOC_GET_PADDING)
+ * @subbuf: in: the slot, 0 .. n_subbufs - 1
+ * @padding: out: unused bytes at the slot's end
+ */
 struct rrelay_padding {
-	__u64 subbuf;		/* in: slot, 0 .. n_subbufs - 1 */
-	__u64 padding;		/* out: unused bytes at the slot's end */
+	__u64 subbuf;
+	__u64 padding;
 };
 
 #define RRELAY_IOC_MAGIC		0xb7
@@ -54,6 +73,7 @@ struct rrelay_padding {
 #define RRELAY_IOC_PUT_CONSUMED		_IOW(RRELAY_IOC_MAGIC, 4, __u64)
 #define RRELAY_IOC_SET_FLAGS		_IOW(RRELAY_IOC_MAGIC, 5, __u64)
 
-#define RRELAY_FLAG_FINISHED_ONLY	(1 << 0)
+/* Flags for RRELAY_IOC_SET_FLAGS. */
+#define RRELAY_FLAG_FINISHED_ONLY	(1 << 0)	/* read finished sub-buffers only */
 
 #endif /* _UAPI_LINUX_RRELAY_H */
