@@ -238,7 +238,7 @@ void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length);
  *
  * For callers that cannot inline C (Rust clients). Any context.
  */
-void rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
+bool rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
 
 /**
  * __rrelay_write_noinline - __rrelay_write(), out of line
@@ -249,7 +249,7 @@ void rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t le
  * For callers that cannot inline C. The caller keeps this CPU's other
  * writers (interrupts) away from the channel.
  */
-void __rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
+bool __rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
 
 /**
  * rrelay_reserve_noinline - rrelay_reserve(), out of line

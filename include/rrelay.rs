@@ -93,8 +93,8 @@ extern "C" {
     fn rrelay_close(chan: *mut RawChan);
     fn rrelay_flush(chan: *mut RawChan);
     fn rrelay_reset(chan: *mut RawChan);
-    fn rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize);
-    fn __rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize);
+    fn rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize) -> bool;
+    fn __rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize) -> bool;
     fn rrelay_reserve_noinline(chan: *mut RawChan, length: usize) -> *mut c_void;
     fn rrelay_buf_full(buf: *mut RawBuf) -> c_int;
     fn rrelay_buf_stats(chan: *mut RawChan, cpu: c_uint, out: *mut BufStats) -> c_int;
@@ -256,17 +256,19 @@ impl<T: Callbacks> Channel<T> {
     }
 
     /// Writes one record (`rrelay_write`): any context, interrupts off
-    /// around the copy. A record that does not fit is dropped and counted.
+    /// around the copy. A record that does not fit is dropped and counted;
+    /// returns `false` then.
     #[inline]
-    pub fn write(&self, data: &[u8]) {
+    pub fn write(&self, data: &[u8]) -> bool {
         // SAFETY: `raw` is open; `data` is a valid slice.
         unsafe { rrelay_write_noinline(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
     }
 
     /// Writes one record with only preemption off (`__rrelay_write`): the
-    /// caller keeps this CPU's other writers (interrupts) out.
+    /// caller keeps this CPU's other writers (interrupts) out. Returns
+    /// `false` when the record was dropped.
     #[inline]
-    pub fn write_nested(&self, data: &[u8]) {
+    pub fn write_nested(&self, data: &[u8]) -> bool {
         // SAFETY: `raw` is open; `data` is a valid slice.
         unsafe { __rrelay_write_noinline(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
     }

@@ -12,7 +12,7 @@
  * `rrelay decode` verifies them.
  *
  * debugfs, in c_relay_sample/: trace<cpu> (buffers), control ("start",
- * "stop"), dropped (writes relay dropped), counts ("cpu context written").
+ * "stop"), dropped (writes relay dropped), counts ("cpu context written dropped").
  */
 #include <rrelay_compat.h>
 #include <linux/cpu.h>
@@ -46,6 +46,7 @@ struct sample_cpu {
 	struct timer_list timer;
 	struct hrtimer hrtimer;
 	u64 written[NR_CTX];
+	u64 dropped[NR_CTX];
 };
 
 static DEFINE_PER_CPU(struct sample_cpu, sample_cpus);
@@ -93,6 +94,8 @@ static void emit(struct sample_cpu *s, int ctx)
 	slot = relay_reserve(chan, RECORD_SIZE);
 	if (slot)
 		encode(slot, s->cpu, ctx, s->written[ctx]);
+	else
+		s->dropped[ctx]++;
 	s->written[ctx]++;
 	local_irq_restore(flags);
 }
@@ -198,17 +201,20 @@ static ssize_t dropped_read(struct file *file, char __user *ubuf, size_t count, 
 
 static ssize_t counts_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
 {
-	size_t cap = num_possible_cpus() * NR_CTX * 40, n = 0;
+	size_t cap = num_possible_cpus() * NR_CTX * 64, n = 0;
 	char *buf = kmalloc(cap, GFP_KERNEL);
 	ssize_t ret;
 	int cpu, ctx;
 
 	if (!buf)
 		return -ENOMEM;
-	for_each_online_cpu(cpu)
+	for_each_online_cpu(cpu) {
+		struct sample_cpu *s = per_cpu_ptr(&sample_cpus, cpu);
+
 		for (ctx = 0; ctx < NR_CTX; ctx++)
-			n += scnprintf(buf + n, cap - n, "%d %s %llu\n", cpu, ctx_names[ctx],
-				       per_cpu_ptr(&sample_cpus, cpu)->written[ctx]);
+			n += scnprintf(buf + n, cap - n, "%d %s %llu %llu\n", cpu, ctx_names[ctx],
+				       s->written[ctx], s->dropped[ctx]);
+	}
 	ret = simple_read_from_buffer(ubuf, count, ppos, buf, n);
 	kfree(buf);
 	return ret;

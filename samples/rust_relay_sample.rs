@@ -12,8 +12,9 @@
 //! debugfs, in `rrelay_sample/`:
 //! - `sample<cpu>`: the channel's buffer files (base name `sample`);
 //! - `control`: write `start` or `stop` (stop flushes the channel);
-//! - `counts`: read `cpu context written` lines, the records each writer
-//!   has written (dropped ones included: rrelay counts those).
+//! - `counts`: read `cpu context written dropped` lines: the records each
+//!   writer has written (dropped ones included), and how many of them
+//!   rrelay dropped (a full buffer in no-overwrite mode).
 //!
 //! Context rules: `emit` runs in all three contexts and uses only
 //! `Channel::write` (interrupts off inside); start and stop sleep.
@@ -107,6 +108,8 @@ struct CpuWriter {
     shared: Arc<Shared>,
     /// Records written, per context: the next sequence number.
     written: [Atomic<u64>; 3],
+    /// Records rrelay refused, per context (`Channel::write` said so).
+    dropped: [Atomic<u64>; 3],
     /// The kthread, while running.
     task: Atomic<*mut bindings::task_struct>,
     #[pin]
@@ -141,7 +144,9 @@ impl CpuWriter {
             len: (rec.len() - HEADER_LEN) as u32,
         };
         record_format::encode(rec, &header);
-        self.shared.chan.write(rec);
+        if !self.shared.chan.write(rec) {
+            self.dropped[ctx as usize].fetch_add(1, Relaxed);
+        }
     }
 
     /// Starts this CPU's timers; called on this CPU (from its kthread), so
@@ -299,6 +304,7 @@ impl Sampler {
                     cpu,
                     shared,
                     written: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
+                    dropped: [Atomic::new(0), Atomic::new(0), Atomic::new(0)],
                     task: Atomic::new(core::ptr::null_mut()),
                     timers <- new_mutex!(Timers::default(), "rrelay_sample::timers"),
                 }),
@@ -385,16 +391,17 @@ fn control(s: &Arc<Sampler>, reader: &mut UserSliceReader) -> Result {
     }
 }
 
-/// `counts`: `cpu context written` per writer.
+/// `counts`: `cpu context written dropped` per writer.
 fn counts(s: &Arc<Sampler>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for w in s.writers.iter() {
         for ctx in CONTEXTS {
             writeln!(
                 f,
-                "{} {} {}",
+                "{} {} {} {}",
                 w.cpu,
                 ctx.name(),
-                w.written[ctx as usize].load(Relaxed)
+                w.written[ctx as usize].load(Relaxed),
+                w.dropped[ctx as usize].load(Relaxed)
             )?;
         }
     }

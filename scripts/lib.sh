@@ -21,6 +21,13 @@ export PATH="$HOME/.cargo/bin:$PATH"
 log() { printf '[rrelay] %s\n' "$*" >&2; }
 die() { printf 'rrelay: %s\n' "$*" >&2; exit 1; }
 
+# Kernel log lines that fail a VM run (scripts/vm-run.sh): oopses, panics,
+# BUG and WARNING reports, sanitizers, lockdep, debug objects, list and
+# refcount checks, kmemleak, sleeping in atomic context, and stalls: RCU
+# (normal and expedited), hung tasks, soft and hard lockups, workqueue
+# lockups. tests/runner/splats.sh checks it against real message formats.
+SPLAT_RE='Oops|Kernel panic|BUG:|WARNING:|KASAN:|UBSAN:|KCSAN:|kernel BUG at|general protection fault|possible recursive locking|circular locking dependency|inconsistent lock state|possible irq lock inversion|ODEBUG:|refcount_t:|list_add corruption|list_del corruption|unreferenced object|sleeping function called from invalid context|scheduling while atomic|INFO: [a-z_]+ (self-)?detected (expedited )?stalls?|INFO: task .* blocked.* for more than|soft lockup|hard LOCKUP|workqueue lockup'
+
 # Seconds since the epoch, for the timings the scripts print.
 now() { date +%s; }
 

@@ -16,8 +16,9 @@
 # The command's stdout and stderr come out on this script's stdout (they
 # travel over the guest's second serial port, apart from kernel messages).
 # The run fails on a timeout, a missing exit status (crash), or any oops,
-# panic, BUG, WARNING, KASAN, lockdep, refcount, list or debug-object report
-# in the kernel log.
+# panic, BUG, WARNING, KASAN, lockdep, refcount, list, debug-object,
+# kmemleak, RCU stall, hung task or lockup report in the kernel log
+# (SPLAT_RE in scripts/lib.sh).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -113,10 +114,9 @@ if [[ $log == $work/* ]]; then
     cp "$log" "$keep"; log=$keep
 fi
 
-splat_re='Oops|Kernel panic|BUG:|WARNING:|KASAN:|UBSAN:|kernel BUG at|general protection fault|possible recursive locking|circular locking dependency|inconsistent lock state|possible irq lock inversion|ODEBUG:|refcount_t:|list_add corruption|list_del corruption|unreferenced object|sleeping function called from invalid context|scheduling while atomic'
-if ((allow_splat == 0)) && grep -Eq "$splat_re" "$log"; then
+if ((allow_splat == 0)) && grep -Eq "$SPLAT_RE" "$log"; then
     fail "kernel reported a problem:"
-    grep -E -m 5 "$splat_re" "$log" | sed 's/^/    /' >&2
+    grep -E -m 5 "$SPLAT_RE" "$log" | sed 's/^/    /' >&2
     exit 99
 fi
 if ((qemu_rc == 124 || qemu_rc == 137)); then

@@ -22,7 +22,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
-use kernel::sync::{new_mutex, Arc, Mutex};
+use kernel::sync::{new_mutex, new_spinlock, Arc, Mutex, SpinLock};
 
 /// Longest base name plus CPU number (`RRELAY_NAME_MAX` in `rrelay.h`).
 pub(crate) const NAME_MAX: usize = 64;
@@ -96,6 +96,13 @@ pub(crate) struct Rchan {
     slots: KVec<AtomicPtr<RchanBuf>>,
     #[pin]
     bufs: Mutex<KVec<Arc<RchanBuf>>>,
+    /// Serializes the writers of a global buffer that come through rrelay's
+    /// out-of-line writes (the Rust API: `Channel` is `Sync` and its
+    /// `write` safe, so concurrent writers on several CPUs must not race).
+    /// Taken with interrupts off; not NMI-safe. C callers of the inline
+    /// `rrelay_write` serialize a global buffer themselves, as relay asks.
+    #[pin]
+    global_writers: SpinLock<()>,
     closed: Atomic<bool>,
     stats_dir: Atomic<*mut bindings::dentry>,
 }
@@ -148,6 +155,7 @@ impl Rchan {
                 parent: args.parent,
                 slots,
                 bufs <- new_mutex!(KVec::new(), "rrelay_chan::bufs"),
+                global_writers <- new_spinlock!((), "rrelay_chan::global_writers"),
                 closed: Atomic::new(false),
                 stats_dir: Atomic::new(core::ptr::null_mut()),
             }? Error),
@@ -208,6 +216,18 @@ impl Rchan {
     #[inline(always)]
     pub(crate) fn this_cpu_buf(&self) -> Option<&RchanBuf> {
         self.buf(crate::shim::this_cpu())
+    }
+
+    /// Runs `f` as the only out-of-line writer of a global buffer
+    /// (`global_writers`); per-CPU buffers need no lock. Interrupts are off.
+    #[inline(always)]
+    pub(crate) fn serialize_writer<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.is_global() {
+            let _writers = self.global_writers.lock();
+            f()
+        } else {
+            f()
+        }
     }
 
     /// The buffer serving `cpu`, if any.

@@ -116,17 +116,18 @@ unsafe extern "C" fn rrelay_reset(chan: *mut Rchan) {
 }
 
 /// `rrelay_write`, out of line (for Rust clients; C gets it inline).
+/// Returns whether the record was written (`false`: dropped and counted).
 ///
 /// # Safety
 ///
 /// `chan` is an open channel; `data` covers `length` bytes.
 #[no_mangle]
-unsafe extern "C" fn rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) {
+unsafe extern "C" fn rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) -> bool {
     // SAFETY: The caller's promises.
-    if let Some(chan) = unsafe { chan_ref(chan) } {
+    unsafe { chan_ref(chan) }.is_some_and(|chan| {
         // SAFETY: The caller's promise on `data`.
-        chan.write(unsafe { bytes(data, length) });
-    }
+        chan.write(unsafe { bytes(data, length) })
+    })
 }
 
 /// `__rrelay_write`, out of line.
@@ -136,12 +137,12 @@ unsafe extern "C" fn rrelay_write_noinline(chan: *mut Rchan, data: *const c_void
 /// As [`rrelay_write_noinline`], and the caller keeps the buffer's writers
 /// from nesting.
 #[no_mangle]
-unsafe extern "C" fn __rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) {
+unsafe extern "C" fn __rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) -> bool {
     // SAFETY: The caller's promises.
-    if let Some(chan) = unsafe { chan_ref(chan) } {
+    unsafe { chan_ref(chan) }.is_some_and(|chan| {
         // SAFETY: The caller's promise on `data`.
-        chan.write_nested(unsafe { bytes(data, length) });
-    }
+        chan.write_nested(unsafe { bytes(data, length) })
+    })
 }
 
 /// `rrelay_reserve`, out of line.

@@ -6,7 +6,9 @@
 //! Context rules: every function here may run in any context, hardirq
 //! included, and never sleeps. A buffer has one writer at a time: per-CPU
 //! buffers get that from interrupts or preemption being off; a global
-//! buffer's client serializes its writers (as with relay).
+//! buffer's C client serializes its writers (as with relay), and rrelay's
+//! out-of-line writes (the Rust API) take the channel's `global_writers`
+//! lock for it.
 //!
 //! The fast path (the record fits) is a bounds check, a copy and a release
 //! store: no allocation, no lock, no indirect call. C callers get it inline
@@ -98,15 +100,18 @@ impl Writer for RchanBuf {
 
 impl RchanBuf {
     /// Copies `data` into the buffer as one record; the caller keeps other
-    /// writers of this buffer out.
+    /// writers of this buffer out. Returns `false` when the record was
+    /// dropped (and counted).
     #[inline(always)]
-    pub(crate) fn write_record(&self, data: &[u8]) {
-        if let Some((pos, end)) = self.geometry().reserve(self, data.len()) {
-            // SAFETY: `reserve` returned room for `data.len()` bytes inside
-            // the current sub-buffer, which only this writer touches.
-            unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.at(pos), data.len()) };
-            self.set_offset(end);
-        }
+    pub(crate) fn write_record(&self, data: &[u8]) -> bool {
+        let Some((pos, end)) = self.geometry().reserve(self, data.len()) else {
+            return false;
+        };
+        // SAFETY: `reserve` returned room for `data.len()` bytes inside
+        // the current sub-buffer, which only this writer touches.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.at(pos), data.len()) };
+        self.set_offset(end);
+        true
     }
 
     /// Reserves `length` bytes and counts them written at once; returns
@@ -125,22 +130,26 @@ impl RchanBuf {
 }
 
 impl Rchan {
-    /// `rrelay_write`: interrupts off, safe from any context.
+    /// `rrelay_write`: interrupts off, safe from any context but NMI.
+    /// Writers of a global buffer are serialized. Returns `false` when the
+    /// record was dropped.
     #[inline]
-    pub(crate) fn write(&self, data: &[u8]) {
+    pub(crate) fn write(&self, data: &[u8]) -> bool {
         let _irq = IrqGuard::new();
-        if let Some(buf) = self.this_cpu_buf() {
-            buf.write_record(data);
-        }
+        self.serialize_writer(|| self.this_cpu_buf().is_some_and(|buf| buf.write_record(data)))
     }
 
-    /// `__rrelay_write`: preemption off.
+    /// `__rrelay_write`: preemption off on a per-CPU buffer (the caller
+    /// keeps this CPU's interrupts out); a global buffer's writers are
+    /// serialized with interrupts off, as in [`Rchan::write`]. Returns
+    /// `false` when the record was dropped.
     #[inline]
-    pub(crate) fn write_nested(&self, data: &[u8]) {
-        let _preempt = PreemptGuard::new();
-        if let Some(buf) = self.this_cpu_buf() {
-            buf.write_record(data);
+    pub(crate) fn write_nested(&self, data: &[u8]) -> bool {
+        if self.is_global() {
+            return self.write(data);
         }
+        let _preempt = PreemptGuard::new();
+        self.this_cpu_buf().is_some_and(|buf| buf.write_record(data))
     }
 
     /// `rrelay_reserve`: preemption off around the reservation only.

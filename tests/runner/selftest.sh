@@ -12,27 +12,35 @@ trap 'rm -rf "$work"' EXIT
 n=0
 tap() { n=$((n + 1)); if [[ $1 == ok ]]; then echo "ok $n $2"; else echo "not ok $n $2"; fi; }
 
-# expect NAME TIMEOUT WANT: run the suite with only the injected test NAME in
-# a subshell and look for the failure line WANT among its results.
+# expect NAME TIMEOUT WANT...: run the suite with only the injected test NAME
+# in a subshell; it must fail, with every failure line WANT among its results.
 expect() {
-    local name=$1 timeout=$2 want=$3
+    local name=$1 timeout=$2 want missing=
+    shift 2
     (
         . "$RRELAY_ROOT/scripts/results.sh"
         RRELAY_VM_TIMEOUT=$timeout run_guest_suite "$kernel" "$guest" "$name" "$work/$name"
         summary
     ) >"$work/$name.results" 2>&1
     local rc=$?
-    if ((rc != 0)) && grep -q "^FAILED .*$want" "$work/$name.results"; then
-        tap ok "$name is caught ($want)"
+    for want in "$@"; do
+        grep -q "^FAILED .*$want" "$work/$name.results" || missing+=" [$want]"
+    done
+    if ((rc != 0)) && [[ -z $missing ]]; then
+        tap ok "$name is caught ($*)"
     else
-        tap fail "$name is caught ($want)"
+        tap fail "$name is caught (exit $rc; not found:${missing:- none})"
         sed 's/^/# /' "$work/$name.results"
     fi
 }
 
 echo "# rrelay-test: runner-selftest"
-echo "1..4"
+if [[ $kernel == debug ]]; then echo "1..5"; else echo "1..4"; fi
 expect inject_kunit 120 "kunit: rrelay_inject.rrelay_inject_case"
 expect inject_tap 120 "inject_tap: this one fails on purpose"
 expect inject_warn 120 "vm: guest suite (exit 99"
 expect inject_hang 25 "vm: guest suite (exit 98"
+# kmemleak is in the debug kernel only.
+if [[ $kernel == debug ]]; then
+    expect inject_leak 300 "leaks: loaded: kmemleak finds no leak" "leaks: unloaded: kmemleak finds no leak"
+fi

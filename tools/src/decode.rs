@@ -8,6 +8,14 @@
 //! skipped (decoding resumes at the next magic number). Sequence numbers
 //! are checked per (CPU, context) stream: gaps are reported as missing
 //! records; with `--expect` the producer's written counts are compared too.
+//!
+//! Exact accounting: the producer's counts file says, per stream, how many
+//! records were written and how many of those rrelay refused (dropped).
+//! Every other record was either received or lost with an overwritten
+//! sub-buffer: `lost = written - dropped - received`. `--exact` demands
+//! `lost == 0` in every stream (no-overwrite mode), `--lost-records N`
+//! demands that the lost records add up to exactly `N` (overwrite mode,
+//! where N comes from the kernel's count of lost sub-buffers).
 
 use crate::record_format::{self, Context, DecodeError, Header, CONTEXTS, MAGIC};
 use anyhow::{bail, Context as _, Result};
@@ -30,6 +38,38 @@ pub struct Stream {
     pub out_of_order: u64,
     /// From `--expect`: what the producer says it wrote.
     pub written: Option<u64>,
+    /// From `--expect`: how many of those rrelay refused.
+    pub dropped: Option<u64>,
+}
+
+impl Stream {
+    /// Records neither received nor dropped: `written - dropped -
+    /// received`, when the producer's counts are known (negative when more
+    /// distinct records arrived than could have been kept).
+    pub fn lost(&self) -> Option<i128> {
+        let w = self.written?;
+        let unique = i128::from(self.received) - i128::from(self.duplicates);
+        Some(i128::from(w) - i128::from(self.dropped.unwrap_or(0)) - unique)
+    }
+}
+
+/// The producer's account of one stream.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    pub written: u64,
+    pub dropped: u64,
+}
+
+/// What the accounting must come to, beyond no corruption, duplicates or
+/// reordering.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Demands {
+    /// Every record not dropped was received.
+    pub exact: bool,
+    /// The records lost (neither received nor dropped) add up to this.
+    pub lost_records: Option<u64>,
+    /// At least one record must decode (an empty recording proves nothing).
+    pub allow_empty: bool,
 }
 
 /// What decoding found.
@@ -98,30 +138,39 @@ pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Reads the producer's `counts` (`cpu context written` lines).
-pub fn read_expect(path: &Path) -> Result<BTreeMap<(u16, Context), u64>> {
+/// Reads the producer's `counts`: `cpu context written [dropped]` lines.
+pub fn read_expect(path: &Path) -> Result<BTreeMap<(u16, Context), Expected>> {
     let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     let mut m = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let w: Vec<&str> = line.split_whitespace().collect();
         let bad = || {
             anyhow::anyhow!(
-                "{}: line {}: expected `cpu context written`",
+                "{}: line {}: expected `cpu context written [dropped]`",
                 path.display(),
                 i + 1
             )
         };
-        let [cpu, ctx, n] = w[..] else {
-            return Err(bad());
+        let (cpu, ctx, n, dropped) = match w[..] {
+            [cpu, ctx, n] => (cpu, ctx, n, "0"),
+            [cpu, ctx, n, d] => (cpu, ctx, n, d),
+            _ => return Err(bad()),
         };
         let ctx = CONTEXTS
             .into_iter()
             .find(|c| c.name() == ctx)
             .ok_or_else(bad)?;
-        m.insert(
-            (cpu.parse().map_err(|_| bad())?, ctx),
-            n.parse().map_err(|_| bad())?,
-        );
+        let e = Expected {
+            written: n.parse().map_err(|_| bad())?,
+            dropped: dropped.parse().map_err(|_| bad())?,
+        };
+        if e.dropped > e.written {
+            return Err(bad());
+        }
+        m.insert((cpu.parse().map_err(|_| bad())?, ctx), e);
+    }
+    if m.is_empty() {
+        bail!("{}: no counts in it", path.display());
     }
     Ok(m)
 }
@@ -130,7 +179,7 @@ pub fn read_expect(path: &Path) -> Result<BTreeMap<(u16, Context), u64>> {
 /// `out` and returns the report.
 pub fn decode(
     files: &[PathBuf],
-    expect: Option<&BTreeMap<(u16, Context), u64>>,
+    expect: Option<&BTreeMap<(u16, Context), Expected>>,
     limit: Option<usize>,
     out: &mut impl Write,
 ) -> Result<Report> {
@@ -166,7 +215,8 @@ pub fn decode(
             cpu: *cpu,
             context: ctx.name(),
             received: seqs.len() as u64,
-            written: expect.and_then(|e| e.get(&(*cpu, *ctx)).copied()),
+            written: expect.map(|e| e.get(&(*cpu, *ctx)).map_or(0, |x| x.written)),
+            dropped: expect.map(|e| e.get(&(*cpu, *ctx)).map_or(0, |x| x.dropped)),
             ..Stream::default()
         };
         s.out_of_order = out_of_order.get(&(*cpu, *ctx)).copied().unwrap_or(0);
@@ -199,10 +249,13 @@ pub fn decode(
 
 impl Report {
     /// Whether everything is accounted for: no corruption, no duplicates or
-    /// reordering, and (with written counts) received + missing + lost at
-    /// the end == written.
-    pub fn problems(&self) -> Vec<String> {
+    /// reordering, no record beyond what was written, and what `demands`
+    /// asks of the accounting.
+    pub fn problems(&self, demands: &Demands) -> Vec<String> {
         let mut p = Vec::new();
+        if self.records == 0 && !demands.allow_empty {
+            p.push("no records decoded".to_string());
+        }
         if self.corrupt > 0 {
             p.push(format!("{} corrupt records", self.corrupt));
         }
@@ -219,6 +272,31 @@ impl Report {
                     p.push(format!("{name}: sequence numbers beyond the {w} written"));
                 }
             }
+            match s.lost() {
+                Some(l) if l < 0 => p.push(format!(
+                    "{name}: {} received, more than the {} written less {} dropped",
+                    s.received - s.duplicates,
+                    s.written.unwrap_or(0),
+                    s.dropped.unwrap_or(0)
+                )),
+                Some(l) if l > 0 && demands.exact => {
+                    p.push(format!("{name}: {l} records neither received nor dropped"))
+                }
+                _ => {}
+            }
+        }
+        if (demands.exact || demands.lost_records.is_some())
+            && self.streams.iter().any(|s| s.written.is_none())
+        {
+            p.push("exact accounting needs the producer's counts (--expect)".to_string());
+        }
+        if let Some(want) = demands.lost_records {
+            let lost: i128 = self.streams.iter().filter_map(Stream::lost).sum();
+            if lost != i128::from(want) {
+                p.push(format!(
+                    "{lost} records lost (neither received nor dropped), the kernel's count says {want}"
+                ));
+            }
         }
         p
     }
@@ -231,18 +309,21 @@ impl Report {
         )?;
         writeln!(
             out,
-            "{:>4} {:<8} {:>10} {:>10} {:>10} {:>10}",
-            "cpu", "context", "received", "missing", "written", "unseen"
+            "{:>4} {:<8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "cpu", "context", "received", "missing", "written", "unseen", "dropped", "lost"
         )?;
+        let dash = || "-".to_string();
         for s in &self.streams {
-            let written = s.written.map_or("-".into(), |w| w.to_string());
+            let written = s.written.map_or_else(dash, |w| w.to_string());
             let unseen = s
                 .written
-                .map_or("-".into(), |w| (w - s.received.min(w)).to_string());
+                .map_or_else(dash, |w| (w - s.received.min(w)).to_string());
+            let dropped = s.dropped.map_or_else(dash, |d| d.to_string());
+            let lost = s.lost().map_or_else(dash, |l| l.to_string());
             writeln!(
                 out,
-                "{:>4} {:<8} {:>10} {:>10} {:>10} {:>10}",
-                s.cpu, s.context, s.received, s.missing, written, unseen
+                "{:>4} {:<8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                s.cpu, s.context, s.received, s.missing, written, unseen, dropped, lost
             )?;
         }
         Ok(())
@@ -266,6 +347,122 @@ mod tests {
             },
         );
         v
+    }
+
+    fn exp(written: u64, dropped: u64) -> Expected {
+        Expected { written, dropped }
+    }
+
+    /// Decodes `streams` (one file each) against `expect`.
+    fn account(
+        name: &str,
+        streams: &[Vec<u8>],
+        expect: &BTreeMap<(u16, Context), Expected>,
+    ) -> Report {
+        let dir = std::env::temp_dir().join(format!("rrelay-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, data) in streams.iter().enumerate() {
+            std::fs::write(dir.join(format!("t{i}")), data).unwrap();
+        }
+        let files = inputs(std::slice::from_ref(&dir)).unwrap();
+        let report = decode(&files, Some(expect), Some(0), &mut Vec::new()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        report
+    }
+
+    fn seqs(cpu: u16, ctx: Context, seqs: &[u64]) -> Vec<u8> {
+        seqs.iter()
+            .map(|&s| rec(cpu, ctx, s, s, 4))
+            .collect::<Vec<_>>()
+            .concat()
+    }
+
+    #[test]
+    fn exact_accounting_counts_drops_per_stream() {
+        let expect = BTreeMap::from([
+            ((0, Context::Process), exp(4, 1)),
+            ((0, Context::Hardirq), exp(2, 0)),
+        ]);
+        let exact = Demands {
+            exact: true,
+            ..Demands::default()
+        };
+        // Seq 2 dropped: 0, 1, 3 received; both hardirq records received.
+        let good = [
+            seqs(0, Context::Process, &[0, 1, 3]),
+            seqs(0, Context::Hardirq, &[0, 1]),
+        ];
+        assert_eq!(
+            account("exact-ok", &good, &expect).problems(&exact),
+            Vec::<String>::new()
+        );
+        // A drop in one stream cannot cover a loss in another.
+        let shifted = [
+            seqs(0, Context::Process, &[0, 1, 2, 3]),
+            seqs(0, Context::Hardirq, &[0]),
+        ];
+        let p = account("exact-shift", &shifted, &expect).problems(&exact);
+        assert_eq!(p.len(), 2, "{p:?}");
+        // A duplicate cannot stand in for a lost record.
+        let dup = [
+            seqs(0, Context::Process, &[0, 1, 1]),
+            seqs(0, Context::Hardirq, &[0, 1]),
+        ];
+        let p = account("exact-dup", &dup, &expect).problems(&exact);
+        assert!(p.iter().any(|m| m.contains("1 records neither")), "{p:?}");
+        assert!(p.iter().any(|m| m.contains("duplicates")), "{p:?}");
+        // A stream the producer never mentioned.
+        let stray = [
+            seqs(0, Context::Process, &[0, 1, 3]),
+            seqs(0, Context::Hardirq, &[0, 1]),
+            seqs(1, Context::Softirq, &[0]),
+        ];
+        let p = account("exact-stray", &stray, &expect).problems(&exact);
+        assert!(p.iter().any(|m| m.contains("cpu 1 softirq")), "{p:?}");
+    }
+
+    #[test]
+    fn lost_records_must_match_the_kernel() {
+        let expect = BTreeMap::from([
+            ((0, Context::Process), exp(10, 0)),
+            ((0, Context::Softirq), exp(4, 0)),
+        ]);
+        // Records 2..6 of process and 1..3 of softirq went with two lost
+        // sub-buffers of three records each.
+        let data = [
+            seqs(0, Context::Process, &[0, 1, 6, 7, 8, 9]),
+            seqs(0, Context::Softirq, &[0, 3]),
+        ];
+        let report = account("lost", &data, &expect);
+        let lost = |n| Demands {
+            lost_records: Some(n),
+            ..Demands::default()
+        };
+        assert!(report.problems(&lost(6)).is_empty());
+        assert_eq!(report.problems(&lost(5)).len(), 1);
+        assert_eq!(report.problems(&lost(7)).len(), 1);
+        // Missing in the middle counts as well as missing at the end.
+        let tail = [
+            seqs(0, Context::Process, &[0, 1, 2, 3, 4, 5]),
+            seqs(0, Context::Softirq, &[0, 1, 2, 3]),
+        ];
+        assert_eq!(
+            account("lost-tail", &tail, &expect)
+                .problems(&lost(0))
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_empty_recording_is_a_problem() {
+        let report = Report::default();
+        assert_eq!(report.problems(&Demands::default()), ["no records decoded"]);
+        let allow = Demands {
+            allow_empty: true,
+            ..Demands::default()
+        };
+        assert!(report.problems(&allow).is_empty());
     }
 
     fn run(data: &[u8]) -> (Vec<Rec>, Report) {
@@ -330,9 +527,9 @@ mod tests {
         std::fs::write(dir.join("t0"), cpu0).unwrap();
         std::fs::write(dir.join("t1"), rec(1, Context::Hardirq, 0, 15, 4)).unwrap();
         let expect = BTreeMap::from([
-            ((0, Context::Process), 5),
-            ((1, Context::Hardirq), 1),
-            ((1, Context::Softirq), 2),
+            ((0, Context::Process), exp(5, 0)),
+            ((1, Context::Hardirq), exp(1, 0)),
+            ((1, Context::Softirq), exp(2, 0)),
         ]);
         let mut text = Vec::new();
         let files = inputs(std::slice::from_ref(&dir)).unwrap();
@@ -354,7 +551,14 @@ mod tests {
             .find(|s| s.context == "softirq")
             .unwrap();
         assert_eq!((soft.received, soft.written), (0, Some(2)));
-        assert_eq!(report.problems().len(), 1);
+        assert_eq!(report.problems(&Demands::default()).len(), 1);
+        // Lost: process 5 - 3 distinct = 2, softirq 2; not exact.
+        assert_eq!(report.streams[0].lost(), Some(2));
+        let exact = Demands {
+            exact: true,
+            ..Demands::default()
+        };
+        assert_eq!(report.problems(&exact).len(), 3);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -379,7 +583,7 @@ mod tests {
         let report = decode(&files, None, Some(0), &mut Vec::new()).unwrap();
         assert_eq!(report.streams[0].out_of_order, 0);
         assert_eq!(report.streams[0].missing, 0);
-        assert!(report.problems().is_empty());
+        assert!(report.problems(&Demands::default()).is_empty());
         // Within one buffer, going backwards is a problem.
         std::fs::write(
             dir.join("t0"),
@@ -398,10 +602,21 @@ mod tests {
     #[test]
     fn expect_file_is_validated() {
         let f = std::env::temp_dir().join(format!("rrelay-expect-{}", std::process::id()));
-        std::fs::write(&f, "0 process 10\n1 hardirq 3\n").unwrap();
-        assert_eq!(read_expect(&f).unwrap().len(), 2);
-        std::fs::write(&f, "0 sometimes 10\n").unwrap();
-        assert!(read_expect(&f).is_err());
+        std::fs::write(&f, "0 process 10\n1 hardirq 3 1\n").unwrap();
+        let e = read_expect(&f).unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[&(1, Context::Hardirq)], exp(3, 1));
+        assert_eq!(e[&(0, Context::Process)], exp(10, 0));
+        for bad in [
+            "0 sometimes 10\n",
+            "0 process 10 11\n",
+            "0 process\n",
+            "0 process 1 0 0\n",
+            "",
+        ] {
+            std::fs::write(&f, bad).unwrap();
+            assert!(read_expect(&f).is_err(), "{bad:?} accepted");
+        }
         std::fs::remove_file(&f).unwrap();
     }
 }

@@ -74,10 +74,22 @@ enum Cmd {
         /// Print only the first N records (0: only the summary).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
-        /// The producer's counts file (`cpu context written` lines), to
-        /// account for every record written.
+        /// The producer's counts file (`cpu context written [dropped]`
+        /// lines), to account for every record written.
         #[arg(long, value_name = "FILE")]
         expect: Option<PathBuf>,
+        /// Fail unless every record written and not dropped was received
+        /// (no-overwrite mode); needs --expect.
+        #[arg(long)]
+        exact: bool,
+        /// Fail unless the records neither received nor dropped add up to
+        /// exactly N (overwrite mode: the kernel's lost sub-buffers times
+        /// the records each held); needs --expect.
+        #[arg(long, value_name = "N")]
+        lost_records: Option<u64>,
+        /// Succeed even when no record decodes.
+        #[arg(long)]
+        allow_empty: bool,
         /// Print the summary as JSON (and no records).
         #[arg(long)]
         json: bool,
@@ -162,8 +174,21 @@ fn main() {
             inputs,
             limit,
             expect,
+            exact,
+            lost_records,
+            allow_empty,
             json,
-        } => run_decode(&inputs, limit, expect.as_deref(), json),
+        } => run_decode(
+            &inputs,
+            limit,
+            expect.as_deref(),
+            &decode::Demands {
+                exact,
+                lost_records,
+                allow_empty,
+            },
+            json,
+        ),
     };
     if let Err(e) = result {
         eprintln!("rrelay: {e:#}");
@@ -187,8 +212,12 @@ fn run_decode(
     inputs: &[PathBuf],
     limit: Option<usize>,
     expect: Option<&Path>,
+    demands: &decode::Demands,
     json: bool,
 ) -> Result<()> {
+    if expect.is_none() && (demands.exact || demands.lost_records.is_some()) {
+        anyhow::bail!("--exact and --lost-records need --expect");
+    }
     let files = decode::inputs(inputs)?;
     let expect = expect.map(decode::read_expect).transpose()?;
     let mut out = std::io::stdout().lock();
@@ -199,7 +228,7 @@ fn run_decode(
     } else {
         report.print(&mut out)?;
     }
-    let problems = report.problems();
+    let problems = report.problems(demands);
     if !problems.is_empty() {
         anyhow::bail!("{}", problems.join("; "));
     }
