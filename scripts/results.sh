@@ -4,6 +4,9 @@
 PASSED=0
 FAILED=0
 SKIPPED=0
+# What ran: "KIND NAME" -> results seen (tap: a program's section, kunit: a
+# suite's distinct cases), for check_expected.
+declare -gA RAN=()
 
 # result pass|fail|skip NAME
 result() {
@@ -45,6 +48,7 @@ count_tap() {
     local log=$1 prefix=${2:-} prog= plan= seen=0 line
     close_prog() {
         [[ -n $prog ]] || return 0
+        RAN["tap $prog"]=$((${RAN["tap $prog"]:-0} + seen))
         if [[ -z $plan ]]; then
             result fail "$prefix$prog: no TAP plan (crashed?)"
         elif ((plan != seen)); then
@@ -89,13 +93,45 @@ count_kunit() {
             [[ $desc =~ \#\ SKIP ]] && st=skip
             [[ -n $not ]] && st=fail
             key="kunit: $suite.${desc%% #*}"
-            [[ -n ${seen[$key]:-} ]] || order+=("$key")
+            if [[ -z ${seen[$key]:-} ]]; then
+                order+=("$key")
+                RAN["kunit $suite"]=$((${RAN["kunit $suite"]:-0} + 1))
+            fi
             [[ ${seen[$key]:-} == fail ]] || seen[$key]=$st
         fi
     done < <(tr -d '\r' <"$log" | grep -a -E '^\[ *[0-9.]+\]     (# Subtest:|(not )?ok [0-9]+ )')
     for key in "${order[@]}"; do
         result "${seen[$key]}" "$key"
     done
+}
+
+# check_expected FILE KERNEL: every test FILE lists for KERNEL must have run
+# with its count of results ("-": any count, at least one), and nothing may
+# run that FILE does not list. One result per problem, then one for the
+# whole list. FILE's lines: KIND NAME COUNT KERNELS (base,debug).
+check_expected() {
+    local file=$1 kernel=$2 kind name count kernels n=0 bad=0 key
+    local -A listed=()
+    while read -r kind name count kernels; do
+        [[ -z $kind || $kind == \#* ]] && continue
+        [[ ,$kernels, == *,$kernel,* ]] || continue
+        key="$kind $name"
+        listed[$key]=1
+        n=$((n + 1))
+        if [[ -z ${RAN[$key]+x} ]]; then
+            result fail "harness: expected $kind test $name did not run (missing or crashed)"; bad=1
+        elif [[ $count == - ]]; then
+            ((RAN[$key] > 0)) || { result fail "harness: $kind test $name gave no result"; bad=1; }
+        elif ((RAN[$key] != count)); then
+            result fail "harness: $kind test $name gave ${RAN[$key]} results, $file says $count"; bad=1
+        fi
+    done <"$file"
+    for key in "${!RAN[@]}"; do
+        if [[ -z ${listed[$key]:-} ]]; then
+            result fail "harness: $key ran (${RAN[$key]} results) but $file does not list it for $kernel"; bad=1
+        fi
+    done
+    ((bad)) || result pass "harness: all $n tests of $file for the $kernel kernel ran, with their counts"
 }
 
 # run_guest_suite KERNEL GUESTDIR TESTS OUTPREFIX [vm-run options...]

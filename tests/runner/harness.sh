@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Host self-test of the result bookkeeping (scripts/results.sh): a missing
+# test, a crashed one, a wrong count and an unlisted one must each fail the
+# expected-test check; a complete run must pass it. Prints TAP.
+set -uo pipefail
+. "$(dirname "$0")/../../scripts/lib.sh"
+work=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-harness.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+n=0 fail=0
+tap() { n=$((n + 1)); if [[ $1 == ok ]]; then echo "ok $n $2"; else echo "not ok $n $2"; fail=1; fi; }
+
+cat >"$work/expected.txt" <<'LIST'
+# KIND NAME COUNT KERNELS
+tap   alpha   2  base,debug
+tap   beta    -  base
+kunit suite_a 2  base,debug
+tap   gamma   1  debug
+LIST
+
+# A guest run: TAP on the command's output, KTAP in the kernel log.
+tap_out() {
+    printf '# rrelay-test: alpha\n1..2\nok 1 a\nok 2 b\n'
+    [[ $1 == crash ]] && { printf '# rrelay-test: beta\n1..3\nok 1 x\n'; return; }
+    [[ $1 == missing ]] || printf '# rrelay-test: beta\n1..1\nok 1 x\n'
+    [[ $1 == unlisted ]] && printf '# rrelay-test: delta\n1..1\nok 1 y\n'
+    [[ $1 == count ]] && printf '# rrelay-test: alpha\n1..3\nok 1 a\nok 2 b\nok 3 c\n'
+    return 0
+}
+kernel_log() {
+    printf '[    1.000000]     # Subtest: suite_a\n[    1.000001]     ok 1 case_one\n'
+    [[ $1 == kunit ]] || printf '[    1.000002]     ok 2 case_two\n'
+    return 0
+}
+
+# run CASE: the summary of counting that run and checking it (in a subshell).
+run() {
+    (
+        . "$RRELAY_ROOT/scripts/results.sh"
+        tap_out "$1" >"$work/$1.tap"
+        kernel_log "$1" >"$work/$1.log"
+        count_kunit "$work/$1.log"
+        count_tap "$work/$1.tap"
+        check_expected "$work/expected.txt" base
+        summary
+    ) >"$work/$1.out" 2>&1
+}
+
+echo "# rrelay-test: runner-harness"
+echo "1..6"
+if run complete; then tap ok "a complete run passes the expected-test check"; else tap fail "a complete run passes"; sed 's/^/# /' "$work/complete.out"; fi
+for c in missing:"did not run" crash:"planned 3 tests, ran 1" count:"gave 5 results" unlisted:"does not list it" kunit:"kunit test suite_a gave 1 results"; do
+    name=${c%%:*} want=${c#*:}
+    if ! run "$name" && grep -q "^FAILED .*$want" "$work/$name.out"; then
+        tap ok "a $name test fails the run ($want)"
+    else
+        tap fail "a $name test fails the run ($want)"; sed 's/^/# /' "$work/$name.out"
+    fi
+done
+exit $fail
