@@ -46,10 +46,12 @@ MODULE_PARM_DESC(setup_mib, "MiB per CPU for the open/close measurement");
 #define PRODUCE_RECORD	1024
 
 enum impl { R_WRITE, R_NOIRQ, R_RESERVE, K_WRITE, K_NOIRQ, K_RESERVE, FLOOR, NR_IMPL };
+
 static const char *const impl_names[NR_IMPL] = {
 	"rrelay_write", "__rrelay_write", "rrelay_reserve",
 	"relay_write", "__relay_write", "relay_reserve", "memcpy",
 };
+
 static const size_t sizes[] = { 16, 64, 256, 1024, 4096 };
 
 static struct dentry *dir;
@@ -278,14 +280,16 @@ static void setup_bench(void)
 		rrelay_close(rc);
 		t2 = ktime_get_ns();
 		if (rc)
-			emit("setup rrelay open %u %llu\nsetup rrelay close %u %llu\n", r, t1 - t0, r, t2 - t1);
+			emit("setup rrelay open %u %llu\nsetup rrelay close %u %llu\n",
+			     r, t1 - t0, r, t2 - t1);
 		t0 = ktime_get_ns();
 		kc = relay_open("setup_k", dir, subbuf, n, &k_overwrite_cb, NULL);
 		t1 = ktime_get_ns();
 		relay_close(kc);
 		t2 = ktime_get_ns();
 		if (kc)
-			emit("setup relay open %u %llu\nsetup relay close %u %llu\n", r, t1 - t0, r, t2 - t1);
+			emit("setup relay open %u %llu\nsetup relay close %u %llu\n",
+			     r, t1 - t0, r, t2 - t1);
 	}
 }
 
@@ -332,10 +336,12 @@ static int producer_thread(void *data)
 		atomic64_add(16 * PRODUCE_RECORD, &prod.bytes);
 		atomic64_add(16, &prod.records);
 		if (prod.rate) {
-			u64 due = start + div64_u64(sent * NSEC_PER_SEC, prod.rate), now = ktime_get_ns();
+			u64 due = start + div64_u64(sent * NSEC_PER_SEC, prod.rate);
+			u64 now = ktime_get_ns();
 
 			if (due > now)
-				usleep_range(div_u64(due - now, 1000), div_u64(due - now, 1000) + 50);
+				usleep_range(div_u64(due - now, 1000),
+					     div_u64(due - now, 1000) + 50);
 		} else {
 			cond_resched();
 		}
