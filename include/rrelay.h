@@ -237,6 +237,9 @@ void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length);
  * @length: its size in bytes
  *
  * For callers that cannot inline C (Rust clients). Any context.
+ *
+ * Return: true if the record was written, false if it was dropped (and
+ * counted) or @chan is NULL.
  */
 bool rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
 
@@ -248,6 +251,9 @@ bool rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t le
  *
  * For callers that cannot inline C. The caller keeps this CPU's other
  * writers (interrupts) away from the channel.
+ *
+ * Return: true if the record was written, false if it was dropped (and
+ * counted) or @chan is NULL.
  */
 bool __rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
 
