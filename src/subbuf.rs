@@ -149,7 +149,7 @@ impl Geometry {
         // `produced - n` is being overwritten and the oldest intact one is
         // `produced - n + 1`. A stopped writer is in no slot.
         if ready > self.n_subbufs || (ready == self.n_subbufs && !stopped) {
-            let oldest = w.produced - self.n_subbufs + 1;
+            let oldest = w.produced - self.n_subbufs + usize::from(!stopped);
             return ReadStep::Skip {
                 to: oldest,
                 lost: oldest - r.consumed,

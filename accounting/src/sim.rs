@@ -1,30 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A reference buffer for tests: single-threaded, built from the same
-//! functions the module uses (`Geometry::reserve`, `switch`, `read_step`,
-//! `consume`), with the data in a vector. The property tests and the fuzzer
-//! drive it with operations and check what comes out.
+//! The code under test as the module runs it: a single-threaded buffer built
+//! from the same functions (`Geometry::start`, `reserve`, `switch`,
+//! `read_step`, `consume`, `intact`, `add_consumed`), with the data in a
+//! vector and a client whose `subbuf_start` writes a header and reserves it.
+//!
+//! [`check`] drives a [`Sim`] and the independent [`Reference`] with the same
+//! operations and demands that they agree after each one: every accept and
+//! refusal, every byte read, every count, the writer and reader positions
+//! and the bytes in the ring. The property tests and the fuzzer call it.
 
+use crate::reference::{header, record, Counts, Reference, StartCall};
 use crate::*;
 use std::cell::{Cell, RefCell};
+use std::string::String;
 use std::vec;
 use std::vec::Vec;
 
-/// A buffer: the writer state in cells, the data in a vector, and the counts.
+/// A value no correct start leaves in the writer state.
+const POISON: usize = usize::MAX / 4;
+
+/// A buffer: the writer state in cells, the data in a vector, the counts,
+/// and the client's state.
 pub struct Sim {
     pub g: Geometry,
+    /// The client's own copy of the sub-buffer size.
+    pub size: usize,
     pub overwrite: bool,
     pub offset: Cell<usize>,
     pub produced: Cell<usize>,
     pub consumed: Cell<usize>,
     pub current: Cell<usize>,
     pub padding: RefCell<Vec<usize>>,
+    /// The start reserve the client asked for, until the switch takes it.
     pub reserve: Cell<usize>,
     pub data: RefCell<Vec<u8>>,
     pub events: RefCell<Vec<Event>>,
     pub published_bytes: Cell<usize>,
     pub reader: Cell<ReaderPos>,
     pub lost: Cell<usize>,
+    /// The header length the client reserves in each new sub-buffer.
+    pub header_len: Cell<usize>,
+    /// Whether the client refuses every new sub-buffer.
+    pub paused: Cell<bool>,
+    /// Sub-buffers the client let start (it numbers its headers with this).
+    pub started: Cell<usize>,
+    /// Every `subbuf_start` call, in order.
+    pub starts: RefCell<Vec<StartCall>>,
 }
 
 impl Writer for Sim {
@@ -53,8 +75,21 @@ impl Writer for Sim {
         self.produced.set(produced);
         self.published_bytes.set(self.published_bytes.get() + bytes);
     }
-    fn subbuf_start(&self, _slot: usize, _prev: Option<usize>, full: bool) -> bool {
-        self.overwrite || !full
+    fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
+        self.starts
+            .borrow_mut()
+            .push(StartCall { slot, prev, full });
+        if self.paused.get() || (full && !self.overwrite) {
+            return false;
+        }
+        // Like blktrace: write a header in place, then reserve it.
+        let k = self.started.replace(self.started.get() + 1);
+        let len = self.header_len.get();
+        let at = slot * self.size;
+        let room = len.min(self.size);
+        self.data.borrow_mut()[at..at + room].copy_from_slice(&header(k, room));
+        self.reserve.set(len);
+        true
     }
     fn take_start_reserve(&self) -> usize {
         self.reserve.replace(0)
@@ -65,22 +100,41 @@ impl Writer for Sim {
 }
 
 impl Sim {
+    /// A buffer whose client reserves no header and never stops it.
     pub fn new(subbuf_size: usize, n_subbufs: usize, overwrite: bool) -> Self {
+        Self::with_client(subbuf_size, n_subbufs, overwrite, 0, false)
+    }
+
+    /// A buffer whose client reserves `header_len` bytes in each new
+    /// sub-buffer and, if `paused`, refuses the first one.
+    pub fn with_client(
+        subbuf_size: usize,
+        n_subbufs: usize,
+        overwrite: bool,
+        header_len: usize,
+        paused: bool,
+    ) -> Self {
         let g = Geometry::new(subbuf_size, n_subbufs).unwrap();
+        // The writer state starts as garbage: `start` must set all of it.
         let sim = Sim {
             g,
+            size: subbuf_size,
             overwrite,
-            offset: Cell::new(0),
+            offset: Cell::new(POISON),
             produced: Cell::new(0),
             consumed: Cell::new(0),
-            current: Cell::new(0),
-            padding: RefCell::new(vec![0; n_subbufs]),
+            current: Cell::new(POISON),
+            padding: RefCell::new(vec![POISON; n_subbufs]),
             reserve: Cell::new(0),
-            data: RefCell::new(vec![0; g.data_size()]),
+            data: RefCell::new(vec![0; subbuf_size * n_subbufs]),
             events: RefCell::new(Vec::new()),
             published_bytes: Cell::new(0),
             reader: Cell::new(ReaderPos::default()),
             lost: Cell::new(0),
+            header_len: Cell::new(header_len),
+            paused: Cell::new(paused),
+            started: Cell::new(0),
+            starts: RefCell::new(Vec::new()),
         };
         g.start(&sim);
         sim
@@ -102,7 +156,7 @@ impl Sim {
         let _ = self.g.switch(self, 0);
     }
 
-    fn snapshot(&self) -> WriterSnapshot {
+    pub fn snapshot(&self) -> WriterSnapshot {
         WriterSnapshot {
             produced: self.produced.get(),
             offset: self.offset.get(),
@@ -137,6 +191,20 @@ impl Sim {
         out
     }
 
+    /// `rrelay_subbufs_consumed`, as the module does it.
+    pub fn subbufs_consumed(&self, n: usize) {
+        let c = self
+            .g
+            .add_consumed(self.produced.get(), self.consumed.get(), n);
+        if c != self.reader.get().consumed {
+            self.reader.set(ReaderPos {
+                consumed: c,
+                bytes_consumed: 0,
+            });
+        }
+        self.consumed.set(c);
+    }
+
     fn release(&self, pos: ReaderPos) {
         self.reader.set(pos);
         self.consumed.set(pos.consumed);
@@ -144,6 +212,18 @@ impl Sim {
 
     pub fn count(&self, e: Event) -> usize {
         self.events.borrow().iter().filter(|x| **x == e).count()
+    }
+
+    /// The counts, in the reference's terms.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            full: self.count(Event::Full),
+            too_big: self.count(Event::TooBig),
+            dropped: self.count(Event::Dropped),
+            overwritten: self.count(Event::Overwritten),
+            lost: self.lost.get(),
+            written: self.published_bytes.get(),
+        }
     }
 }
 
@@ -156,11 +236,24 @@ pub enum Op {
     Read(usize),
     /// rrelay_flush.
     Flush,
+    /// From now on the client reserves a header of this many bytes.
+    Reserve(usize),
+    /// The client stops (true) or resumes (false) accepting sub-buffers.
+    Pause(bool),
+    /// rrelay_subbufs_consumed with this count.
+    Consumed(usize),
 }
 
-/// Record `i` of length `len`: bytes that name the record and position.
-pub fn record(i: usize, len: usize) -> Vec<u8> {
-    (0..len).map(|j| (i * 31 + j * 7 + 1) as u8).collect()
+/// How a buffer is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub subbuf_size: usize,
+    pub n_subbufs: usize,
+    pub overwrite: bool,
+    /// The header the client reserves in each new sub-buffer.
+    pub reserve: usize,
+    /// Whether the client refuses the first sub-buffer.
+    pub paused: bool,
 }
 
 macro_rules! ensure {
@@ -171,119 +264,154 @@ macro_rules! ensure {
     };
 }
 
-/// Runs `ops` on a no-overwrite buffer: the reader must get exactly the
-/// accepted records, in order, and every refused record must be counted.
-pub fn check_no_overwrite(
-    subbuf_size: usize,
-    n_subbufs: usize,
-    ops: &[Op],
-) -> Result<(), std::string::String> {
-    let sim = Sim::new(subbuf_size, n_subbufs, false);
-    let (mut accepted, mut read) = (Vec::new(), Vec::new());
-    let (mut writes, mut refused, mut refused_empty, mut flushes) = (0, 0, 0, 0);
+/// Runs `ops` on the module's accounting and on the reference, comparing
+/// them after each; then drains both. Returns the counts on agreement.
+pub fn check(setup: Setup, ops: &[Op]) -> Result<Counts, String> {
+    let Setup {
+        subbuf_size: size,
+        n_subbufs: n,
+        overwrite,
+        reserve,
+        paused,
+    } = setup;
+    let sim = Sim::with_client(size, n, overwrite, reserve, paused);
+    let mut model = Reference::new(size, n, overwrite, reserve, paused);
+    let g = sim.g;
+    ensure!(
+        (
+            g.subbuf_size(),
+            g.n_subbufs(),
+            g.data_size(),
+            g.stopped_offset()
+        ) == (size, n, size * n, size + 1),
+        "geometry {g:?} is not {size} x {n}"
+    );
+    compare(&sim, &model, "open")?;
     for (i, op) in ops.iter().enumerate() {
         match *op {
             Op::Write(len) => {
                 let rec = record(i, len);
-                writes += 1;
-                if sim.write(&rec) {
-                    accepted.extend_from_slice(&rec)
-                } else {
-                    refused += 1;
-                    refused_empty += usize::from(len == 0);
-                }
+                let (got, want) = (sim.write(&rec), model.write(&rec));
+                ensure!(
+                    got == want,
+                    "op {i} {op:?}: accepted {got}, reference {want}"
+                );
             }
-            Op::Read(n) => read.extend(sim.read(n)),
+            Op::Read(max) => {
+                let (got, want) = (sim.read(max), model.read(max));
+                ensure!(
+                    got == want,
+                    "op {i} {op:?}: read {got:?}, reference {want:?}"
+                );
+            }
             Op::Flush => {
-                flushes += 1;
-                sim.flush()
+                sim.flush();
+                model.flush();
+            }
+            Op::Reserve(len) => {
+                sim.header_len.set(len);
+                model.reserve = len;
+            }
+            Op::Pause(p) => {
+                sim.paused.set(p);
+                model.paused = p;
+            }
+            Op::Consumed(k) => {
+                sim.subbufs_consumed(k);
+                model.subbufs_consumed(k);
             }
         }
-        ensure!(
-            read[..] == accepted[..read.len()],
-            "read is not a prefix of accepted after op {i}"
-        );
+        compare(&sim, &model, &std::format!("op {i} {op:?}"))?;
     }
-    sim.flush();
-    read.extend(sim.read(usize::MAX));
-    ensure!(
-        sim.lost.get() == 0,
-        "lost {} in no-overwrite",
-        sim.lost.get()
-    );
-    ensure!(
-        sim.count(Event::Overwritten) == 0,
-        "overwritten in no-overwrite"
-    );
-    // Every refused record is counted exactly once, as dropped or too big
-    // (zero-length records are never dropped: there is nothing to lose).
-    ensure!(
-        refused - refused_empty == sim.count(Event::TooBig) + sim.count(Event::Dropped),
-        "refused {refused} ({refused_empty} empty) but counted {} big + {} dropped",
-        sim.count(Event::TooBig),
-        sim.count(Event::Dropped)
-    );
-    ensure!(writes >= refused, "more refused than written");
-    // A final flush into a full buffer is refused; once drained, a second
-    // flush publishes the rest, and then nothing accepted is missing.
-    sim.flush();
-    read.extend(sim.read(usize::MAX));
-    ensure!(
-        read == accepted,
-        "read {} bytes, accepted {}",
-        read.len(),
-        accepted.len()
-    );
-    // relay's full count also counts flushes that found the buffer full.
-    ensure!(
-        sim.count(Event::Full) >= sim.count(Event::Dropped),
-        "full < dropped"
-    );
-    ensure!(
-        sim.count(Event::Full) <= sim.count(Event::Dropped) + refused_empty + flushes + 2,
-        "full counts more than drops and flushes"
-    );
-    Ok(())
+    // Drain: resume, publish what is pending (a flush into a full buffer is
+    // refused; once drained, a second one goes through), read it all.
+    sim.paused.set(false);
+    model.paused = false;
+    for round in 0..2 {
+        sim.flush();
+        model.flush();
+        let (got, want) = (sim.read(usize::MAX), model.read(usize::MAX));
+        ensure!(
+            got == want,
+            "drain {round}: read {got:?}, reference {want:?}"
+        );
+        compare(&sim, &model, "drain")?;
+    }
+    if !overwrite {
+        ensure!(model.counts.lost == 0, "the reference lost data");
+    }
+    Ok(model.counts)
 }
 
-/// Runs `ops` on an overwrite buffer: what is read comes from accepted
-/// records in their order, and the sub-buffers the reader lost are exactly
-/// those the writer overwrote.
-pub fn check_overwrite(
-    subbuf_size: usize,
-    n_subbufs: usize,
-    ops: &[Op],
-) -> Result<(), std::string::String> {
-    let sim = Sim::new(subbuf_size, n_subbufs, true);
-    let mut accepted = Vec::new();
-    let mut read = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        match *op {
-            Op::Write(len) => {
-                let rec = record(i, len);
-                if sim.write(&rec) {
-                    accepted.extend_from_slice(&rec)
-                }
-            }
-            Op::Read(n) => read.extend(sim.read(n)),
-            Op::Flush => sim.flush(),
-        }
-    }
-    sim.flush();
-    read.extend(sim.read(usize::MAX));
-    ensure!(sim.count(Event::Dropped) == 0, "dropped in overwrite mode");
+/// Whether the module's state is the reference's.
+fn compare(sim: &Sim, m: &Reference, at: &str) -> Result<(), String> {
+    let (size, n, g) = (m.size, m.n, sim.g);
+    let (got, want) = (sim.counts(), m.counts);
+    ensure!(got == want, "{at}: counts {got:?}, reference {want:?}");
     ensure!(
-        sim.lost.get() == sim.count(Event::Overwritten),
-        "reader lost {} sub-buffers, writer overwrote {}",
-        sim.lost.get(),
-        sim.count(Event::Overwritten)
+        *sim.starts.borrow() == m.starts,
+        "{at}: subbuf_start calls {:?}, reference {:?}",
+        sim.starts.borrow(),
+        m.starts
     );
-    let mut it = accepted.iter();
-    for b in &read {
+    let finished = m.finished();
+    ensure!(
+        sim.produced.get() == finished,
+        "{at}: produced {}, reference {finished}",
+        sim.produced.get()
+    );
+    let want = ReaderPos {
+        consumed: m.reader,
+        bytes_consumed: m.read_in,
+    };
+    ensure!(
+        sim.reader.get() == want && sim.consumed.get() == m.reader,
+        "{at}: reader {:?} consumed {}, reference {want:?}",
+        sim.reader.get(),
+        sim.consumed.get()
+    );
+    let offset = m.current_len().unwrap_or(size + 1);
+    ensure!(
+        sim.offset.get() == offset,
+        "{at}: offset {}, reference {offset}",
+        sim.offset.get()
+    );
+    let slot = m.subbufs.len().saturating_sub(1) % n;
+    ensure!(
+        sim.current.get() == slot,
+        "{at}: current slot {}, reference {slot}",
+        sim.current.get()
+    );
+    // The sub-buffers in the ring hold their bytes; finished ones record
+    // their padding.
+    let data = sim.data.borrow();
+    let padding = sim.padding.borrow();
+    for k in m.subbufs.len().saturating_sub(n)..m.subbufs.len() {
+        let (at_slot, bytes) = ((k % n) * size, &m.subbufs[k]);
         ensure!(
-            it.any(|a| a == b),
-            "read bytes are not a subsequence of accepted"
+            data[at_slot..at_slot + bytes.len()] == bytes[..],
+            "{at}: sub-buffer {k} holds {:?}, reference {bytes:?}",
+            &data[at_slot..at_slot + bytes.len()]
+        );
+        ensure!(
+            k >= finished || padding[k % n] == size - bytes.len(),
+            "{at}: sub-buffer {k} padding {}, reference {}",
+            padding[k % n],
+            size - bytes.len()
         );
     }
+    let w = sim.snapshot();
+    for k in finished.saturating_sub(2 * n)..=finished {
+        ensure!(
+            g.intact(w, k) == m.intact(k),
+            "{at}: intact({k}) is {}, reference {}",
+            g.intact(w, k),
+            m.intact(k)
+        );
+    }
+    ensure!(
+        g.is_full(w.produced, sim.consumed.get()) == (finished - m.reader >= n),
+        "{at}: is_full disagrees"
+    );
     Ok(())
 }
