@@ -11,7 +11,7 @@ KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
 .PHONY: all modules clean help bootstrap kernel kernel-debug check check-debug stress demo vm-run bench \
-	clippy fmt fmt-check rust-analyzer host-test
+	clippy fmt fmt-check rust-analyzer host-test lint lint-c rustdoc mutants
 
 all: modules
 
@@ -23,6 +23,18 @@ clippy:
 
 rust-analyzer:
 	$(KMAKE) rust-analyzer
+
+# Every lint: rustfmt, clippy, kernel-doc and checkpatch. `make -k lint` runs them all.
+lint: fmt-check clippy lint-c
+
+# kernel-doc and checkpatch on every C file and header (accepted reports,
+# each with its reason, in scripts/lint-c.ignore).
+lint-c:
+	scripts/lint-c.sh
+
+# HTML docs of the module crate, private items included (target/rustdoc-module).
+rustdoc:
+	KDIR=$(KDIR) scripts/rustdoc.sh
 
 clean:
 	-[ -d "$(KDIR)" ] && $(KMAKE) clean
@@ -91,4 +103,6 @@ help:
 	@echo 'make stress DURATION=60 KERNEL=base|debug   every context, reader, hotplug and churn at once'
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
 	@echo 'make vm-run CMD=.. FILES=..  run a command in the test VM with rrelay.ko'
+	@echo 'make lint          rustfmt, clippy, kernel-doc and checkpatch (make lint-c: the C lints only)'
+	@echo 'make rustdoc       the documentation of the module crate (target/rustdoc-module)'
 	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / clean'

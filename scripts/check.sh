@@ -87,6 +87,12 @@ else
     result fail "lint: clippy (make clippy; exit status, a CLIPPY step and no warning are required)"
 fi
 
+# The kernel's lints on the C: kernel-doc and checkpatch, one test per file
+# and lint (scripts/lint-c.sh; accepted reports in scripts/lint-c.ignore).
+{ echo "# rrelay-test: lint"; "$RRELAY_ROOT/scripts/lint-c.sh"; } >"$work/lint-c.tap" 2>&1
+count_tap "$work/lint-c.tap"
+awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$work/lint-c.tap" | head -n 40 >&2
+
 # 3. The guest suite.
 log "guest suite on the $kernel kernel"
 vm_opts=()

@@ -122,7 +122,11 @@ unsafe extern "C" fn rrelay_reset(chan: *mut Rchan) {
 ///
 /// `chan` is an open channel; `data` covers `length` bytes.
 #[no_mangle]
-unsafe extern "C" fn rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) -> bool {
+unsafe extern "C" fn rrelay_write_noinline(
+    chan: *mut Rchan,
+    data: *const c_void,
+    length: usize,
+) -> bool {
     // SAFETY: The caller's promises.
     unsafe { chan_ref(chan) }.is_some_and(|chan| {
         // SAFETY: The caller's promise on `data`.
@@ -137,7 +141,11 @@ unsafe extern "C" fn rrelay_write_noinline(chan: *mut Rchan, data: *const c_void
 /// As [`rrelay_write_noinline`], and the caller keeps the buffer's writers
 /// from nesting.
 #[no_mangle]
-unsafe extern "C" fn __rrelay_write_noinline(chan: *mut Rchan, data: *const c_void, length: usize) -> bool {
+unsafe extern "C" fn __rrelay_write_noinline(
+    chan: *mut Rchan,
+    data: *const c_void,
+    length: usize,
+) -> bool {
     // SAFETY: The caller's promises.
     unsafe { chan_ref(chan) }.is_some_and(|chan| {
         // SAFETY: The caller's promise on `data`.

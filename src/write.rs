@@ -136,7 +136,10 @@ impl Rchan {
     #[inline]
     pub(crate) fn write(&self, data: &[u8]) -> bool {
         let _irq = IrqGuard::new();
-        self.serialize_writer(|| self.this_cpu_buf().is_some_and(|buf| buf.write_record(data)))
+        self.serialize_writer(|| {
+            self.this_cpu_buf()
+                .is_some_and(|buf| buf.write_record(data))
+        })
     }
 
     /// `__rrelay_write`: preemption off on a per-CPU buffer (the caller
@@ -149,7 +152,8 @@ impl Rchan {
             return self.write(data);
         }
         let _preempt = PreemptGuard::new();
-        self.this_cpu_buf().is_some_and(|buf| buf.write_record(data))
+        self.this_cpu_buf()
+            .is_some_and(|buf| buf.write_record(data))
     }
 
     /// `rrelay_reserve`: preemption off around the reservation only.

@@ -54,6 +54,7 @@ static struct kunit_suite rrelay_inject_suite = {
 	.name = "rrelay_inject",
 	.test_cases = rrelay_inject_cases,
 };
+
 kunit_test_suite(rrelay_inject_suite);
 
 static int __init rrelay_inject_init(void)
