@@ -274,8 +274,10 @@ impl Geometry {
     }
 
     /// A start reserve must leave room for data, as relay's `BUG_ON` demands.
+    /// (`subbuf_size >= 1`, so this cannot underflow; `reserve + 1` would
+    /// overflow for a client's `SIZE_MAX`.)
     fn clamp_reserve(&self, reserve: usize) -> usize {
-        if reserve + 1 >= self.subbuf_size {
+        if reserve >= self.subbuf_size - 1 {
             0
         } else {
             reserve
