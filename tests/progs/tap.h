@@ -14,10 +14,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define __printf(a, b) __attribute__((__format__(__printf__, a, b)))
+#define __noreturn __attribute__((__noreturn__))
+
 static int tap_n, tap_failed;
 
 /* Reports one test; returns cond. */
-static inline int __attribute__((format(printf, 2, 3))) tap(int cond, const char *fmt, ...)
+static inline int __printf(2, 3) tap(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,7 +36,7 @@ static inline int __attribute__((format(printf, 2, 3))) tap(int cond, const char
 	return cond;
 }
 
-static inline void __attribute__((format(printf, 1, 2))) diag(const char *fmt, ...)
+static inline void __printf(1, 2) diag(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -51,7 +55,7 @@ static inline int tap_done(void)
 	return tap_failed;
 }
 
-static inline void __attribute__((noreturn)) bail(const char *what)
+static inline void __noreturn bail(const char *what)
 {
 	printf("Bail out! %s: %s\n", what, strerror(errno));
 	printf("1..%d\nnot ok %d bailed out\n", tap_n + 1, tap_n + 1);
@@ -59,7 +63,7 @@ static inline void __attribute__((noreturn)) bail(const char *what)
 }
 
 /* Runs a shell command; returns its exit status. */
-static inline int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
+static inline int __printf(1, 2) sh(const char *fmt, ...)
 {
 	char cmd[512];
 	va_list ap;

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * In-guest fuzzer: from fixed seeds, random sequences of open, read, readv,
- * mmap (good and bad), ioctl (known and random commands and arguments),
- * splice, sendfile, poll, lseek and close on the files of live channels,
- * while the sample producer writes and the churn channel is closed and
- * reopened under the fuzzer. Every failure must be one of the errnos the
- * interface defines; the kernel must stay sound (the runner fails the run
- * on any kernel report).
+ * pread, mmap (good and bad), ioctl (known and random commands and
+ * arguments), splice, sendfile, poll, lseek and close on the files of live
+ * channels, while the sample producer writes and the churn channel is
+ * closed and reopened under the fuzzer. Every operation has an expected
+ * outcome, worked out from its arguments and the file's geometry: success
+ * (with a result in range) or one errno; a race with the churn adds one
+ * alternative where it can change the answer (ENOENT for an open, ENODEV
+ * for an mmap). The kernel must stay sound (the runner fails the run on
+ * any kernel report).
  */
 #include "tap.h"
 
@@ -21,6 +24,7 @@
 #define S "/sys/kernel/debug/rrelay_sample"
 #define T "/sys/kernel/debug/rrelay_test_client"
 #define NFD 6
+#define NONE (-1)
 
 static unsigned long long rng;
 
@@ -32,115 +36,296 @@ static unsigned int next(void)
 	return (unsigned int)(rng >> 16);
 }
 
-static const char *const paths[] = {
-	S "/sample0", S "/sample1", S "/sample2", S "/sample3", T "/buf0", T "/buf1",
+/* The sample's buffers (never closed while fuzzed) and the churn channel's. */
+enum kind { SAMPLE, CHURN };
+
+static const struct {
+	const char *path;
+	enum kind kind;
+} paths[] = {
+	{ S "/sample0", SAMPLE },
+	{ S "/sample1", SAMPLE },
+	{ S "/sample2", SAMPLE },
+	{ S "/sample3", SAMPLE },
+	{ T "/buf0", CHURN },
+	{ T "/buf1", CHURN },
 };
+
+/* Geometry: the sample has 4 x 4096 bytes, the test client 4 x 256 (one page). */
+#define N_SUBBUFS 4
+static const size_t subbuf_size[] = { [SAMPLE] = 4096, [CHURN] = 256 };
+static const size_t map_size[] = { [SAMPLE] = 16384, [CHURN] = 4096 };
 
 static long ops, unexpected;
 static char buf[1 << 16];
+static char touched; /* bytes read from mappings land here */
 
-/*
- * Accepts success, EBADF when the slot is closed (fd < 0), or one of the
- * listed errnos (a 0-terminated list); anything else is counted.
- */
-static void expect(long ret, int fd, const char *what, ...)
+/* Outcomes that the seeds together must reach, or the fuzzer tested little. */
+enum reached { OPENED, READ_DATA, MAPPED, MAP_EINVAL, MAP_EACCES, MAP_EPERM, PAD_EINVAL,
+	       CONSUMED, FLAGS_EINVAL, RANDOM_ENOTTY, SPLICED, SENT, POLLED_IN, N_REACHED };
+
+static const char *const reached_names[] = {
+	"open", "read data", "mmap", "mmap EINVAL", "mmap EACCES", "mmap EPERM",
+	"GET_PADDING EINVAL", "PUT_CONSUMED", "SET_FLAGS EINVAL", "random ioctl ENOTTY",
+	"splice data", "sendfile data", "poll POLLIN",
+};
+
+static long reached[N_REACHED];
+
+static void __printf(3, 4) report(const char *what, int fd, const char *fmt, ...)
 {
-	int e, err = errno;
+	char msg[160];
 	va_list ap;
 
-	ops++;
-	if (ret >= 0 || (fd < 0 && err == EBADF))
-		return;
-	va_start(ap, what);
-	while ((e = va_arg(ap, int)))
-		if (e == err) {
-			va_end(ap);
-			return;
-		}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (unexpected++ < 10)
-		diag("unexpected: %s on fd %d -> %s", what, fd, strerror(err));
+		diag("unexpected: %s on fd %d: %s", what, fd, msg);
 }
 
-static void one_op(int *fds, int *pipefd, int out)
+/*
+ * Checks one call's outcome, called right after it: ret < 0 with errno, or
+ * success. want and also are the expected outcomes, 0 for success or an
+ * errno (also may be NONE). Returns whether the outcome was expected.
+ */
+static int expect(const char *what, int fd, long ret, int want, int also)
 {
-	int slot = next() % NFD, fd = fds[slot];
+	int got = ret < 0 ? errno : 0;
+
+	ops++;
+	if (got != want && got != also) {
+		report(what, fd, "%s, expected %s%s%s", got ? strerror(got) : "success",
+		       want ? strerror(want) : "success", also == NONE ? "" : " or ",
+		       also == NONE ? "" : also ? strerror(also) : "success");
+		return 0;
+	}
+	return 1;
+}
+
+/* Success is expected unless the slot is closed; returns whether it succeeded. */
+static int expect_ok(const char *what, int fd, long ret)
+{
+	return expect(what, fd, ret, fd < 0 ? EBADF : 0, NONE) && ret >= 0;
+}
+
+static void check_range(const char *what, int fd, long ret, unsigned long max)
+{
+	if ((unsigned long)ret > max)
+		report(what, fd, "returned %ld of at most %lu", ret, max);
+}
+
+/* An mmap with random geometry: most are refused, each for its reason. */
+static void fuzz_mmap(int fd, enum kind kind)
+{
+	size_t len = (next() % 3) ? 4096 * (1 + next() % 64) : 4096;
+	int writable = !(next() % 4), shared = next() % 2;
+	off_t off = (next() % 4) ? 0 : 4096;
+	int want, also = NONE, err;
+	void *m, *m2;
+
+	m = mmap(NULL, len, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		 shared ? MAP_SHARED : MAP_PRIVATE, fd, off);
+	if (fd < 0) {
+		want = EBADF;
+	} else if (writable && shared) {
+		want = EACCES; /* the VFS: the file is open read-only */
+	} else {
+		if (kind == CHURN)
+			also = ENODEV; /* the churn may have closed the channel */
+		if (len != map_size[kind] || off)
+			want = EINVAL;
+		else if (writable)
+			want = EPERM;
+		else
+			want = 0;
+	}
+	err = m == MAP_FAILED ? errno : 0;
+	if (!expect("mmap", fd, m == MAP_FAILED ? -1 : 0, want, also)) {
+		if (m != MAP_FAILED)
+			munmap(m, len);
+		return;
+	}
+	if (m == MAP_FAILED) {
+		reached[MAP_EINVAL] += err == EINVAL;
+		reached[MAP_EACCES] += err == EACCES;
+		reached[MAP_EPERM] += err == EPERM;
+		return;
+	}
+	reached[MAPPED]++;
+	/* Mapped: the whole buffer, read-only for good, never growing. */
+	touched += ((char *)m)[len - 1 - next() % len];
+	errno = 0;
+	if (mprotect(m, len, PROT_READ | PROT_WRITE) == 0 || errno != EACCES)
+		report("mprotect writable", fd, "%s", errno ? strerror(errno) : "succeeded");
+	errno = 0;
+	m2 = mremap(m, len, 2 * len, MREMAP_MAYMOVE);
+	if (m2 != MAP_FAILED || errno != EFAULT) {
+		report("mremap growing", fd, "%s",
+		       m2 != MAP_FAILED ? "succeeded" : strerror(errno));
+		if (m2 != MAP_FAILED) {
+			m = m2;
+			len *= 2;
+		}
+	}
+	munmap(m, len);
+}
+
+static int is_known_ioctl(unsigned int cmd)
+{
+	return cmd == RRELAY_IOC_GET_GEOMETRY || cmd == RRELAY_IOC_GET_POSITIONS ||
+	       cmd == RRELAY_IOC_GET_PADDING || cmd == RRELAY_IOC_PUT_CONSUMED ||
+	       cmd == RRELAY_IOC_SET_FLAGS;
+}
+
+static void one_op(int *fds, enum kind *kinds, int *pipefd, int out)
+{
+	int slot = next() % NFD, fd = fds[slot], want, p_ok, idx;
+	enum kind kind = kinds[slot];
 	struct rrelay_padding pad;
 	struct rrelay_positions pos;
 	struct rrelay_geometry geo;
 	struct pollfd p;
 	struct iovec iov[2];
+	unsigned long arg;
+	unsigned int cmd;
+	size_t len;
 	__u64 v;
-	void *m;
+	long ret;
 
-	switch (next() % 13) {
+	switch (next() % 14) {
 	case 0: /* (re)open a file; the churn channel's may be gone */
 		if (fd >= 0)
 			close(fd);
-		fds[slot] = open(paths[next() % (sizeof(paths) / sizeof(paths[0]))], O_RDONLY);
-		expect(fds[slot], 0, "open", ENOENT, 0);
+		idx = next() % ARRAY_SIZE(paths);
+		kinds[slot] = paths[idx].kind;
+		fds[slot] = open(paths[idx].path, O_RDONLY);
+		want = paths[idx].kind == CHURN ? ENOENT : NONE;
+		reached[OPENED] += expect("open", 0, fds[slot], 0, want) && fds[slot] >= 0;
 		break;
 	case 1:
-		expect(read(fd, buf, next() % sizeof(buf)), fd, "read", 0);
+		len = next() % sizeof(buf);
+		ret = read(fd, buf, len);
+		if (expect_ok("read", fd, ret)) {
+			check_range("read", fd, ret, len);
+			reached[READ_DATA] += ret > 0;
+		}
 		break;
 	case 2:
 		iov[0].iov_base = buf;
 		iov[0].iov_len = next() % 4096;
 		iov[1].iov_base = buf + 4096;
 		iov[1].iov_len = next() % 4096;
-		expect(readv(fd, iov, 2), fd, "readv", 0);
+		ret = readv(fd, iov, 2);
+		if (expect_ok("readv", fd, ret))
+			check_range("readv", fd, ret, iov[0].iov_len + iov[1].iov_len);
 		break;
-	case 3: /* mmap with random geometry: most are refused */
-		v = (next() % 3) ? 4096 * (1 + next() % 64) : 0;
-		m = mmap(NULL, v ? v : 4096, (next() % 4) ? PROT_READ : PROT_READ | PROT_WRITE,
-			 (next() % 2) ? MAP_SHARED : MAP_PRIVATE, fd, (next() % 4) ? 0 : 4096);
-		expect(m == MAP_FAILED ? -1 : 0, fd, "mmap", EINVAL, EACCES, EPERM, ENODEV, 0);
-		if (m != MAP_FAILED) {
-			volatile char c = ((char *)m)[next() % 4096];
-			(void)c;
-			munmap(m, v ? v : 4096);
-		}
+	case 3:
+		fuzz_mmap(fd, kind);
 		break;
 	case 4:
-		expect(ioctl(fd, RRELAY_IOC_GET_GEOMETRY, &geo), fd, "GET_GEOMETRY", 0);
-		expect(ioctl(fd, RRELAY_IOC_GET_POSITIONS, &pos), fd, "GET_POSITIONS", 0);
+		if (expect_ok("GET_GEOMETRY", fd, ioctl(fd, RRELAY_IOC_GET_GEOMETRY, &geo)) &&
+		    (geo.subbuf_size != subbuf_size[kind] || geo.n_subbufs != N_SUBBUFS ||
+		     geo.mmap_size != map_size[kind]))
+			report("GET_GEOMETRY", fd, "%llu x %llu, %llu to map", geo.subbuf_size,
+			       geo.n_subbufs, geo.mmap_size);
+		if (expect_ok("GET_POSITIONS", fd, ioctl(fd, RRELAY_IOC_GET_POSITIONS, &pos)) &&
+		    (pos.consumed > pos.produced || pos.produced - pos.consumed > N_SUBBUFS ||
+		     pos.offset > subbuf_size[kind] ||
+		     pos.flags & ~(__u64)(RRELAY_POS_STOPPED | RRELAY_POS_FINALIZED)))
+			report("GET_POSITIONS", fd,
+			       "produced %llu consumed %llu offset %llu flags %llu",
+			       pos.produced, pos.consumed, pos.offset, pos.flags);
 		break;
 	case 5:
 		pad.subbuf = next() % 40;
-		expect(ioctl(fd, RRELAY_IOC_GET_PADDING, &pad), fd, "GET_PADDING", EINVAL, 0);
+		want = fd < 0 ? EBADF : pad.subbuf < N_SUBBUFS ? 0 : EINVAL;
+		ret = ioctl(fd, RRELAY_IOC_GET_PADDING, &pad);
+		reached[PAD_EINVAL] += ret < 0 && errno == EINVAL && want == EINVAL;
+		if (expect("GET_PADDING", fd, ret, want, NONE) && ret == 0 &&
+		    pad.padding > subbuf_size[kind])
+			report("GET_PADDING", fd, "padding %llu", pad.padding);
 		break;
-	case 6:
+	case 6: /* more than is ready: EINVAL; what was ready before: fine */
 		v = next() % 6;
-		expect(ioctl(fd, RRELAY_IOC_PUT_CONSUMED, &v), fd, "PUT_CONSUMED", EINVAL, 0);
+		p_ok = fd >= 0 && !ioctl(fd, RRELAY_IOC_GET_POSITIONS, &pos);
+		ret = ioctl(fd, RRELAY_IOC_PUT_CONSUMED, &v);
+		if (fd < 0)
+			expect("PUT_CONSUMED", fd, ret, EBADF, NONE);
+		else if (v > N_SUBBUFS)
+			expect("PUT_CONSUMED", fd, ret, EINVAL, NONE);
+		else if (p_ok && v <= pos.produced - pos.consumed)
+			reached[CONSUMED] += expect("PUT_CONSUMED", fd, ret, 0, NONE) && v > 0;
+		else /* the producer may have finished more meanwhile */
+			expect("PUT_CONSUMED", fd, ret, EINVAL, 0);
 		break;
 	case 7: /* random command and argument, pointers included */
-		expect(ioctl(fd, (next() % 2) ? _IOC(next() % 4, RRELAY_IOC_MAGIC, next() % 8, next() % 64) : next(),
-			     (next() % 2) ? (unsigned long)buf : (unsigned long)next()),
-		       fd, "ioctl", ENOTTY, EFAULT, EINVAL, 0);
+		if (next() % 2) {
+			unsigned int dir = next() % 4, nr = next() % 8;
+
+			cmd = _IOC(dir, RRELAY_IOC_MAGIC, nr, next() % 64);
+		} else {
+			cmd = next();
+		}
+		arg = (next() % 2) ? (unsigned long)buf : (unsigned long)next();
+		ret = ioctl(fd, cmd, arg);
+		if (fd < 0)
+			expect("ioctl", fd, ret, EBADF, NONE);
+		else if (!is_known_ioctl(cmd))
+			reached[RANDOM_ENOTTY] += expect("ioctl", fd, ret, ENOTTY, NONE);
+		else if (arg == (unsigned long)buf)
+			expect("ioctl", fd, ret, 0, EINVAL); /* values read from buf */
+		else /* a random address, likely unmapped; or values read from it */
+			expect("ioctl", fd, ret, EFAULT, ret < 0 && errno == EINVAL ? EINVAL : 0);
 		break;
 	case 8:
-		expect(splice(fd, NULL, pipefd[1], NULL, next() % 65536, SPLICE_F_NONBLOCK), fd, "splice", EAGAIN, 0);
+		len = next() % 65536;
+		ret = splice(fd, NULL, pipefd[1], NULL, len, SPLICE_F_NONBLOCK);
+		/* The pipe is empty: splice never has to wait for room. */
+		if (expect_ok("splice", fd, ret)) {
+			check_range("splice", fd, ret, len);
+			reached[SPLICED] += ret > 0;
+		}
 		while (read(pipefd[0], buf, sizeof(buf)) > 0)
 			;
 		break;
 	case 9:
 		lseek(out, 0, SEEK_SET);
-		expect(sendfile(out, fd, NULL, next() % 65536), fd, "sendfile", 0);
+		len = next() % 65536;
+		ret = sendfile(out, fd, NULL, len);
+		if (expect_ok("sendfile", fd, ret)) {
+			check_range("sendfile", fd, ret, len);
+			reached[SENT] += ret > 0;
+		}
 		break;
 	case 10:
 		p.fd = fd;
-		p.events = POLLIN;
-		expect(poll(&p, 1, next() % 3), fd, "poll", 0);
+		p.events = POLLIN | POLLRDNORM;
+		p.revents = 0;
+		ret = poll(&p, 1, next() % 3);
+		ops++;
+		/* A closed slot (fd -1) is skipped by poll. */
+		if (ret < 0 || (fd < 0 && (ret || p.revents)) ||
+		    (fd >= 0 && ret != !!p.revents) ||
+		    (p.revents && p.revents != (POLLIN | POLLRDNORM) &&
+		     (kind != CHURN || p.revents != (POLLERR | POLLHUP))))
+			report("poll", fd, "returned %ld, revents %#x", ret, p.revents);
+		reached[POLLED_IN] += p.revents == (POLLIN | POLLRDNORM);
 		break;
 	case 11:
-		if (lseek(fd, next() % 100, SEEK_SET) >= 0)
-			expect(-1, fd, "lseek succeeded", 0);
-		else
-			expect(-1, fd, "lseek", ESPIPE, 0);
+		want = fd < 0 ? EBADF : ESPIPE;
+		expect("lseek", fd, lseek(fd, next() % 100, SEEK_SET), want, NONE);
 		break;
 	case 12:
 		v = next() % 4;
-		expect(ioctl(fd, RRELAY_IOC_SET_FLAGS, &v), fd, "SET_FLAGS", EINVAL, 0);
+		want = fd < 0 ? EBADF : v <= RRELAY_FLAG_FINISHED_ONLY ? 0 : EINVAL;
+		ret = ioctl(fd, RRELAY_IOC_SET_FLAGS, &v);
+		reached[FLAGS_EINVAL] += ret < 0 && errno == EINVAL && want == EINVAL;
+		expect("SET_FLAGS", fd, ret, want, NONE);
+		break;
+	case 13:
+		expect("pread", fd, pread(fd, buf, next() % 4096, next() % 100),
+		       fd < 0 ? EBADF : ESPIPE, NONE);
 		break;
 	}
 }
@@ -162,21 +347,25 @@ int main(int argc, char **argv)
 {
 	unsigned long long seeds[] = { 1, 42, 0xdeadbeef, 20261122 };
 	int iters = argc > 1 ? atoi(argv[1]) : 3000;
-	unsigned int s;
+	unsigned int s, i;
+	int missing = 0;
 
 	load_rrelay();
 	if (sh("insmod /opt/modules/rust_relay_sample.ko rate=500 subbuf_size=4096 n_subbufs=4") ||
 	    sh("insmod /opt/modules/rrelay_test_client.ko default_files=1") ||
 	    put(S "/control", "start"))
 		bail("set-up");
-	for (s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
-		int fds[NFD], pipefd[2], out, i, st;
+	for (s = 0; s < ARRAY_SIZE(seeds); s++) {
+		int fds[NFD], pipefd[2], out, st, k;
+		enum kind kinds[NFD];
 		long before = unexpected;
 		pid_t churner;
 
 		rng = seeds[s];
-		for (i = 0; i < NFD; i++)
-			fds[i] = -1;
+		for (k = 0; k < NFD; k++) {
+			fds[k] = -1;
+			kinds[k] = SAMPLE;
+		}
 		if (pipe(pipefd))
 			bail("pipe");
 		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
@@ -184,20 +373,27 @@ int main(int argc, char **argv)
 		churner = fork();
 		if (churner == 0)
 			churn(iters / 100 + 1);
-		for (i = 0; i < iters; i++)
-			one_op(fds, pipefd, out);
+		for (k = 0; k < iters; k++)
+			one_op(fds, kinds, pipefd, out);
 		waitpid(churner, &st, 0);
-		for (i = 0; i < NFD; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
+		for (k = 0; k < NFD; k++)
+			if (fds[k] >= 0)
+				close(fds[k]);
 		close(pipefd[0]);
 		close(pipefd[1]);
 		close(out);
-		tap(unexpected == before, "seed %llu: %d random operations, every failure an expected errno",
-		    seeds[s], iters);
+		tap(unexpected == before,
+		    "seed %llu: %d random operations, each with the expected outcome", seeds[s],
+		    iters);
 	}
 	put(S "/control", "stop");
 	diag("%ld operations in all", ops);
-	tap(sh("rmmod rust_relay_sample && rmmod rrelay_test_client") == 0, "the clients unload after fuzzing");
+	for (i = 0; i < N_REACHED; i++) {
+		diag("%-20s %ld", reached_names[i], reached[i]);
+		missing += !reached[i];
+	}
+	tap(!missing, "the seeds reached every kind of outcome (%d not reached)", missing);
+	tap(sh("rmmod rust_relay_sample && rmmod rrelay_test_client") == 0,
+	    "the clients unload after fuzzing");
 	return tap_done();
 }

@@ -4,7 +4,7 @@
 . /opt/lib/tap.sh
 R=/opt/bin/rrelay
 S=/sys/kernel/debug/rrelay_sample
-plan 8
+plan 10
 grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko
 
 # Eight readers race for the same four buffers while the producer runs:
@@ -34,16 +34,28 @@ check "8 concurrent readers: nothing corrupt, duplicated or reordered" test $? =
 check "8 concurrent readers: every record written was read exactly once" \
     awk 'NR > 2 && ($4 != 0 || $6 != 0) { bad = 1 } END { exit bad }' /tmp/many.dec
 
-# A splice reader killed mid-run: the kernel stays sound, a new reader
-# continues with intact records (what the killed reader had spliced into its
-# pipe went with it).
+# A splice reader killed mid-run: it was running, with the buffer files
+# open, and had spliced data out; SIGKILL ends it, the kernel releases its
+# files and stays sound, and a new reader continues with intact records
+# (what the killed reader had spliced into its pipe went with it).
+# References to rrelay.ko: one per open buffer file, one per client module.
+refs() { awk '$1 == "rrelay" { print $3 }' /proc/modules; }
 echo start >$S/control
+refs_before=$(refs)
 $R record -d $S -b sample -o /tmp/killed -m splice >/dev/null 2>&1 &
 victim=$!
 sleep 1.5
+alive=0
+kill -0 $victim 2>/dev/null && alive=1
+refs_during=$(refs)
 kill -9 $victim
 wait $victim 2>/dev/null
-check "a reader killed by SIGKILL mid-splice is gone" sh -c "! kill -0 $victim 2>/dev/null"
+status=$?
+spliced=$(cat /tmp/killed/sample* 2>/dev/null | wc -c)
+check "the splice reader was running, with 4 files open and $spliced bytes out, when killed" \
+    test "$alive" = 1 -a "$refs_during" -ge $((refs_before + 4)) -a "$spliced" -gt 0
+check "SIGKILL ended it (wait status $status) and its files were released (refs $refs_before, $refs_during, $(refs))" \
+    test "$status" = 137 -a "$(refs)" = "$refs_before"
 $R record -d $S -b sample -o /tmp/after -m splice >/dev/null 2>&1 &
 next=$!
 sleep 1
@@ -51,7 +63,11 @@ echo stop >$S/control
 kill -INT $next
 wait $next
 $R decode /tmp/after --limit 0 >/tmp/after.dec 2>&1
-check "the next reader's records are intact and in order" test $? = 0
+status=$?
+records=$(awk '/ records, / { print $1 }' /tmp/after.dec)
+check "the next reader's records are intact and in order (status $status)" test "$status" = 0
+check "... and there are some ($records records, none corrupt)" \
+    sh -c "grep -q '^[1-9][0-9]* records, 0 corrupt' /tmp/after.dec"
 rmmod rust_relay_sample
 
 # An unprivileged user cannot open a buffer file (mode 0400, root), even
