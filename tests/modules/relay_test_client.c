@@ -14,6 +14,11 @@
  * "flush", "reset", "consumed CPU N", "seq N" (next record number),
  * "hrtimer LEN N" (N records of LEN bytes, one per millisecond, written
  * from an hrtimer: hardirq context)), <modname>/info (read: counters).
+ *
+ * rrelay build only: "open create-only", "open remove-only" and "open helper"
+ * open the channel with only one of the file callbacks (which rrelay must
+ * refuse) or with both; <modname>/null_calls (read) calls every function of
+ * the C API that takes a channel or buffer with NULL and prints each result.
  */
 #ifdef USE_RRELAY
 #include <rrelay_compat.h>
@@ -43,8 +48,8 @@ static ulong n_subbufs = 4;
 module_param(n_subbufs, ulong, 0444);
 MODULE_PARM_DESC(n_subbufs, "Number of sub-buffers");
 
-static int start_reserve;
-module_param(start_reserve, int, 0444);
+static ulong start_reserve;
+module_param(start_reserve, ulong, 0444);
 MODULE_PARM_DESC(start_reserve, "Bytes to reserve at the start of each sub-buffer");
 
 #ifdef USE_RRELAY
@@ -64,7 +69,8 @@ static atomic_t timer_left;
 static int client_subbuf_start(struct rchan_buf *buf, void *subbuf, void *prev_subbuf)
 {
 	if (start_reserve) {
-		memset(subbuf, 0xee, start_reserve);
+		/* rrelay ignores a reserve that leaves no room: never fill past the sub-buffer. */
+		memset(subbuf, 0xee, min_t(size_t, start_reserve, subbuf_size));
 		subbuf_start_reserve(buf, start_reserve);
 	}
 	if (overwrite)
@@ -184,9 +190,69 @@ static const struct rchan_callbacks client_helper_callbacks = {
 	.create_buf_file = client_helper_create,
 	.remove_buf_file = client_remove_buf_file,
 };
+
+/* Half pairs, which rrelay_open() refuses: each would work if it were let through. */
+static const struct rchan_callbacks client_create_only_callbacks = {
+	.subbuf_start = client_subbuf_start,
+	.create_buf_file = client_helper_create,
+};
+
+static const struct rchan_callbacks client_remove_only_callbacks = {
+	.subbuf_start = client_subbuf_start,
+	.remove_buf_file = client_remove_buf_file,
+};
+
+static char null_text[512];
+
+/* Every call of the C API that takes a channel or a buffer, given NULL. */
+static ssize_t null_calls_read(struct file *file, char __user *ubuf, size_t count,
+			       loff_t *ppos)
+{
+	struct rrelay_buf_stats st;
+	size_t n = 0;
+	char name[] = "null_calls_file";
+
+	if (*ppos == 0) {
+		rrelay_close(NULL);
+		rrelay_flush(NULL);
+		rrelay_reset(NULL);
+		rrelay_subbufs_consumed(NULL, 0, 1);
+		rrelay_subbuf_start_reserve(NULL, 16);
+		rrelay_write_noinline(NULL, name, sizeof(name));
+		__rrelay_write_noinline(NULL, name, sizeof(name));
+		n = scnprintf(null_text, sizeof(null_text),
+			      "close ignored\nflush ignored\nreset ignored\n"
+			      "subbufs_consumed ignored\nsubbuf_start_reserve ignored\n"
+			      "write_noinline ignored\n__write_noinline ignored\n");
+		n += scnprintf(null_text + n, sizeof(null_text) - n,
+			       "stats %zu\nbuf_stats %d\nbuf_full %d\nswitch_subbuf %zu\n",
+			       rrelay_stats(NULL, ~0), rrelay_buf_stats(NULL, 0, &st),
+			       rrelay_buf_full(NULL), rrelay_switch_subbuf(NULL, 16));
+		n += scnprintf(null_text + n, sizeof(null_text) - n,
+			       "reserve_noinline %d\ncreate_buf_file %d\n",
+			       !!rrelay_reserve_noinline(NULL, 16),
+			       !!rrelay_create_buf_file(name, dir, 0400, NULL));
+		mutex_lock(&lock);
+		if (chan)
+			n += scnprintf(null_text + n, sizeof(null_text) - n,
+				       "buf_stats_null_out %d\nbuf_stats_no_cpu %d\n",
+				       rrelay_buf_stats(chan, 0, NULL),
+				       rrelay_buf_stats(chan, nr_cpu_ids, &st));
+		mutex_unlock(&lock);
+	} else {
+		n = strlen(null_text);
+	}
+	return simple_read_from_buffer(ubuf, count, ppos, null_text, n);
+}
+
+static const struct file_operations null_calls_fops = {
+	.owner = THIS_MODULE,
+	.read = null_calls_read,
+};
 #endif
 
-static int client_open(void)
+/* Opens the channel; variant names a callback set (rrelay build only) or is "". */
+static int client_open(const char *variant)
 {
 	const struct rchan_callbacks *cb = &client_callbacks;
 
@@ -197,19 +263,27 @@ static int client_open(void)
 		client_default_file_callbacks.is_global = global;
 		cb = &client_default_file_callbacks;
 	}
-	if (helper_files)
+	if (helper_files || !strcmp(variant, "helper"))
 		cb = &client_helper_callbacks;
+	else if (!strcmp(variant, "create-only"))
+		cb = &client_create_only_callbacks;
+	else if (!strcmp(variant, "remove-only"))
+		cb = &client_remove_only_callbacks;
+	else if (*variant)
+		return -EINVAL;
+#else
+	if (*variant)
+		return -EINVAL;
 #endif
 	chan = relay_open("buf", dir, subbuf_size, n_subbufs, cb, NULL);
 	if (!chan)
 		return -EINVAL;
-	
 	return 0;
 }
 
 static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t count, loff_t *ppos)
 {
-	char cmd[64], how[16];
+	char cmd[64], how[16], variant[16] = "";
 	size_t len;
 	unsigned int n, cpu;
 	int ret = 0;
@@ -222,7 +296,9 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t coun
 
 	mutex_lock(&lock);
 	if (!strncmp(cmd, "open", 4)) {
-		ret = client_open();
+		if (sscanf(cmd, "open %15s", variant) != 1)
+			variant[0] = 0;
+		ret = client_open(variant);
 	} else if (!chan) {
 		ret = -ENODEV;
 	} else if (!strncmp(cmd, "close", 5)) {
@@ -259,8 +335,10 @@ static ssize_t info_read(struct file *file, char __user *ubuf, size_t count, lof
 
 	mutex_lock(&lock);
 	if (chan)
-		n = scnprintf(text, sizeof(text), "open 1\nfull %zu\nbig %zu\nsubbuf_size %zu\nn_subbufs %zu\n",
-			      client_count(RELAY_STATS_BUF_FULL), client_count(RELAY_STATS_WRT_BIG), chan->subbuf_size, chan->n_subbufs);
+		n = scnprintf(text, sizeof(text),
+			      "open 1\nfull %zu\nbig %zu\nsubbuf_size %zu\nn_subbufs %zu\n",
+			      client_count(RELAY_STATS_BUF_FULL), client_count(RELAY_STATS_WRT_BIG),
+			      chan->subbuf_size, chan->n_subbufs);
 	else
 		n = scnprintf(text, sizeof(text), "open 0\n");
 	mutex_unlock(&lock);
@@ -285,7 +363,10 @@ static int __init client_init(void)
 	dir = debugfs_create_dir(THIS_MODULE->name, NULL);
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
 	debugfs_create_file("info", 0444, dir, NULL, &info_fops);
-	ret = client_open();
+#ifdef USE_RRELAY
+	debugfs_create_file("null_calls", 0400, dir, NULL, &null_calls_fops);
+#endif
+	ret = client_open("");
 	if (ret)
 		debugfs_remove(dir);
 	return ret;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The four ways to drain an rrelay buffer deliver the same bytes: read(),
- * mmap + the uapi ioctls, splice into a pipe, sendfile into a file (per-CPU
- * and global buffers); splice on a full pipe, partial transfers and
+ * The five ways to drain an rrelay buffer deliver the same bytes: read(),
+ * readv(), mmap + the uapi ioctls, splice into a pipe, sendfile into a file
+ * (per-CPU and global buffers); splice on a full pipe, partial transfers and
  * O_NONBLOCK; every bad input with its errno; poll woken from hardirq.
  */
 #include "tap.h"
@@ -12,11 +12,13 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #define D "/sys/kernel/debug/rrelay_test_client"
 #define CTL D "/ctl"
 #define MAX (1 << 16)
+#define CLIENT "/opt/modules/rrelay_test_client.ko"
 
 static unsigned char ref[MAX], got[MAX];
 
@@ -50,6 +52,32 @@ static int open_buf(void)
 static size_t drain_read(int fd, unsigned char *out)
 {
 	return read_upto(fd, out, MAX);
+}
+
+/* readv() (read_iter) into vectors of odd sizes that split records and sub-buffers. */
+static size_t drain_readv(int fd, unsigned char *out)
+{
+	static const size_t sizes[] = { 1, 99, 7, 300, 2, 513, 64 };
+	struct iovec iov[3];
+	size_t got = 0, k = 0;
+	unsigned char *p;
+	ssize_t n;
+	int i;
+
+	for (;;) {
+		for (i = 0, p = out + got; i < 3; i++, k++) {
+			iov[i].iov_base = p;
+			iov[i].iov_len = sizes[k % 7];
+			p += iov[i].iov_len;
+		}
+		if (p > out + MAX)
+			break;
+		n = readv(fd, iov, 3);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	return got;
 }
 
 static size_t drain_mmap(int fd, unsigned char *out)
@@ -119,8 +147,9 @@ static void same_stream(const char *mode)
 {
 	static const struct {
 		const char *name;
-		size_t (*drain)(int, unsigned char *);
+		size_t (*drain)(int fd, unsigned char *out);
 	} readers[] = {
+		{ "readv", drain_readv },
 		{ "mmap+ioctl", drain_mmap },
 		{ "splice", drain_splice },
 		{ "sendfile", drain_sendfile },
@@ -132,11 +161,11 @@ static void same_stream(const char *mode)
 	produce();
 	nref = drain_read(fd, ref);
 	tap(nref == 3000 + 407 + 1000 + 512, "%s: read() drains all %zu bytes written", mode, nref);
-	for (i = 0; i < sizeof(readers) / sizeof(readers[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(readers); i++) {
 		produce();
 		n = readers[i].drain(fd, got);
-		tap(n == nref && !memcmp(ref, got, n), "%s: %s delivers the read() stream (%zu bytes)",
-		    mode, readers[i].name, n);
+		tap(n == nref && !memcmp(ref, got, n),
+		    "%s: %s delivers the read() stream (%zu bytes)", mode, readers[i].name, n);
 		tap(read(fd, got, MAX) == 0, "%s: %s consumed everything", mode, readers[i].name);
 	}
 	close(fd);
@@ -223,13 +252,16 @@ static void finished_only(void)
 		;
 	tap(ioctl(fd, RRELAY_IOC_SET_FLAGS, &flags) == 0, "SET_FLAGS finished-only");
 	ctl("write 100 3");
-	tap(read(fd, b, sizeof(b)) == 0, "finished-only: a partly filled sub-buffer reads as empty");
+	tap(read(fd, b, sizeof(b)) == 0,
+	    "finished-only: a partly filled sub-buffer reads as empty");
 	ctl("write 300 1");
-	tap(read(fd, b, sizeof(b)) == 300, "finished-only: the finished sub-buffer reads (300 bytes)");
+	tap(read(fd, b, sizeof(b)) == 300,
+	    "finished-only: the finished sub-buffer reads (300 bytes)");
 	tap(ioctl(fd, RRELAY_IOC_SET_FLAGS, &none) == 0 && read(fd, b, sizeof(b)) == 300,
 	    "flags 0: the rest of the current sub-buffer reads too");
 	errno = 0;
-	tap(ioctl(fd, RRELAY_IOC_SET_FLAGS, &bad) < 0 && errno == EINVAL, "SET_FLAGS with an unknown flag: EINVAL");
+	tap(ioctl(fd, RRELAY_IOC_SET_FLAGS, &bad) < 0 && errno == EINVAL,
+	    "SET_FLAGS with an unknown flag: EINVAL");
 	close(fd);
 }
 
@@ -287,23 +319,26 @@ static void overwrite_loss(void)
 	size_t n;
 	int fd;
 
-	if (sh("insmod /opt/modules/rrelay_test_client.ko default_files=1 global=1 overwrite=1 subbuf_size=512 n_subbufs=4"))
+	if (sh("insmod %s default_files=1 global=1 overwrite=1 subbuf_size=512 n_subbufs=4",
+	       CLIENT))
 		bail("insmod client");
 	ctl("write 512 10");
 	fd = open_buf();
 	n = read_upto(fd, b, sizeof(b));
-	tap(n == 4 * 512 && b[0] == 6, "a lagging reader resumes at the oldest intact sub-buffer (record %u, %zu bytes)",
+	tap(n == 4 * 512 && b[0] == 6,
+	    "a lagging reader resumes at the oldest intact sub-buffer (record %u, %zu bytes)",
 	    b[0], n);
 	f = fopen(stats, "r");
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2],
-			   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) == 10) {
+		if (sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1],
+			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) == 10) {
 			overwritten = v[8];
 			lost = v[9];
 		}
 	if (f)
 		fclose(f);
-	tap(lost == 6 && overwritten == 6, "the 6 overwritten sub-buffers are reported: overwritten %lld, lost %lld",
+	tap(lost == 6 && overwritten == 6,
+	    "the 6 overwritten sub-buffers are reported: overwritten %lld, lost %lld",
 	    overwritten, lost);
 	close(fd);
 	if (sh("rmmod rrelay_test_client"))
@@ -314,7 +349,7 @@ int main(void)
 {
 	load_rrelay();
 	pin_to_cpu(0);
-	if (sh("insmod /opt/modules/rrelay_test_client.ko default_files=1 subbuf_size=512 n_subbufs=16"))
+	if (sh("insmod " CLIENT " default_files=1 subbuf_size=512 n_subbufs=16"))
 		bail("insmod client");
 	same_stream("per-cpu");
 	splice_full_pipe();
@@ -324,7 +359,7 @@ int main(void)
 	after_close();
 	if (sh("rmmod rrelay_test_client"))
 		bail("rmmod");
-	if (sh("insmod /opt/modules/rrelay_test_client.ko default_files=1 global=1 subbuf_size=512 n_subbufs=16"))
+	if (sh("insmod " CLIENT " default_files=1 global=1 subbuf_size=512 n_subbufs=16"))
 		bail("insmod client");
 	tap(keyval("/sys/kernel/debug/rrelay/buf/stats", "global") == 1 &&
 	    keyval("/sys/kernel/debug/rrelay/buf/stats", "buffers") == 1,
@@ -332,7 +367,7 @@ int main(void)
 	same_stream("global");
 	if (sh("rmmod rrelay_test_client"))
 		bail("rmmod");
-	if (sh("insmod /opt/modules/rrelay_test_client.ko helper_files=1 subbuf_size=512 n_subbufs=16"))
+	if (sh("insmod " CLIENT " helper_files=1 subbuf_size=512 n_subbufs=16"))
 		bail("insmod client");
 	same_stream("client files via rrelay_create_buf_file");
 	if (sh("rmmod rrelay_test_client"))
