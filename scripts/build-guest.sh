@@ -11,17 +11,20 @@ out=${1:?usage: build-guest.sh OUTDIR}
 KDIR=${KDIR:-$("$RRELAY_ROOT/scripts/kernel.sh" base)}
 mkdir -p "$out/modules" "$out/bin"
 
-# The modules build from a copy of their sources per kernel, in the cache,
-# so base and debug builds (and a developer's in-tree `make`) never share
-# objects. rsync keeps the copy (and the build) incremental.
-mo=$RRELAY_CACHE/mo/$(basename "$KDIR")
+# The modules build from a copy of their sources per kernel and per source
+# tree, in the cache, so base and debug builds, two clones, and a
+# developer's in-tree `make` never share objects. rsync keeps the copy (and
+# the build) incremental: files are compared by content and a changed one
+# gets the time of the copy, so make rebuilds it even when the tree's own
+# file is older than the objects.
+mo=$RRELAY_CACHE/mo/$(basename "$KDIR")-$(printf '%s' "$RRELAY_ROOT" | sha256sum | cut -c1-8)
 mkdir -p "$mo"
-rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
-    --exclude='*.rmeta' --exclude='*.d' --exclude='modules.order' --exclude='Module.symvers' \
-    "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench} "$mo/"
+sync_opts=(-a --no-times --checksum --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*'
+           --exclude='.*.cmd' --exclude='*.rmeta' --exclude='*.d' --exclude='modules.order'
+           --exclude='Module.symvers')
+rsync "${sync_opts[@]}" "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench} "$mo/"
 mkdir -p "$mo/tests"
-rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
-    --exclude='modules.order' "$RRELAY_ROOT/tests/modules" "$mo/tests/"
+rsync "${sync_opts[@]}" "$RRELAY_ROOT/tests/modules" "$mo/tests/"
 make -C "$KDIR" M="$mo" LLVM=$LLVM_SUFFIX -j"$(nproc)" modules
 find "$mo" -name '*.ko' -exec cp {} "$out/modules/" \;
 

@@ -73,7 +73,7 @@ fi
 # Clippy runs on a copy of the sources (as the guest build does), so the
 # lint build never shares objects with a developer's `make`; every Rust file
 # is touched so that each is linted, not just the ones make finds stale.
-clippy_dir=$RRELAY_CACHE/clippy/$(basename "$KDIR")
+clippy_dir=$RRELAY_CACHE/clippy/$(basename "$KDIR")-$(printf '%s' "$RRELAY_ROOT" | sha256sum | cut -c1-8)
 mkdir -p "$clippy_dir"
 rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
     "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench,tests} "$clippy_dir/"
