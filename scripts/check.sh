@@ -93,6 +93,12 @@ fi
 count_tap "$work/lint-c.tap"
 awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$work/lint-c.tap" | head -n 40 >&2
 
+# The kernel's relay clients (blktrace, i915, ath9k/10k/11k, mt7915/7996,
+# t7xx, iosm) compiled against rrelay_compat.h, one test per file.
+{ echo "# rrelay-test: compat-clients"; "$RRELAY_ROOT/scripts/compat-clients.sh"; } >"$work/compat.tap" 2>&1
+count_tap "$work/compat.tap"
+awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$work/compat.tap" | head -n 40 >&2
+
 # 3. The guest suite.
 log "guest suite on the $kernel kernel"
 vm_opts=()
