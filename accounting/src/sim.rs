@@ -172,8 +172,18 @@ impl Sim {
             let r = self.reader.get();
             match self.g.read_step(w, r, pad) {
                 ReadStep::Empty => break,
-                ReadStep::Next => self.release(self.g.consume(w, r, 0, pad)),
+                // Every other step must move the reader on: one that does
+                // not loops forever, here as in the module's read().
+                ReadStep::Next => {
+                    let next = self.g.consume(w, r, 0, pad);
+                    assert!(next.consumed > r.consumed, "Next at {r:?} stays");
+                    self.release(next)
+                }
                 ReadStep::Skip { to, lost } => {
+                    assert!(
+                        to > r.consumed && lost == to - r.consumed,
+                        "Skip from {r:?} to {to}, {lost} lost"
+                    );
                     self.lost.set(self.lost.get() + lost);
                     self.release(ReaderPos {
                         consumed: to,
@@ -181,6 +191,7 @@ impl Sim {
                     });
                 }
                 ReadStep::Data { start, len } => {
+                    assert!(len > 0, "empty Data at {r:?}");
                     let n = len.min(max - out.len());
                     out.extend_from_slice(&self.data.borrow()[start..start + n]);
                     assert!(self.g.intact(self.snapshot(), r.consumed));
