@@ -28,8 +28,8 @@
 #include <linux/compiler.h>
 #include <linux/fs.h>
 #include <linux/irqflags.h>
+#include <linux/percpu.h>
 #include <linux/preempt.h>
-#include <linux/smp.h>
 #include <linux/string.h>
 #include <linux/types.h>
 
@@ -37,7 +37,7 @@ struct dentry;
 struct rrelay_buf;
 
 /* The layout version of the public parts of struct rrelay_chan. */
-#define RRELAY_CHANNEL_VERSION 1
+#define RRELAY_CHANNEL_VERSION 2
 
 /* Longest base file name, including the CPU number appended to it. */
 #define RRELAY_NAME_MAX 64
@@ -75,7 +75,10 @@ struct rrelay_callbacks {
  * @alloc_size: bytes allocated per buffer (page aligned)
  * @private_data: the client's pointer, as given to rrelay_open()
  * @is_global: non-zero when one buffer serves all CPUs
- * @bufs: the buffer of each CPU id (for the inline write functions below)
+ * @buf: each CPU's buffer, a per-CPU pointer as in relay: *per_cpu_ptr(buf,
+ *	cpu) is the buffer of that CPU, NULL while it has none (a CPU gets one
+ *	when it comes online); with a global buffer, every CPU's points to it.
+ *	The inline write functions below read it with this_cpu_read().
  *
  * rrelay's private state follows these fields in memory.
  */
@@ -86,7 +89,7 @@ struct rrelay_chan {
 	size_t alloc_size;
 	void *private_data;
 	int is_global;
-	struct rrelay_buf *const *bufs;
+	struct rrelay_buf * __percpu *buf;
 };
 
 /**
@@ -289,10 +292,10 @@ static __always_inline void __rrelay_put(struct rrelay_buf *buf, const void *dat
 	smp_store_release(&buf->offset, off + length);
 }
 
-/* This CPU's buffer; interrupts or preemption are off. */
+/* This CPU's buffer, in one per-CPU load; interrupts or preemption are off. */
 static __always_inline struct rrelay_buf *__rrelay_this_buf(struct rrelay_chan *chan)
 {
-	return READ_ONCE(chan->bufs[raw_smp_processor_id()]);
+	return this_cpu_read(*chan->buf);
 }
 
 /**

@@ -3,7 +3,9 @@
  * rrelay_compat.h: build a <linux/relay.h> client against rrelay by changing
  * only its include line. The relay names become rrelay's; the structures
  * have the fields relay clients read (buf->chan, buf->cpu,
- * chan->private_data, chan->subbuf_size, chan->n_subbufs).
+ * chan->private_data, chan->subbuf_size, chan->n_subbufs, and chan->buf,
+ * the per-CPU pointer: *per_cpu_ptr(chan->buf, cpu) is a CPU's buffer).
+ * scripts/compat-clients.sh compiles the kernel's relay clients this way.
  *
  * Do not include <linux/relay.h> in the same file. What differs:
  *   - relay_stats() is exported and also knows RRELAY_STATS_DROPPED,
@@ -16,6 +18,19 @@
  */
 #ifndef _RRELAY_COMPAT_H
 #define _RRELAY_COMPAT_H
+
+/* What <linux/relay.h> includes: its clients may rely on these. */
+#include <linux/bug.h>
+#include <linux/fs.h>
+#include <linux/irq_work.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/percpu.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/timer.h>
+#include <linux/types.h>
+#include <linux/wait.h>
 
 #include <rrelay.h>
 

@@ -1,11 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A channel (`Rchan`): its geometry, callbacks, per-CPU buffer slots, and
+//! A channel (`Rchan`): its geometry, callbacks, per-CPU buffer pointer, and
 //! the registry of open channels that CPU hotplug and statistics walk.
 //!
 //! Lock order: `cpus_read_lock` (open) or the hotplug lock (prepare
 //! callback) -> `CHANNELS` -> `Rchan::bufs`. Everything here runs in process
 //! context and may sleep, except `this_cpu_buf`, which the write path uses.
+//!
+//! Per-CPU buffers: as relay's `chan->buf`, the channel has a per-CPU
+//! pointer (`alloc_percpu(struct rrelay_buf *)`, public as
+//! `struct rrelay_chan`'s `buf`): each possible CPU's slot is that CPU's
+//! buffer, null until the CPU has one (at open for the online CPUs, from the
+//! hotplug callback for the others), and every slot is the one buffer of a
+//! global channel. A writer reads its slot in one per-CPU load
+//! (`this_cpu_read` in the header, [`Rchan::this_cpu_buf`] here); slots are
+//! stored with release and read with acquire (or an address dependency), so
+//! a writer that sees a buffer sees it initialized.
 //!
 //! Lifetimes: the client owns one reference to its channel (from
 //! `rrelay_open` to `rrelay_close`), the registry one, and every buffer
@@ -17,7 +27,8 @@ use crate::buffer::RchanBuf;
 use crate::file;
 use crate::stats::StatsSnapshot;
 use crate::subbuf::{Geometry, GeometryError};
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 use kernel::bindings;
 use kernel::prelude::*;
 use kernel::str::CString;
@@ -52,6 +63,9 @@ pub(crate) struct Callbacks {
     pub(crate) is_global: c_int,
 }
 
+/// `RRELAY_CHANNEL_VERSION`: the layout version of [`RchanPublic`].
+const CHANNEL_VERSION: u32 = 2;
+
 /// The fields C clients may read (`struct rrelay_chan` in `include/rrelay.h`).
 #[repr(C)]
 pub(crate) struct RchanPublic {
@@ -60,9 +74,125 @@ pub(crate) struct RchanPublic {
     n_subbufs: usize,
     alloc_size: usize,
     pub(crate) private_data: *mut c_void,
-    is_global: Atomic<c_int>,
-    /// The buffer of each CPU id (`slots`), for the header's fast path.
-    bufs: *const AtomicPtr<RchanBuf>,
+    /// A `c_int`, read on every out-of-line write: a `core` atomic, so a
+    /// plain load (see `RchanBufPublic`).
+    is_global: AtomicI32,
+    /// The per-CPU pointer (`slots`), for the header's fast path and for
+    /// clients (`*per_cpu_ptr(chan->buf, cpu)`).
+    buf: *mut *mut RchanBuf,
+}
+
+// The header's `struct rrelay_chan` has these offsets (rrelay_shim.c checks
+// the C side against the same numbers).
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(core::mem::offset_of!(RchanPublic, version) == 0);
+    assert!(core::mem::offset_of!(RchanPublic, subbuf_size) == 8);
+    assert!(core::mem::offset_of!(RchanPublic, n_subbufs) == 16);
+    assert!(core::mem::offset_of!(RchanPublic, alloc_size) == 24);
+    assert!(core::mem::offset_of!(RchanPublic, private_data) == 32);
+    assert!(core::mem::offset_of!(RchanPublic, is_global) == 40);
+    assert!(core::mem::offset_of!(RchanPublic, buf) == 48);
+    assert!(core::mem::size_of::<RchanPublic>() == 56);
+};
+
+extern "C" {
+    // The per-CPU pointer operations of the C shim (`rrelay_shim.c`). The
+    // pointers are `struct rrelay_buf *` slots, passed as `c_void`:
+    // `RchanBuf` is not FFI-safe by rustc's rules.
+    fn rrelay_shim_alloc_percpu_ptrs() -> *mut c_void;
+    fn rrelay_shim_percpu_slot(ptrs: *mut c_void, cpu: c_uint) -> *mut c_void;
+    #[cfg(not(all(target_arch = "x86_64", CONFIG_SMP)))]
+    fn rrelay_shim_this_cpu_slot(ptrs: *mut c_void) -> *mut c_void;
+}
+
+/// A per-CPU buffer pointer, `alloc_percpu(struct rrelay_buf *)`: one slot
+/// per possible CPU, each null or a buffer.
+///
+/// # Invariants
+///
+/// `ptrs` is a live per-CPU allocation of one `*mut RchanBuf` per CPU, from
+/// `alloc_percpu`, freed only by `drop`.
+struct PerCpuBufs {
+    ptrs: NonNull<*mut RchanBuf>,
+}
+
+impl PerCpuBufs {
+    /// Allocates the pointer, every slot null (`alloc_percpu` zeroes).
+    fn new() -> Result<Self> {
+        // SAFETY: Process context; no arguments.
+        let ptrs = NonNull::new(unsafe { rrelay_shim_alloc_percpu_ptrs() }.cast()).ok_or(ENOMEM)?;
+        // INVARIANT: A fresh per-CPU allocation, freed by `drop` only.
+        Ok(PerCpuBufs { ptrs })
+    }
+
+    /// The per-CPU address, for `struct rrelay_chan`'s `buf`.
+    fn as_raw(&self) -> *mut *mut RchanBuf {
+        self.ptrs.as_ptr()
+    }
+
+    /// The slot of `cpu`, if it is a possible CPU (`per_cpu_ptr`).
+    fn slot(&self, cpu: u32) -> Option<&AtomicPtr<RchanBuf>> {
+        let id = kernel::cpu::CpuId::from_u32(cpu)?;
+        if !possible_cpus_mask().test(id) {
+            return None;
+        }
+        // SAFETY: `ptrs` is live (type invariant) and `cpu` is possible, so
+        // it has a per-CPU area.
+        let p = unsafe { rrelay_shim_percpu_slot(self.ptrs.as_ptr().cast(), cpu) };
+        // SAFETY: `p` is `cpu`'s slot: an aligned pointer-sized location
+        // that lives as long as `self`, only ever accessed atomically
+        // (here, and by `this_cpu_read` in the header's fast path).
+        Some(unsafe { AtomicPtr::from_ptr(p.cast()) })
+    }
+
+    /// The slots of every possible CPU.
+    fn slots(&self) -> impl Iterator<Item = &AtomicPtr<RchanBuf>> {
+        possible_cpus().filter_map(|cpu| self.slot(cpu))
+    }
+
+    /// This CPU's slot's value, in one per-CPU load on x86-64 (as
+    /// `this_cpu_read`, which the header's fast path uses); interrupts or
+    /// preemption are off.
+    #[cfg(all(target_arch = "x86_64", CONFIG_SMP))]
+    #[inline(always)]
+    fn this_cpu(&self) -> *mut RchanBuf {
+        let p: *mut RchanBuf;
+        // SAFETY: On x86-64 the GS base is this CPU's per-CPU offset, so
+        // `gs:[ptrs]` is this CPU's slot of our live allocation (type
+        // invariant): `this_cpu_read` in arch/x86/include/asm/percpu.h. A
+        // plain load is an acquire on x86, and the asm is not `pure`, so
+        // it is not merged with another read of a slot that may change.
+        unsafe {
+            core::arch::asm!(
+                "mov {0}, qword ptr gs:[{1}]",
+                out(reg) p,
+                in(reg) self.ptrs.as_ptr(),
+                options(nostack, readonly, preserves_flags)
+            )
+        };
+        p
+    }
+
+    /// This CPU's slot's value (`*this_cpu_ptr`); interrupts or preemption
+    /// are off.
+    #[cfg(not(all(target_arch = "x86_64", CONFIG_SMP)))]
+    #[inline(always)]
+    fn this_cpu(&self) -> *mut RchanBuf {
+        // SAFETY: `ptrs` is live (type invariant); the caller keeps this
+        // task on its CPU.
+        let p = unsafe { rrelay_shim_this_cpu_slot(self.ptrs.as_ptr().cast()) };
+        // SAFETY: As in `slot`: this CPU's slot, accessed atomically only.
+        unsafe { AtomicPtr::from_ptr(p.cast()) }.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for PerCpuBufs {
+    fn drop(&mut self) {
+        // SAFETY: `ptrs` came from `alloc_percpu` and is freed once, here
+        // (type invariant); `free_percpu` may be called from any context.
+        unsafe { bindings::free_percpu(self.ptrs.as_ptr().cast()) };
+    }
 }
 
 /// What a client asks for in `rrelay_open`.
@@ -81,8 +211,9 @@ pub(crate) struct OpenArgs<'a> {
 ///
 /// - `public` is the first field, so a pointer to an `Rchan` is a valid
 ///   `struct rrelay_chan *` for C.
-/// - `slots.len() == nr_cpu_ids`; a non-null slot points to a buffer owned
-///   by `bufs` (slots are cleared before `bufs` lets go of a buffer).
+/// - `public.buf` is `slots`' per-CPU address; a non-null slot points to a
+///   buffer owned by `bufs` (slots are cleared before `bufs` lets go of a
+///   buffer).
 #[repr(C)]
 #[pin_data]
 pub(crate) struct Rchan {
@@ -91,9 +222,8 @@ pub(crate) struct Rchan {
     callbacks: Callbacks,
     base: CString,
     parent: *mut bindings::dentry,
-    /// Read on every record: a `core` atomic, a plain load (see
-    /// `RchanBuf::offset`).
-    slots: KVec<AtomicPtr<RchanBuf>>,
+    /// Each CPU's buffer, read on every record; freed when the channel is.
+    slots: PerCpuBufs,
     #[pin]
     bufs: Mutex<KVec<Arc<RchanBuf>>>,
     /// Serializes the writers of a global buffer that come through rrelay's
@@ -109,7 +239,8 @@ pub(crate) struct Rchan {
 
 // SAFETY: The raw pointers are a debugfs parent (kept alive by the client
 // until close), the client's opaque `private_data` (relay hands it to any
-// context too) and buffers managed through `bufs`; the rest is Sync.
+// context too), and the per-CPU pointer to buffers managed through `bufs`,
+// whose slots are atomics; the rest is Sync.
 unsafe impl Send for Rchan {}
 // SAFETY: As above; shared access goes through atomics and the mutex.
 unsafe impl Sync for Rchan {}
@@ -128,26 +259,21 @@ impl Rchan {
         if cb.create_buf_file.is_some() != cb.remove_buf_file.is_some() {
             return Err(EINVAL);
         }
-        let ncpus = kernel::cpu::nr_cpu_ids() as usize;
-        let mut slots = KVec::with_capacity(ncpus, GFP_KERNEL)?;
-        for _ in 0..ncpus {
-            slots.push(AtomicPtr::new(core::ptr::null_mut()), GFP_KERNEL)?;
-        }
+        let slots = PerCpuBufs::new()?;
         let base = CString::try_from_fmt(fmt!("{}", args.base.to_str().map_err(|_| EINVAL)?))?;
-        // The vector never grows again, so its storage stays where it is.
-        let bufs = slots.as_ptr();
+        let buf = slots.as_raw();
         Arc::pin_init(
-            // INVARIANT: `public` comes first (`repr(C)`), and there is a
-            // slot per possible CPU id, all empty.
+            // INVARIANT: `public` comes first (`repr(C)`), `public.buf` is
+            // `slots`, and every slot is empty.
             try_pin_init!(Rchan {
                 public: RchanPublic {
-                    version: 1,
+                    version: CHANNEL_VERSION,
                     subbuf_size: geometry.subbuf_size(),
                     n_subbufs: geometry.n_subbufs(),
                     alloc_size: geometry.alloc_size(kernel::page::PAGE_SIZE),
                     private_data: args.private_data,
-                    is_global: Atomic::new(0),
-                    bufs,
+                    is_global: AtomicI32::new(0),
+                    buf,
                 },
                 geometry,
                 callbacks: cb,
@@ -200,7 +326,7 @@ impl Rchan {
     }
 
     pub(crate) fn is_global(&self) -> bool {
-        self.public.is_global.load(Relaxed) != 0
+        self.public.is_global.load(Ordering::Relaxed) != 0
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -211,11 +337,21 @@ impl Rchan {
         &self.stats_dir
     }
 
-    /// The buffer of the CPU this runs on; the caller has interrupts or
+    /// The buffer of the CPU this runs on, in one per-CPU load (as the
+    /// header's `__rrelay_this_buf`); the caller has interrupts or
     /// preemption off, and the channel is open.
     #[inline(always)]
     pub(crate) fn this_cpu_buf(&self) -> Option<&RchanBuf> {
-        self.buf(crate::shim::this_cpu())
+        let p = self.slots.this_cpu();
+        // The per-CPU load reads the slot `per_cpu_ptr` gives for this CPU.
+        debug_assert!(core::ptr::eq(
+            self.buf(crate::shim::this_cpu())
+                .map_or(core::ptr::null(), |b| b),
+            p
+        ));
+        // SAFETY: A non-null slot points to a buffer owned by `bufs` (type
+        // invariant), which the open channel keeps alive.
+        unsafe { p.as_ref() }
     }
 
     /// Runs `f` as the only out-of-line writer of a global buffer
@@ -230,10 +366,12 @@ impl Rchan {
         }
     }
 
-    /// The buffer serving `cpu`, if any.
-    #[inline(always)]
+    /// The buffer serving `cpu`, if any (none for an impossible CPU).
     pub(crate) fn buf(&self, cpu: usize) -> Option<&RchanBuf> {
-        let p = self.slots.get(cpu)?.load(Ordering::Acquire);
+        let p = self
+            .slots
+            .slot(u32::try_from(cpu).ok()?)?
+            .load(Ordering::Acquire);
         // SAFETY: A non-null slot points to a buffer owned by `bufs` (type
         // invariant), which the open channel keeps alive.
         unsafe { p.as_ref() }
@@ -249,7 +387,7 @@ impl Rchan {
     /// Gives `cpu` its buffer: a new one with its file, or the global one.
     /// Called with `CHANNELS` held.
     pub(crate) fn add_buf(self: &Arc<Self>, cpu: u32) -> Result {
-        let slot = self.slots.get(cpu as usize).ok_or(EINVAL)?;
+        let slot = self.slots.slot(cpu).ok_or(EINVAL)?;
         if !slot.load(Ordering::Relaxed).is_null() {
             return Ok(());
         }
@@ -287,9 +425,9 @@ impl Rchan {
         buf.dentry.store(dentry, Release);
         let p = Arc::as_ptr(&buf).cast_mut();
         if is_global != 0 {
-            self.public.is_global.store(1, Relaxed);
+            self.public.is_global.store(1, Ordering::Relaxed);
             // INVARIANT: every slot points to the one buffer `bufs` owns.
-            for s in self.slots.iter() {
+            for s in self.slots.slots() {
                 s.store(p, Ordering::Release);
             }
         } else {
@@ -316,7 +454,7 @@ impl Rchan {
         self.closed.store(true, Release);
         crate::stats::remove_channel_dir(self);
         // INVARIANT: the slots are cleared before `bufs` lets go.
-        for s in self.slots.iter() {
+        for s in self.slots.slots() {
             s.store(core::ptr::null_mut(), Ordering::Release);
         }
         let bufs = core::mem::take(&mut *self.bufs.lock());
@@ -403,6 +541,19 @@ impl RchanBuf {
         self.stats
             .snapshot(self.produced.load(Acquire), self.consumed.load(Acquire))
     }
+}
+
+/// The possible CPUs: those with a per-CPU area. Fixed at boot.
+fn possible_cpus_mask() -> &'static kernel::cpumask::Cpumask {
+    // SAFETY: `__cpu_possible_mask` is a static cpumask that lives forever.
+    unsafe { kernel::cpumask::Cpumask::from_raw(&raw const bindings::__cpu_possible_mask) }
+}
+
+/// The possible CPU ids.
+fn possible_cpus() -> impl Iterator<Item = u32> {
+    let possible = possible_cpus_mask();
+    (0..kernel::cpu::nr_cpu_ids())
+        .filter(move |&c| kernel::cpu::CpuId::from_u32(c).is_some_and(|id| possible.test(id)))
 }
 
 /// The online CPUs; stable while a [`CpusReadLock`] lives.

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! CPU hotplug: a CPU that comes online after `rrelay_open` gets its buffer
-//! and file in every open channel, from a dynamic prepare-state callback
-//! (relay's `CPUHP_RELAY_PREPARE` is static, for built-in code only). A CPU
-//! going offline keeps its buffer and data until the channel is closed.
+//! and file in every open channel (its slot of the channel's per-CPU
+//! pointer, null until then, is set before the CPU runs a writer), from a
+//! dynamic prepare-state callback (relay's `CPUHP_RELAY_PREPARE` is static,
+//! for built-in code only). A CPU going offline keeps its buffer and data
+//! until the channel is closed.
 //!
 //! Context: the callback runs in process context on a control CPU, with the
 //! hotplug lock held (so before `CHANNELS` in the lock order).

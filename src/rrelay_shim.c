@@ -10,6 +10,7 @@
 #include <linux/irq_work.h>
 #include <linux/irqflags.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/preempt.h>
 #include <linux/slab.h>
@@ -20,11 +21,23 @@
 
 #include "rrelay_shim.h"
 
-/* The header's fast path and src/buffer.rs agree on these offsets. */
+/*
+ * The header's fast path and the Rust side agree on these offsets:
+ * struct rrelay_buf's in src/buffer.rs, struct rrelay_chan's in
+ * src/channel.rs.
+ */
 #if BITS_PER_LONG == 64
 static_assert(offsetof(struct rrelay_buf, offset) == 16);
 static_assert(offsetof(struct rrelay_buf, data) == 24);
 static_assert(offsetof(struct rrelay_buf, subbuf_size) == 32);
+static_assert(offsetof(struct rrelay_chan, version) == 0);
+static_assert(offsetof(struct rrelay_chan, subbuf_size) == 8);
+static_assert(offsetof(struct rrelay_chan, n_subbufs) == 16);
+static_assert(offsetof(struct rrelay_chan, alloc_size) == 24);
+static_assert(offsetof(struct rrelay_chan, private_data) == 32);
+static_assert(offsetof(struct rrelay_chan, is_global) == 40);
+static_assert(offsetof(struct rrelay_chan, buf) == 48);
+static_assert(sizeof(struct rrelay_chan) == 56);
 #endif
 
 /* vmap() and PAGE_KERNEL are not in the Rust bindings. */
@@ -64,6 +77,24 @@ void rrelay_shim_preempt_disable(void)
 void rrelay_shim_preempt_enable(void)
 {
 	preempt_enable();
+}
+
+/* alloc_percpu() is a type-generic macro (with allocation profiling hooks). */
+struct rrelay_buf *__percpu *rrelay_shim_alloc_percpu_ptrs(void)
+{
+	return alloc_percpu(struct rrelay_buf *);
+}
+
+/* per_cpu_ptr() is a macro over the arch's per-CPU offsets. */
+struct rrelay_buf **rrelay_shim_percpu_slot(struct rrelay_buf *__percpu *ptrs, unsigned int cpu)
+{
+	return per_cpu_ptr(ptrs, cpu);
+}
+
+/* this_cpu_ptr() is a macro over the arch's per-CPU base (x86-64 Rust has it inline). */
+struct rrelay_buf **rrelay_shim_this_cpu_slot(struct rrelay_buf *__percpu *ptrs)
+{
+	return this_cpu_ptr(ptrs);
 }
 
 /*

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The C shim's functions, called from Rust (src/shim.rs declares the same
- * prototypes on the Rust side).
+ * prototypes on the Rust side; src/channel.rs those of the per-CPU
+ * pointers).
  */
 #ifndef _RRELAY_SHIM_H
 #define _RRELAY_SHIM_H
@@ -10,6 +11,7 @@
 #include <linux/poll.h>
 
 struct page;
+struct rrelay_buf;
 struct rrelay_wakeup;
 
 void *rrelay_shim_vmap(struct page **pages, unsigned int count);
@@ -18,6 +20,9 @@ unsigned long rrelay_shim_irq_save(void);
 void rrelay_shim_irq_restore(unsigned long flags);
 void rrelay_shim_preempt_disable(void);
 void rrelay_shim_preempt_enable(void);
+struct rrelay_buf *__percpu *rrelay_shim_alloc_percpu_ptrs(void);
+struct rrelay_buf **rrelay_shim_percpu_slot(struct rrelay_buf *__percpu *ptrs, unsigned int cpu);
+struct rrelay_buf **rrelay_shim_this_cpu_slot(struct rrelay_buf *__percpu *ptrs);
 struct rrelay_wakeup *rrelay_shim_wakeup_new(void);
 void rrelay_shim_wakeup_kick(struct rrelay_wakeup *w);
 void rrelay_shim_wakeup_now(struct rrelay_wakeup *w);
