@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The lockless write protocol of one buffer: reserve, commit and switch,
+//! safe from any context (NMI included) and with nested writers, for
+//! per-CPU and global buffers. Free of the kernel, like `subbuf.rs`: the
+//! host crate `accounting/` compiles this file and runs it against a model,
+//! with a nested writer injected at every step and concurrent writers,
+//! readers and remote flushes.
+//!
+//! The shape is LTTng's lib ring buffer (a compare-and-exchange reserve and
+//! a commit count per sub-buffer) with relay's semantics on top: the
+//! client's `subbuf_start` callback decides, at each switch, whether the
+//! writer goes on into the next sub-buffer, and may reserve a header at its
+//! start.
+//!
+//! # State
+//!
+//! One 64-bit word, `ws`, says where writers reserve ([`WriteState`]):
+//!
+//! - `slot`: the ring slot of the current sub-buffer;
+//! - `off`: bytes reserved in it (the start reserve included);
+//! - `SWITCHING`: one writer (or a flush, or close) owns a switch; nobody
+//!   else reserves until it stores the next word;
+//! - `STOPPED`: the client refused the next sub-buffer (relay's
+//!   `offset == subbuf_size + 1`): it is not started, and every write
+//!   retries the switch, calling the callback again;
+//! - `CLOSED`: the channel was closed.
+//!
+//! One more word, `pos` ([`Position`]), says what is finished:
+//!
+//! - `produced`: sub-buffers finished, ever. The current sub-buffer is
+//!   number `produced`, in slot `produced % n`, lap `produced / n`;
+//! - `in_slot`: sub-buffer `produced` was started (the callback accepted
+//!   it), so its slot no longer holds sub-buffer `produced - n`. Readers
+//!   take both from one load, so they never see one without the other.
+//!
+//! Beside them:
+//!
+//! - `consumed`: sub-buffers the reader released, ever (the reader's).
+//! - `commit[slot]`: bytes committed to the slot, ever (wrapping). Every
+//!   started sub-buffer receives exactly `subbuf_size` bytes of commits:
+//!   its start reserve (committed by the switch that starts it), its
+//!   records (each by its writer, after copying), and its padding
+//!   (committed by the switch that finishes it). So sub-buffer `k` is
+//!   complete (every byte written) when `commit[k % n] == (k / n + 1) *
+//!   subbuf_size`.
+//! - `padding[slot]`: the padding of a finished sub-buffer.
+//! - `start_reserve`: what the callback asked for, cleared before each
+//!   call; afterwards the current sub-buffer's (clamped) start reserve.
+//!
+//! # Transitions
+//!
+//! | `ws` from | to | by | how |
+//! |---|---|---|---|
+//! | open (`off`) | open (`off + len`) | any writer | CAS ([`reserve`]) |
+//! | open or stopped | switching | the writer whose record does not fit, a flush, close | CAS ([`switch`]) |
+//! | switching | open, next slot | the owner | store, after `pos` says `in_slot` |
+//! | switching | stopped | the owner | store, after the callback refused (or a lap is still being committed) |
+//! | switching | closed | close | store |
+//!
+//! `pos` moves only under `SWITCHING`: to (`produced + 1`, not in slot)
+//! when the owner finishes the current sub-buffer, to (`produced`, in slot)
+//! when the callback accepted the next one.
+//!
+//! A writer that finds `SWITCHING` drops its record and counts it: it may
+//! have interrupted the owner (a hardirq or an NMI over the writer that is
+//! switching), and waiting would deadlock. So `subbuf_start` runs once per
+//! switch attempt and never concurrently for one buffer, on per-CPU and
+//! global buffers alike. A flush that finds a switch in progress has
+//! nothing to do: that switch finishes the sub-buffer. A switch never
+//! waits for anything, except close for a flush on another CPU (close
+//! runs in process context once the writers stopped, so that owner is
+//! never one it interrupted).
+//!
+//! A slot whose previous lap is not completely committed (a writer
+//! interrupted for a whole lap of the ring, in overwrite mode) is not
+//! started again: the switch stops the buffer and drops the record, so two
+//! laps never share a slot's commit count.
+//!
+//! # Readers
+//!
+//! A finished sub-buffer is readable once complete. Of the current one,
+//! the reader may take the first `off` bytes when every reserved byte is
+//! committed: it loads `commit[slot]` (acquire), then `ws` (acquire); if
+//! `commit == lap base + off`, nothing was reserved between the two loads
+//! that is not committed, so bytes `0..off` are written ([`Snapshot`]).
+//!
+//! In overwrite mode a reader validates each copy afterwards: the copy is
+//! intact if, looking again, the slot was not started anew and no switch
+//! that may start it is in progress ([`Snapshot::intact`]). A copy found
+//! torn is read again (or skipped as lost, once the slot is started).
+//!
+//! # Barriers
+//!
+//! - Reserve: the CAS on `ws` is an acquire; it pairs with the release
+//!   store that published the word, so the writer sees the slot's state
+//!   the owner set up (`padding`, `commit`, `pos`).
+//! - Commit: `commit[slot].fetch_add(len, Release)` after the copy. Pairs
+//!   with the reader's acquire load of `commit`: every committer's release
+//!   heads a release sequence the reader's load reads from, so the reader
+//!   sees every byte of a complete sub-buffer.
+//! - Finish: `padding[slot]` (relaxed), the padding's commit (release),
+//!   then `pos` (release); pairs with the reader's acquire of `pos` before
+//!   it reads `padding`.
+//! - Callback: a write barrier (`smp_wmb()`; a release fence here) after
+//!   the claim of `ws` and the store of `pos`, before the callback may
+//!   write a header into the slot; pairs with the reader's read barrier
+//!   (`smp_rmb()`) between its copy and its second look at `pos` and `ws`:
+//!   a copy that saw a header byte sees the switch.
+//! - Publish: `pos` (release, `in_slot`), then `ws` (release) after
+//!   `padding`, `commit` and the callback's header; pairs with the acquire
+//!   of the next reserve, so records written in the new slot follow
+//!   `in_slot`, and a copy that saw one sees the slot started.
+//! - The reader releases sub-buffers with a release store of `consumed`;
+//!   pairs with the switch's acquire load in the full test, so in
+//!   no-overwrite mode a sub-buffer is reused only after it was read.
+//!
+//! Wakeups go through the client ([`Client::finished`]) after `pos`
+//! moves; a commit that completes a sub-buffer asks for one too
+//! ([`Client::completed`]).
+
+use super::ring_atomics::{fence, AtomicU64, AtomicUsize, Ordering};
+use super::subbuf::{Event, Geometry};
+
+const OFF_BITS: u32 = 32;
+const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
+const SWITCHING: u64 = 1 << 32;
+const STOPPED: u64 = 1 << 33;
+const CLOSED: u64 = 1 << 34;
+const SLOT_SHIFT: u32 = 36;
+
+/// The most sub-buffers a ring may have (the slot's bits in the word).
+pub const MAX_SUBBUFS: usize = 1 << (64 - SLOT_SHIFT);
+
+/// Whether the protocol can run a buffer of this shape.
+pub const fn supports(g: &Geometry) -> bool {
+    // `subbuf_size * n_subbufs <= u32::MAX` (a `Geometry` invariant), so an
+    // offset always fits its 32 bits.
+    g.n_subbufs() <= MAX_SUBBUFS
+}
+
+/// The write state word.
+///
+/// # Invariants
+///
+/// `off() <= subbuf_size` and `slot() < n_subbufs` of the buffer it
+/// belongs to; at most one of `SWITCHING`, `STOPPED`, `CLOSED` is set,
+/// except that `SWITCHING` may be set over `STOPPED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteState(u64);
+
+impl WriteState {
+    /// A word for `slot` at `off`.
+    pub const fn open(slot: usize, off: usize) -> Self {
+        Self(((slot as u64) << SLOT_SHIFT) | off as u64)
+    }
+
+    /// A word for a stopped writer whose next sub-buffer is in `slot`.
+    pub const fn stopped(slot: usize) -> Self {
+        Self(((slot as u64) << SLOT_SHIFT) | STOPPED)
+    }
+
+    /// A closed buffer: no sub-buffer is current.
+    pub const fn closed(slot: usize) -> Self {
+        Self(((slot as u64) << SLOT_SHIFT) | CLOSED)
+    }
+
+    /// The raw word.
+    pub const fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// From a raw word.
+    pub const fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// Bytes reserved in the current sub-buffer.
+    pub const fn off(self) -> usize {
+        (self.0 & OFF_MASK) as usize
+    }
+
+    /// The slot of the current (or, when stopped, the next) sub-buffer.
+    pub const fn slot(self) -> usize {
+        (self.0 >> SLOT_SHIFT) as usize
+    }
+
+    /// A switch is in progress.
+    pub const fn switching(self) -> bool {
+        self.0 & SWITCHING != 0
+    }
+
+    /// The client refused the next sub-buffer.
+    pub const fn is_stopped(self) -> bool {
+        self.0 & STOPPED != 0
+    }
+
+    /// The buffer was closed.
+    pub const fn is_closed(self) -> bool {
+        self.0 & CLOSED != 0
+    }
+
+    /// Writers may reserve in the current sub-buffer.
+    pub const fn is_open(self) -> bool {
+        self.0 & (SWITCHING | STOPPED | CLOSED) == 0
+    }
+
+    /// `len` more bytes fit in an open word.
+    #[inline(always)]
+    pub const fn fits(self, g: &Geometry, len: usize) -> bool {
+        self.is_open() && len <= g.subbuf_size() && self.off() + len <= g.subbuf_size()
+    }
+
+    const fn with_switching(self) -> Self {
+        Self(self.0 | SWITCHING)
+    }
+
+    const fn plus(self, len: usize) -> Self {
+        Self(self.0 + len as u64)
+    }
+}
+
+/// The shared state of one buffer, as the protocol sees it.
+///
+/// The kernel implements it over the buffer's fields; the host tests over
+/// their own. Every method returns the same atomic each time.
+pub trait RingState {
+    /// The write state word ([`WriteState`]).
+    fn ws(&self) -> &AtomicU64;
+    /// The position word ([`Position`]).
+    fn pos(&self) -> &AtomicUsize;
+    /// Sub-buffers the reader released, ever.
+    fn consumed(&self) -> &AtomicUsize;
+    /// Bytes committed to `slot`, ever (wrapping).
+    fn commit(&self, slot: usize) -> &AtomicUsize;
+    /// The padding of the sub-buffer last finished in `slot`.
+    fn padding(&self, slot: usize) -> &AtomicUsize;
+    /// The start reserve the client asked for in its callback.
+    fn start_reserve(&self) -> &AtomicUsize;
+}
+
+/// The position word: sub-buffers finished, and whether the next one was
+/// started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position(usize);
+
+impl Position {
+    /// `produced` sub-buffers finished; `in_slot`: number `produced` started.
+    pub const fn new(produced: usize, in_slot: bool) -> Self {
+        Self((produced << 1) | in_slot as usize)
+    }
+
+    /// From a raw word.
+    pub const fn from_raw(raw: usize) -> Self {
+        Self(raw)
+    }
+
+    /// The raw word.
+    pub const fn raw(self) -> usize {
+        self.0
+    }
+
+    /// Sub-buffers finished, ever (modulo `usize::MAX / 2 + 1`).
+    pub const fn produced(self) -> usize {
+        self.0 >> 1
+    }
+
+    /// Sub-buffer `produced` was started: the writer is in its slot.
+    pub const fn in_slot(self) -> bool {
+        self.0 & 1 != 0
+    }
+}
+
+/// A point of the protocol where another writer may run (an interrupt or a
+/// writer on another CPU): the host tests run one there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Before a reserve loads the word.
+    ReserveLoad,
+    /// Between a reserve's load and its CAS.
+    ReserveCas,
+    /// Between a reservation and its commit (the copy).
+    Copy,
+    /// Before a switch loads the word.
+    SwitchLoad,
+    /// Between a switch's load and its claiming CAS.
+    SwitchClaim,
+    /// After the claim, before the old sub-buffer's padding is committed.
+    SwitchPad,
+    /// After the padding's commit, before `produced` moves.
+    SwitchProduce,
+    /// Before the callback runs.
+    SwitchCallback,
+    /// After the callback, before the new word is published.
+    SwitchPublish,
+}
+
+/// What the protocol asks of the buffer's owner.
+pub trait Client {
+    /// relay's `subbuf_start`: go on into `slot` (`prev` is the slot just
+    /// finished, `None` when none was); `full` says that means
+    /// overwriting unread data. Called by the owner of a switch only.
+    fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool;
+    /// Counts an event.
+    fn count(&self, event: Event);
+    /// A sub-buffer was finished with `bytes` bytes of data (statistics,
+    /// and the reader wakeup).
+    fn finished(&self, bytes: usize);
+    /// A commit completed sub-buffer slot `slot` (reader wakeup).
+    fn completed(&self, slot: usize);
+    /// A point where the host tests run another writer; nothing in the
+    /// kernel.
+    #[inline(always)]
+    fn step(&self, _at: Step) {}
+}
+
+/// Room reserved for one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reservation {
+    /// The slot it is in.
+    pub slot: usize,
+    /// Its offset in the slot's sub-buffer.
+    pub off: usize,
+    /// Its length.
+    pub len: usize,
+}
+
+impl Reservation {
+    /// Its byte position from the start of the buffer.
+    pub const fn pos(&self, g: &Geometry) -> usize {
+        g.slot_start(self.slot) + self.off
+    }
+}
+
+/// Why a switch was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// A record of this many bytes does not fit.
+    Record(usize),
+    /// A flush (`relay_flush`, `relay_switch_subbuf(buf, 0)`).
+    Flush,
+    /// Close: finish the current sub-buffer, start none.
+    Close,
+}
+
+/// What a switch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switched {
+    /// A new sub-buffer is current (and, for a record, it fits).
+    Ready,
+    /// The record does not go in (counted).
+    Refused,
+}
+
+/// The committed bytes a completed lap of a slot adds up to: the base of
+/// sub-buffer `k`'s lap plus one sub-buffer.
+const fn lap_base(g: &Geometry, k: usize) -> usize {
+    (k / g.n_subbufs()).wrapping_mul(g.subbuf_size())
+}
+
+/// A start reserve must leave room for data, as relay's `BUG_ON` demands.
+const fn clamp_reserve(g: &Geometry, reserve: usize) -> usize {
+    if reserve >= g.subbuf_size() - 1 {
+        0
+    } else {
+        reserve
+    }
+}
+
+/// Starts sub-buffer 0 of a new or reset buffer (no writer or reader may be
+/// active). The callback's answer is ignored, as relay ignores it.
+pub fn start<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C) {
+    s.pos()
+        .store(Position::new(0, true).raw(), Ordering::Relaxed);
+    s.consumed().store(0, Ordering::Relaxed);
+    for slot in 0..g.n_subbufs() {
+        s.commit(slot).store(0, Ordering::Relaxed);
+        s.padding(slot).store(0, Ordering::Relaxed);
+    }
+    s.start_reserve().store(0, Ordering::Relaxed);
+    c.subbuf_start(0, None, false);
+    let reserve = clamp_reserve(g, s.start_reserve().load(Ordering::Relaxed));
+    // What stays there is the current sub-buffer's start reserve.
+    s.start_reserve().store(reserve, Ordering::Relaxed);
+    s.commit(0).store(reserve, Ordering::Relaxed);
+    s.ws()
+        .store(WriteState::open(0, reserve).raw(), Ordering::Release);
+}
+
+/// Reserves `len` bytes for a record: any context, any CPU. Returns `None`
+/// when the record is dropped (and counted). The caller writes the bytes,
+/// then calls [`commit`].
+#[inline(always)]
+pub fn reserve<S: RingState, C: Client>(
+    g: &Geometry,
+    s: &S,
+    c: &C,
+    len: usize,
+) -> Option<Reservation> {
+    loop {
+        c.step(Step::ReserveLoad);
+        // Acquire: pairs with the release that published this word.
+        let w = WriteState(s.ws().load(Ordering::Acquire));
+        if w.fits(g, len) {
+            c.step(Step::ReserveCas);
+            if s.ws()
+                .compare_exchange(
+                    w.raw(),
+                    w.plus(len).raw(),
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                return Some(Reservation {
+                    slot: w.slot(),
+                    off: w.off(),
+                    len,
+                });
+            }
+            continue;
+        }
+        if switch(g, s, c, Reason::Record(len)) == Switched::Refused {
+            return None;
+        }
+    }
+}
+
+/// Commits a reservation whose bytes are written.
+#[inline(always)]
+pub fn commit<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, r: Reservation) {
+    c.step(Step::Copy);
+    commit_bytes(g, s, c, r.slot, r.len);
+}
+
+/// Adds `len` committed bytes to `slot` (release: the bytes are written),
+/// and reports a completed sub-buffer.
+#[inline(always)]
+fn commit_bytes<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize, len: usize) {
+    let total = s
+        .commit(slot)
+        .fetch_add(len, Ordering::Release)
+        .wrapping_add(len);
+    if len > 0 && total % g.subbuf_size() == 0 {
+        c.completed(slot);
+    }
+}
+
+/// Finishes the current sub-buffer and starts the next, as
+/// `relay_switch_subbuf` does; see the protocol above. Never waits.
+pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) -> Switched {
+    let len = match why {
+        Reason::Record(len) if len > g.subbuf_size() => {
+            c.count(Event::TooBig);
+            return Switched::Refused;
+        }
+        Reason::Record(len) => len,
+        Reason::Flush | Reason::Close => 0,
+    };
+    // A record of at least one byte that does not go in is dropped; a
+    // flush is no record.
+    let drop = |c: &C| {
+        if len > 0 {
+            c.count(Event::Dropped);
+        }
+        Switched::Refused
+    };
+    let w = loop {
+        c.step(Step::SwitchLoad);
+        let w = WriteState(s.ws().load(Ordering::Acquire));
+        if w.switching() && why == Reason::Close {
+            // Close runs in process context after the writers stopped: the
+            // owner is a flush on another CPU, which never waits. Let it end.
+            core::hint::spin_loop();
+            continue;
+        }
+        if w.switching() || w.is_closed() {
+            return drop(c);
+        }
+        if let Reason::Record(_) = why {
+            if w.fits(g, len) {
+                // Another writer switched meanwhile.
+                return Switched::Ready;
+            }
+        }
+        c.step(Step::SwitchClaim);
+        // Acquire: pairs with the previous owner's release of `ws`, so
+        // `produced` and the slots are as it left them.
+        if s.ws()
+            .compare_exchange(
+                w.raw(),
+                w.with_switching().raw(),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            break w;
+        }
+    };
+    // This switch owns the buffer's write side until it stores `ws` again.
+    let mut produced = Position::from_raw(s.pos().load(Ordering::Relaxed)).produced();
+    let prev = if w.is_stopped() {
+        // The writer still stands after the last finished sub-buffer.
+        Some(g.slot(produced.wrapping_sub(1)))
+    } else {
+        if why == Reason::Close && w.off() == s.start_reserve().load(Ordering::Relaxed) {
+            // No record in it: close produces no empty sub-buffer.
+            s.ws()
+                .store(WriteState::closed(w.slot()).raw(), Ordering::Release);
+            return Switched::Refused;
+        }
+        let padding = g.subbuf_size() - w.off();
+        s.padding(w.slot()).store(padding, Ordering::Relaxed);
+        c.step(Step::SwitchPad);
+        commit_bytes(g, s, c, w.slot(), padding);
+        c.step(Step::SwitchProduce);
+        produced = produced.wrapping_add(1);
+        // Release: the padding (and its commit) before the new count.
+        s.pos()
+            .store(Position::new(produced, false).raw(), Ordering::Release);
+        c.finished(w.off());
+        Some(w.slot())
+    };
+    let slot = g.slot(produced);
+    if why == Reason::Close {
+        s.ws()
+            .store(WriteState::closed(slot).raw(), Ordering::Release);
+        return Switched::Refused;
+    }
+    // Acquire: pairs with the reader's release of `consumed`.
+    let full = g.is_full(produced, s.consumed().load(Ordering::Acquire));
+    if full {
+        c.count(Event::Full);
+    }
+    // The slot's previous lap must be complete before a new lap starts.
+    if s.commit(slot).load(Ordering::Acquire) != lap_base(g, produced) {
+        s.ws()
+            .store(WriteState::stopped(slot).raw(), Ordering::Release);
+        return drop(c);
+    }
+    s.start_reserve().store(0, Ordering::Relaxed);
+    // smp_wmb(): the claim and `pos` before anything the callback writes
+    // into the slot (pairs with the reader's smp_rmb() after its copy).
+    fence(Ordering::Release);
+    c.step(Step::SwitchCallback);
+    if !c.subbuf_start(slot, prev, full) {
+        s.ws()
+            .store(WriteState::stopped(slot).raw(), Ordering::Release);
+        return drop(c);
+    }
+    if full {
+        c.count(Event::Overwritten);
+    }
+    let reserve = clamp_reserve(g, s.start_reserve().load(Ordering::Relaxed));
+    s.start_reserve().store(reserve, Ordering::Relaxed);
+    s.padding(slot).store(0, Ordering::Relaxed);
+    // The header the callback wrote is committed with the start.
+    s.commit(slot).fetch_add(reserve, Ordering::Release);
+    // The slot is taken: readers of sub-buffer `produced - n` learn it
+    // before any record lands there.
+    s.pos()
+        .store(Position::new(produced, true).raw(), Ordering::Release);
+    c.step(Step::SwitchPublish);
+    // Release: everything above before writers reserve in the slot.
+    s.ws()
+        .store(WriteState::open(slot, reserve).raw(), Ordering::Release);
+    if reserve + len > g.subbuf_size() {
+        c.count(Event::TooBig);
+        return Switched::Refused;
+    }
+    Switched::Ready
+}
+
+/// What a reader may read, from one look at the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Sub-buffers finished.
+    pub produced: usize,
+    /// The writer is in no slot (stopped, closed, or switching with the
+    /// next sub-buffer not yet started): sub-buffer `produced - n` is
+    /// intact. relay's "stopped", as `Geometry::read_step` and
+    /// `Geometry::intact` take it.
+    pub stopped: bool,
+    /// Bytes of sub-buffer `produced` that are reserved and committed, in
+    /// one piece from its start (0 when a reservation is in flight).
+    pub committed: usize,
+    /// A switch is in progress.
+    pub switching: bool,
+}
+
+impl Snapshot {
+    /// Whether a copy of sub-buffer `k` taken before this snapshot (with a
+    /// read barrier between) is intact: its slot was not started anew,
+    /// and no switch in progress may be starting it.
+    pub const fn intact(&self, g: &Geometry, k: usize) -> bool {
+        let d = self.produced.wrapping_sub(k);
+        d < g.n_subbufs() || (d == g.n_subbufs() && self.stopped && !self.switching)
+    }
+}
+
+/// Takes a [`Snapshot`]: what is finished, and the committed prefix of the
+/// current sub-buffer.
+pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
+    loop {
+        // Acquire: pairs with the switch's releases of `pos`; `padding`
+        // and the finished sub-buffers' commits are visible.
+        let pos = Position::from_raw(s.pos().load(Ordering::Acquire));
+        let produced = pos.produced();
+        let slot = g.slot(produced);
+        // Commit first, then the word: see "Readers" above.
+        let committed = s.commit(slot).load(Ordering::Acquire);
+        let w = WriteState(s.ws().load(Ordering::Acquire));
+        if s.pos().load(Ordering::Acquire) != pos.raw() {
+            continue;
+        }
+        let open = pos.in_slot() && w.is_open() && w.slot() == slot;
+        let prefix = if open && committed == lap_base(g, produced).wrapping_add(w.off()) {
+            w.off()
+        } else {
+            0
+        };
+        return Snapshot {
+            produced,
+            stopped: !pos.in_slot() || w.is_closed(),
+            committed: prefix,
+            switching: w.switching(),
+        };
+    }
+}
+
+/// Whether finished sub-buffer `k` is complete: every byte reserved in it
+/// written and committed. (A later lap in its slot makes it not complete:
+/// it is being overwritten.)
+pub fn complete<S: RingState>(g: &Geometry, s: &S, k: usize) -> bool {
+    // Acquire: pairs with every committer's release.
+    s.commit(g.slot(k)).load(Ordering::Acquire) == lap_base(g, k).wrapping_add(g.subbuf_size())
+}
