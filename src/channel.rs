@@ -445,6 +445,12 @@ impl Rchan {
         if let Some(i) = chans.iter().position(|c| Arc::ptr_eq(c, &self)) {
             drop(chans.remove(i));
         }
+        if chans.is_empty() {
+            // The registry is a static, never dropped: give its storage
+            // back when it is empty, or it outlives the module (kmemleak
+            // found it after rmmod).
+            *chans = KVec::new();
+        }
         drop(chans);
         self.teardown();
     }

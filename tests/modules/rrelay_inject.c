@@ -19,26 +19,66 @@ MODULE_PARM_DESC(warn, "Hit a WARN_ON at load");
 
 static bool leak;
 module_param(leak, bool, 0444);
-MODULE_PARM_DESC(leak, "Leak one allocation at load");
+MODULE_PARM_DESC(leak, "Leak allocations at load");
+
+#define LEAKS 8
 
 /*
- * Only a scrambled copy of the leaked pointer is kept: it keeps the
- * allocation from being optimised away, and kmemleak cannot take it for a
- * reference.
+ * Out of line, in .text: the allocations' backtraces name this module.
+ * SLUB keeps its free-list link inside free objects, so the object
+ * allocated just before a leaked one usually still holds a pointer to it,
+ * and kmemleak counts that as a reference. So each leaked object comes
+ * right after a decoy from the same cache that is wiped and freed.
  */
-static unsigned long leak_cookie;
+/*
+ * The allocator's frames below ours leave copies of the pointers on this
+ * task's stack, which kmemleak scans: overwrite them.
+ */
+static noinline void rrelay_inject_scrub_stack(void)
+{
+	u8 scratch[1024];
+	u8 *p = scratch;
 
-/* Out of line, in .text: the allocation's backtrace names this module. */
+	memset(scratch, 0, sizeof(scratch));
+	/* The stores must happen: the array is used, as far as the compiler knows. */
+	OPTIMIZER_HIDE_VAR(p);
+	barrier_data(p);
+}
+
 static noinline int rrelay_inject_leak(void)
 {
-	u8 *p = kmalloc(128, GFP_KERNEL);
+	int i;
 
-	if (!p)
-		return -ENOMEM;
-	memset(p, 0x5a, 128);
-	WRITE_ONCE(leak_cookie, (unsigned long)p ^ 0x5a5a5a5a5a5a5a5aUL);
+	for (i = 0; i < LEAKS; i++) {
+		size_t size = 128 << (i % 4);
+		u8 *decoy = kmalloc(size, GFP_KERNEL);
+		u8 *p = kmalloc(size, GFP_KERNEL);
+
+		if (decoy)
+			memset(decoy, 0, size);
+		kfree(decoy);
+		if (!p)
+			return -ENOMEM;
+		memset(p, 0x5a, size);
+		/* Kept from the optimiser, and stored nowhere. */
+		OPTIMIZER_HIDE_VAR(p);
+	}
+	rrelay_inject_scrub_stack();
 	return 0;
 }
+
+/* Writing anything to the leak_now parameter leaks again, after load. */
+static int leak_now_set(const char *val, const struct kernel_param *kp)
+{
+	return rrelay_inject_leak();
+}
+
+static const struct kernel_param_ops leak_now_ops = {
+	.set = leak_now_set,
+};
+
+module_param_cb(leak_now, &leak_now_ops, NULL, 0200);
+MODULE_PARM_DESC(leak_now, "Write to leak allocations now");
 
 static void rrelay_inject_case(struct kunit *test)
 {
