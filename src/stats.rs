@@ -14,9 +14,15 @@
 //! alloc_size 32768
 //! global 0
 //! buffers 4
+//! dir /mydir
 //! cpu produced consumed bytes_written bytes_read full big dropped overwritten lost
 //! 0 12 12 49152 49152 0 0 0 0 0
 //! ```
+//!
+//! `dir` is the directory of the buffer files, as a path from debugfs's root
+//! (`/` for the root itself); the rest of the line is the path, spaces and
+//! all. It is left out when the files are not on debugfs (a client's
+//! `create_buf_file` may put them anywhere) or their path does not fit.
 
 use crate::subbuf::Event;
 use kernel::sync::atomic::{Atomic, Relaxed};
@@ -240,6 +246,7 @@ mod view {
         let mut n = 0;
         chan.for_each_buf(|_| n += 1);
         writeln!(out, "buffers {}", n)?;
+        render_dir(chan, out)?;
         writeln!(
             out,
             "cpu produced consumed bytes_written bytes_read full big dropped overwritten lost"
@@ -264,6 +271,52 @@ mod view {
             }
         });
         res
+    }
+
+    /// Writes the `dir` line: the directory of the channel's first buffer
+    /// file, from debugfs's root (format in the comment atop this file).
+    ///
+    /// Called from [`stats_open`] only: `teardown` removes this view (and
+    /// waits for its opens) before it removes the buffer files, so a file's
+    /// dentry stays alive while this runs.
+    fn render_dir(chan: &Rchan, out: &mut impl Write) -> core::fmt::Result {
+        let mut file: *mut bindings::dentry = core::ptr::null_mut();
+        chan.for_each_buf(|buf| {
+            if file.is_null() {
+                file = buf.dentry.load(Relaxed);
+            }
+        });
+        if file.is_null() {
+            return Ok(());
+        }
+        // SAFETY: `file` is a buffer file's dentry, alive while this view is
+        // (see above); a live dentry's superblock is live.
+        let magic = unsafe { (*(*file).d_sb).s_magic };
+        if magic != bindings::DEBUGFS_MAGIC as c_ulong {
+            return Ok(());
+        }
+        let len = bindings::PATH_MAX as usize;
+        let mut path = KVec::from_elem(0u8, len, GFP_KERNEL).map_err(|_| core::fmt::Error)?;
+        // SAFETY: `file` is alive (above); `path` has `len` writable bytes.
+        let p = unsafe { bindings::dentry_path_raw(file, path.as_mut_ptr().cast(), len as c_int) };
+        if p.is_null() || kernel::error::from_err_ptr(p).is_err() {
+            return Ok(());
+        }
+        // SAFETY: On success `dentry_path_raw` returns a NUL-terminated
+        // string inside `path`, which outlives `full`.
+        let full = unsafe { CStr::from_char_ptr(p) };
+        let Ok(full) = full.to_str() else {
+            return Ok(());
+        };
+        let dir = match full.rfind('/') {
+            Some(0) => "/",
+            Some(i) => &full[..i],
+            None => return Ok(()),
+        };
+        if dir.contains('\n') {
+            return Ok(());
+        }
+        writeln!(out, "dir {}", dir)
     }
 
     static STATS_FOPS: FileOps = {
