@@ -6,8 +6,10 @@
 //! Each input is one CPU's stream of records. A record that fails its
 //! checksum, or bytes that are not a record, are counted as corrupt and
 //! skipped (decoding resumes at the next magic number). Sequence numbers
-//! are checked per (CPU, context) stream: gaps are reported as missing
-//! records; with `--expect` the producer's written counts are compared too.
+//! are checked per (CPU, context) stream: gaps after the stream's first
+//! record seen are reported as missing records (a recording that starts
+//! late misses nothing); with `--expect` the producer's written counts are
+//! compared too.
 //!
 //! Exact accounting: the producer's counts file says, per stream, how many
 //! records were written and how many of those rrelay refused (dropped).
@@ -21,8 +23,11 @@ use crate::record_format::{self, Context, DecodeError, Header, CONTEXTS, MAGIC};
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+/// The input name that is stdin.
+const STDIN: &str = "-";
 
 /// One stream's verdict.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -30,9 +35,11 @@ pub struct Stream {
     pub cpu: u16,
     pub context: &'static str,
     pub received: u64,
+    /// The lowest sequence number seen.
+    pub first: Option<u64>,
     /// The highest sequence number seen.
     pub last: Option<u64>,
-    /// Numbers below `last` never seen.
+    /// Numbers between `first` and `last` never seen.
     pub missing: u64,
     pub duplicates: u64,
     pub out_of_order: u64,
@@ -114,11 +121,13 @@ fn decode_bytes(data: &[u8], file: usize, recs: &mut Vec<Rec>, report: &mut Repo
 }
 
 /// The files to decode: the given files, or every regular file of a
-/// directory.
+/// directory; `-` is stdin.
 pub fn inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
-        if p.is_dir() {
+        if p == Path::new(STDIN) {
+            files.push(p.clone());
+        } else if p.is_dir() {
             let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| p.display().to_string())?
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -186,7 +195,13 @@ pub fn decode(
     let mut report = Report::default();
     let mut recs = Vec::new();
     for (i, f) in files.iter().enumerate() {
-        let data = std::fs::read(f).with_context(|| f.display().to_string())?;
+        let data = if f == Path::new(STDIN) {
+            let mut data = Vec::new();
+            std::io::stdin().read_to_end(&mut data).context("stdin")?;
+            data
+        } else {
+            std::fs::read(f).with_context(|| f.display().to_string())?
+        };
         decode_bytes(&data, i, &mut recs, &mut report);
     }
     report.records = recs.len() as u64;
@@ -225,8 +240,12 @@ pub fn decode(
         let before = sorted.len();
         sorted.dedup();
         s.duplicates = (before - sorted.len()) as u64;
+        s.first = sorted.first().copied();
         s.last = sorted.last().copied();
-        s.missing = s.last.map_or(0, |l| l + 1 - sorted.len() as u64);
+        s.missing = match (s.first, s.last) {
+            (Some(f), Some(l)) => l - f + 1 - sorted.len() as u64,
+            _ => 0,
+        };
         report.streams.push(s);
     }
 
@@ -254,7 +273,10 @@ impl Report {
     pub fn problems(&self, demands: &Demands) -> Vec<String> {
         let mut p = Vec::new();
         if self.records == 0 && !demands.allow_empty {
-            p.push("no records decoded".to_string());
+            p.push(
+                "no records decoded: decode reads the sample producers' records (samples/record_format.rs), which this is not"
+                    .to_string(),
+            );
         }
         if self.corrupt > 0 {
             p.push(format!("{} corrupt records", self.corrupt));
@@ -457,7 +479,10 @@ mod tests {
     #[test]
     fn an_empty_recording_is_a_problem() {
         let report = Report::default();
-        assert_eq!(report.problems(&Demands::default()), ["no records decoded"]);
+        let p = report.problems(&Demands::default());
+        assert_eq!(p.len(), 1);
+        assert!(p[0].starts_with("no records decoded: "), "{p:?}");
+        assert!(p[0].contains("samples/record_format.rs"), "{p:?}");
         let allow = Demands {
             allow_empty: true,
             ..Demands::default()
@@ -597,6 +622,28 @@ mod tests {
         let report = decode(&files, None, Some(0), &mut Vec::new()).unwrap();
         assert_eq!(report.streams[0].out_of_order, 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_late_start_misses_nothing() {
+        let expect = BTreeMap::from([((0, Context::Process), exp(10, 0))]);
+        // Recording started after records 0..5 were gone: they are unseen
+        // (and lost), not missing; the gap at 7 is missing.
+        let late = [seqs(0, Context::Process, &[5, 6, 8, 9])];
+        let report = account("late", &late, &expect);
+        let s = &report.streams[0];
+        assert_eq!((s.first, s.last, s.missing), (Some(5), Some(9), 1));
+        assert_eq!(s.lost(), Some(6));
+        let mut text = Vec::new();
+        report.print(&mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let row: Vec<&str> = text.lines().nth(2).unwrap().split_whitespace().collect();
+        // cpu context received missing written unseen dropped lost
+        assert_eq!(
+            row,
+            ["0", "process", "4", "1", "10", "6", "0", "6"],
+            "{text}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `rrelay`: drain and inspect relay channels.
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,19 +11,69 @@ use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
 mod decode;
+mod error;
 mod files;
 mod record;
 #[path = "../../samples/record_format.rs"]
 mod record_format;
+mod source;
 mod stats;
 mod uapi;
+mod units;
+
+use source::Source;
 
 /// Drain and inspect relay channels: rrelay's, and the kernel's own relay.
+///
+/// A channel is named as rrelay's statistics name it (`rrelay stat` lists
+/// them), or by its buffer files, `-d DIR -b BASE` (any relay channel).
+/// Errors are one line on stderr, exit status 1; a closed stdout ends the
+/// program quietly, exit status 0.
 #[derive(Parser, Debug)]
 #[command(name = "rrelay", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+/// A channel: by name in rrelay's statistics, or by its buffer files.
+#[derive(Args, Debug)]
+struct Target {
+    /// The channel's name in rrelay's statistics (`rrelay stat` lists them);
+    /// its buffer files are found from there.
+    #[arg(
+        value_name = "CHANNEL",
+        required_unless_present = "dir",
+        conflicts_with = "dir"
+    )]
+    channel: Option<String>,
+    /// The directory holding the buffer files (any relay channel; with -b).
+    #[arg(short, long, requires = "base", value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The buffer files' base name: they are <BASE><cpu> (with -d).
+    #[arg(
+        short,
+        long,
+        requires = "dir",
+        conflicts_with = "channel",
+        value_name = "BASE"
+    )]
+    base: Option<String>,
+    /// Where debugfs is mounted.
+    #[arg(long, default_value = "/sys/kernel/debug", value_name = "DIR")]
+    debugfs: PathBuf,
+}
+
+impl Target {
+    fn source(&self, stats_name: Option<&str>) -> Result<Source> {
+        Source::from_args(
+            self.channel.as_deref(),
+            self.dir.as_deref(),
+            self.base.as_deref(),
+            stats_name,
+            &self.debugfs,
+        )
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -32,43 +82,58 @@ enum Cmd {
     /// one file per CPU, until the duration or byte limit, SIGINT or SIGTERM,
     /// or the channel's close; then drain what is left and print a summary.
     Record {
-        /// The directory holding the channel's buffer files.
-        #[arg(short, long)]
-        dir: PathBuf,
-        /// The channel's base file name (the files are <base><cpu>).
-        #[arg(short, long)]
-        base: String,
-        /// Where to write <base><cpu> files (created if missing).
-        #[arg(short, long, default_value = "rrelay.out")]
+        #[command(flatten)]
+        target: Target,
+        /// Where to write the <base><cpu> files: a directory, created if
+        /// missing and refused if not empty (unless --force); `-` writes one
+        /// merged stream to stdout (and the summary to stderr).
+        #[arg(short, long, default_value = "rrelay.out", value_name = "DIR|-")]
         output: PathBuf,
-        /// How to take the data: splice (default), mmap (rrelay only), or
-        /// read (works with any relay file).
-        #[arg(short, long, value_enum, default_value_t = record::Mode::Splice)]
-        mode: record::Mode,
-        /// Stop after this many seconds.
-        #[arg(long, value_name = "SECS")]
-        duration: Option<f64>,
-        /// Stop after this many bytes in all.
+        /// Record into an output directory that is not empty, replacing its
+        /// <base><cpu> files.
         #[arg(long)]
+        force: bool,
+        /// How to take the data: splice, mmap (rrelay's files only), or read
+        /// (any relay file). Default: splice, falling back to read() (said
+        /// once on stderr) where the files refuse splice, as the kernel's
+        /// relay files do.
+        #[arg(short, long, value_enum)]
+        mode: Option<record::Mode>,
+        /// Stop after SECS seconds (more than 0).
+        #[arg(long, value_name = "SECS", value_parser = parse_duration)]
+        duration: Option<f64>,
+        /// Take what the buffers hold now and stop.
+        #[arg(long, conflicts_with = "duration")]
+        drain: bool,
+        /// Take N bytes in all, no more, and stop. Suffixes: k, M, G, T
+        /// (powers of 1000), Ki, Mi, Gi, Ti (powers of 1024): 10k, 1.5M, 4Ki.
+        #[arg(long, value_name = "N", value_parser = units::parse_bytes)]
         bytes: Option<u64>,
-        /// Wait up to SECS for the channel's files to appear (start the
-        /// recorder before the producer).
+        /// Wait up to SECS for the channel to appear (start the recorder
+        /// before the producer).
         #[arg(long, value_name = "SECS", default_value_t = 0.0)]
         wait: f64,
-        /// The channel's name in rrelay's statistics (default: the base name).
-        #[arg(long, value_name = "NAME")]
+        /// With -d/-b: the channel's name in rrelay's statistics, for the
+        /// kernel's counts (default: the base name).
+        #[arg(long, value_name = "NAME", conflicts_with = "channel")]
         stats: Option<String>,
-        /// Where debugfs is mounted.
-        #[arg(long, default_value = "/sys/kernel/debug", value_name = "DIR")]
-        debugfs: PathBuf,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Decode the sample producer's records: merged across CPUs by time,
-    /// checksums and per-(CPU, context) sequence numbers verified.
+    /// Decode the sample producers' records (samples/record_format.rs):
+    /// merged across CPUs by time, checksums and per-(CPU, context) sequence
+    /// numbers verified.
+    ///
+    /// The records are those rust_relay_sample and c_relay_sample write: a
+    /// 32-byte header (magic `RRLY`, CPU, context, sequence number,
+    /// timestamp, payload length, checksum) and a payload. Other data does
+    /// not decode: with no record found, decode fails (unless
+    /// --allow-empty). Sequence numbers are counted from the first record
+    /// seen in each stream, so a recording that starts late misses nothing.
     Decode {
-        /// Recorded files, or directories of them (one file per CPU).
+        /// Recorded files, or directories of them (one file per CPU); `-`
+        /// reads stdin (`rrelay record -o -`).
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
         /// Print only the first N records (0: only the summary).
@@ -96,13 +161,14 @@ enum Cmd {
     },
     /// Show rrelay's statistics (bytes, drops, losses) for one or all channels.
     Stat {
-        /// The channel's name (its base file name); all channels when omitted.
+        /// The channel's name (as `rrelay stat` lists it); all channels when
+        /// omitted.
         channel: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Refresh every SECS seconds until interrupted.
-        #[arg(long, value_name = "SECS")]
+        /// Refresh every SECS seconds (more than 0) until interrupted.
+        #[arg(long, value_name = "SECS", value_parser = units::parse_secs)]
         watch: Option<f64>,
         /// Where debugfs is mounted.
         #[arg(long, default_value = "/sys/kernel/debug", value_name = "DIR")]
@@ -110,12 +176,8 @@ enum Cmd {
     },
     /// Stream a channel's data to stdout, CPU by CPU, as it arrives.
     Cat {
-        /// The directory holding the channel's buffer files.
-        #[arg(short, long)]
-        dir: PathBuf,
-        /// The channel's base file name (the files are <base><cpu>).
-        #[arg(short, long)]
-        base: String,
+        #[command(flatten)]
+        target: Target,
         /// Only this CPU's buffer.
         #[arg(long)]
         cpu: Option<u32>,
@@ -125,9 +187,26 @@ enum Cmd {
     },
 }
 
+/// `--duration`: more than 0 (`--drain` is the way to stop at once).
+fn parse_duration(s: &str) -> Result<f64, String> {
+    units::parse_secs(s).map_err(|e| format!("{e} (--drain takes what the buffers hold and stops)"))
+}
+
 fn main() {
     let cli = Cli::parse();
-    let result = match cli.cmd {
+    match run(cli) {
+        Ok(()) => {}
+        // The reader went away (`rrelay decode ... | head`): nothing to say.
+        Err(e) if error::is_broken_pipe(&e) => {}
+        Err(e) => {
+            eprintln!("rrelay: {}", error::one_line(&e));
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
         Cmd::Stat {
             channel,
             json,
@@ -135,41 +214,39 @@ fn main() {
             debugfs,
         } => stat(&debugfs, channel.as_deref(), json, watch),
         Cmd::Cat {
-            dir,
-            base,
+            target,
             cpu,
             follow,
-        } => cat(&dir, &base, cpu, follow),
+        } => cat(&target.source(None)?.resolve()?, cpu, follow),
         Cmd::Record {
-            dir,
-            base,
+            target,
             output,
+            force,
             mode,
             duration,
+            drain,
             bytes,
             stats,
-            debugfs,
             json,
             wait,
-        } => run_record(
-            &record::Options {
-                dir: &dir,
-                stats_dir: Some(
-                    debugfs
-                        .join("rrelay")
-                        .join(stats.as_deref().unwrap_or(&base)),
-                )
-                .filter(|d| d.is_dir()),
-                base: &base,
-                out: &output,
-                mode,
-                duration: duration.map(std::time::Duration::from_secs_f64),
-                bytes,
-                progress: !json && record::stderr_is_tty(),
-                wait: std::time::Duration::from_secs_f64(wait.max(0.0)),
-            },
-            json,
-        ),
+        } => {
+            let source = target.source(stats.as_deref())?;
+            let out = record::Output::from_arg(&output);
+            let duration = if drain { Some(0.0) } else { duration };
+            run_record(
+                &record::Options {
+                    source: &source,
+                    out: &out,
+                    mode,
+                    duration: duration.map(std::time::Duration::from_secs_f64),
+                    bytes,
+                    force,
+                    progress: !json && record::stderr_is_tty(),
+                    wait: std::time::Duration::from_secs_f64(wait.max(0.0)),
+                },
+                json,
+            )
+        }
         Cmd::Decode {
             inputs,
             limit,
@@ -189,22 +266,22 @@ fn main() {
             },
             json,
         ),
-    };
-    if let Err(e) = result {
-        eprintln!("rrelay: {e:#}");
-        std::process::exit(1);
     }
 }
 
 fn run_record(opt: &record::Options<'_>, json: bool) -> Result<()> {
-    record::check_out(opt.out)?;
     let summary = record::record(opt)?;
-    let mut out = std::io::stdout().lock();
+    // With the data on stdout, the summary goes to stderr.
+    let mut out: Box<dyn Write> = match opt.out {
+        record::Output::Stdout => Box::new(std::io::stderr().lock()),
+        record::Output::Dir(_) => Box::new(std::io::stdout().lock()),
+    };
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?;
     } else {
         record::print_summary(&summary, &mut out)?;
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -228,6 +305,7 @@ fn run_decode(
     } else {
         report.print(&mut out)?;
     }
+    out.flush()?;
     let problems = report.problems(demands);
     if !problems.is_empty() {
         anyhow::bail!("{}", problems.join("; "));
@@ -235,38 +313,16 @@ fn run_decode(
     Ok(())
 }
 
-/// The `stats` files of one or all channels.
-fn stats_files(debugfs: &Path, channel: Option<&str>) -> Result<Vec<PathBuf>> {
-    let root = debugfs.join("rrelay");
-    if !root.is_dir() {
-        anyhow::bail!(
-            "{}: not found (is debugfs mounted at {} and rrelay.ko loaded?)",
-            root.display(),
-            debugfs.display()
-        );
-    }
-    if let Some(name) = channel {
-        let path = root.join(name).join("stats");
-        if !path.exists() {
-            anyhow::bail!("{}: no such channel", root.join(name).display());
-        }
-        return Ok(vec![path]);
-    }
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&root)
-        .with_context(|| format!("{}", root.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path().join("stats")))
-        .filter(|p| p.exists())
-        .collect();
-    paths.sort();
-    Ok(paths)
-}
-
 fn stat(debugfs: &Path, channel: Option<&str>, json: bool, watch: Option<f64>) -> Result<()> {
     loop {
-        let all = stats_files(debugfs, channel)?
+        let mut all = stats::files(debugfs, channel)?
             .iter()
             .map(|p| stats::read(p))
             .collect::<Result<Vec<_>>>()?;
+        // The files' directory as a path on this system.
+        for s in &mut all {
+            s.dir = s.files_dir(debugfs).map(|d| d.display().to_string());
+        }
         let mut out = std::io::stdout().lock();
         if json {
             writeln!(out, "{}", serde_json::to_string_pretty(&all)?)?;
@@ -275,7 +331,7 @@ fn stat(debugfs: &Path, channel: Option<&str>, json: bool, watch: Option<f64>) -
         }
         out.flush()?;
         match watch {
-            Some(secs) => std::thread::sleep(std::time::Duration::from_secs_f64(secs.max(0.1))),
+            Some(secs) => std::thread::sleep(std::time::Duration::from_secs_f64(secs)),
             None => return Ok(()),
         }
     }
@@ -332,6 +388,15 @@ fn print_table(out: &mut impl Write, all: &[stats::ChannelStats]) -> Result<()> 
             c.total(|b| b.dropped),
             c.total(|b| b.lost),
         )?;
+        if let Some(dir) = &c.dir {
+            writeln!(
+                out,
+                "{:<16} {:>4} buffer files {}<cpu>",
+                "",
+                "",
+                Path::new(dir).join(&c.channel).display()
+            )?;
+        }
     }
     Ok(())
 }
@@ -355,7 +420,8 @@ fn drain(file: &mut File, path: &Path, out: &mut impl Write) -> Result<u64> {
     }
 }
 
-fn cat(dir: &Path, base: &str, only: Option<u32>, follow: bool) -> Result<()> {
+fn cat(src: &source::Files, only: Option<u32>, follow: bool) -> Result<()> {
+    let (dir, base) = (&src.dir, &src.base);
     let mut open: BTreeMap<u32, (File, PathBuf)> = BTreeMap::new();
     let mut stdout = std::io::stdout().lock();
     loop {
@@ -373,18 +439,9 @@ fn cat(dir: &Path, base: &str, only: Option<u32>, follow: bool) -> Result<()> {
             }
         }
         for (f, path) in open.values_mut() {
-            match drain(f, path, &mut stdout) {
-                Err(e) if is_broken_pipe(&e) => return Ok(()),
-                r => r?,
-            };
+            drain(f, path, &mut stdout)?;
         }
-        stdout.flush().or_else(|e| {
-            if e.kind() == ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
+        stdout.flush().context("stdout")?;
         if !follow {
             return Ok(());
         }
@@ -415,23 +472,17 @@ fn cat(dir: &Path, base: &str, only: Option<u32>, follow: bool) -> Result<()> {
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == ErrorKind::BrokenPipe)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("rrelay").chain(args.iter().copied()))
+    }
+
     #[test]
     fn arguments_parse() {
-        let c = Cli::try_parse_from([
-            "rrelay", "cat", "-d", "/x", "-b", "trace", "--cpu", "2", "-f",
-        ])
-        .unwrap();
+        let c = parse(&["cat", "-d", "/x", "-b", "trace", "--cpu", "2", "-f"]).unwrap();
         assert!(matches!(
             c.cmd,
             Cmd::Cat {
@@ -440,10 +491,105 @@ mod tests {
                 ..
             }
         ));
-        let s = Cli::try_parse_from(["rrelay", "stat", "buf", "--json"]).unwrap();
+        let s = parse(&["stat", "buf", "--json"]).unwrap();
         assert!(matches!(s.cmd, Cmd::Stat { json: true, .. }));
-        assert!(Cli::try_parse_from(["rrelay", "cat", "-d", "/x"]).is_err());
-        assert!(Cli::try_parse_from(["rrelay", "stat", "--watch", "soon"]).is_err());
+        assert!(parse(&["cat", "-d", "/x"]).is_err());
+        assert!(parse(&["stat", "--watch", "soon"]).is_err());
+    }
+
+    #[test]
+    fn a_channel_is_named_or_given_by_its_files() {
+        let source = |args: &[&str]| match parse(args).unwrap().cmd {
+            Cmd::Record { target, stats, .. } => target.source(stats.as_deref()).unwrap(),
+            Cmd::Cat { target, .. } => target.source(None).unwrap(),
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            source(&["record", "sample"]),
+            Source::Channel {
+                debugfs: PathBuf::from("/sys/kernel/debug"),
+                name: "sample".to_string()
+            }
+        );
+        assert_eq!(
+            source(&["cat", "buf.1", "--debugfs", "/d"]),
+            Source::Channel {
+                debugfs: PathBuf::from("/d"),
+                name: "buf.1".to_string()
+            }
+        );
+        assert_eq!(
+            source(&["record", "-d", "/x", "-b", "trace", "--stats", "t"]),
+            Source::Files {
+                dir: PathBuf::from("/x"),
+                base: "trace".to_string(),
+                debugfs: PathBuf::from("/sys/kernel/debug"),
+                stats: Some("t".to_string()),
+            }
+        );
+        for bad in [
+            &["record"][..],
+            &["cat"],
+            &["record", "sample", "-d", "/x", "-b", "s"],
+            &["record", "sample", "-b", "s"],
+            &["record", "-d", "/x"],
+            &["record", "-b", "s"],
+            &["record", "sample", "--stats", "s"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn limits_must_mean_something() {
+        let record = |args: &[&str]| match parse(args).map(|c| c.cmd) {
+            Ok(Cmd::Record {
+                duration,
+                drain,
+                bytes,
+                ..
+            }) => Ok((duration, drain, bytes)),
+            Ok(_) => unreachable!(),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(
+            record(&["record", "c", "--bytes", "10k"]),
+            Ok((None, false, Some(10_000)))
+        );
+        assert_eq!(
+            record(&["record", "c", "--bytes", "2Mi", "--duration", "1.5"]),
+            Ok((Some(1.5), false, Some(2 << 20)))
+        );
+        assert_eq!(record(&["record", "c", "--drain"]), Ok((None, true, None)));
+        let zero = record(&["record", "c", "--duration", "0"]).unwrap_err();
+        assert!(zero.contains("must be more than 0 (--drain"), "{zero}");
+        assert!(record(&["record", "c", "--duration", "-1"]).is_err());
+        assert!(record(&["record", "c", "--drain", "--duration", "1"]).is_err());
+        assert!(record(&["record", "c", "--bytes", "0"]).is_err());
+        assert!(record(&["record", "c", "--bytes", "10x"]).is_err());
+        let watch = parse(&["stat", "--watch", "0"]).unwrap_err().to_string();
+        assert!(watch.contains("must be more than 0"), "{watch}");
+        assert!(parse(&["stat", "--watch", "0.5"]).is_ok());
+    }
+
+    #[test]
+    fn the_stat_table_shows_where_the_files_are() {
+        let text = "channel buf\nsubbuf_size 256\nn_subbufs 4\nalloc_size 4096\nglobal 0\nclosed 0\nbuffers 1\ndir /client\n\
+            cpu produced consumed bytes_written bytes_read full big dropped overwritten lost\n0 4 1 800 200 13 0 13 0 0\n";
+        let mut s = stats::parse(text).unwrap();
+        s.dir = s
+            .files_dir(Path::new("/sys/kernel/debug"))
+            .map(|d| d.display().to_string());
+        let mut out = Vec::new();
+        print_table(&mut out, &[s]).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[1].starts_with("buf "), "{out}");
+        assert!(
+            lines[3].ends_with(" buffer files /sys/kernel/debug/client/buf<cpu>"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -459,11 +605,5 @@ mod tests {
         }
         assert_eq!(out, b"zero one");
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn missing_debugfs_is_a_clear_error() {
-        let e = stats_files(Path::new("/nonexistent-debugfs"), None).unwrap_err();
-        assert!(e.to_string().contains("is debugfs mounted"));
     }
 }

@@ -1,21 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `rrelay record`: drain every CPU file of a channel into an output
-//! directory, one file per CPU, until told to stop; then drain what is left,
-//! so nothing written before the stop is lost.
+//! directory, one file per CPU (or into one stream on stdout), until told to
+//! stop; then drain what is left, so nothing written before the stop is
+//! lost.
 //!
 //! The loop waits in poll() (a finished sub-buffer wakes it) with a short
 //! timeout, so new CPU files (hotplug) are picked up. While recording, an
 //! rrelay buffer gives finished sub-buffers only (`RRELAY_FLAG_FINISHED_ONLY`):
 //! a record reserved but not yet filled is never taken. The partly filled
 //! last sub-buffer is drained at the stop.
+//!
+//! The default mode splices, and falls back to read() for files that refuse
+//! splice (`EINVAL` or `ENOTTY`: the kernel's own relay files, or rrelay's
+//! behind debugfs's proxy), saying so once. A mode asked for explicitly
+//! never falls back. A byte limit is exact: no more than that is taken out
+//! of the buffers; what is left stays there.
 
+use crate::error::errno_text;
 use crate::files;
+use crate::source::Source;
 use crate::stats;
 use crate::uapi;
 use anyhow::{bail, Context as _, Result};
 use clap::ValueEnum;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
 use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 use rustix::pipe::{fcntl_setpipe_size, pipe, splice, SpliceFlags};
 use serde::Serialize;
@@ -40,32 +50,115 @@ pub enum Mode {
     Splice,
 }
 
+/// Where the recording goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A directory, one `<base><cpu>` file per CPU.
+    Dir(PathBuf),
+    /// One stream on stdout, the CPUs' data as it arrives (each CPU's in
+    /// order, whole sub-buffers while recording).
+    Stdout,
+}
+
+impl Output {
+    /// `-` is stdout, anything else a directory.
+    pub fn from_arg(arg: &Path) -> Self {
+        if arg == Path::new("-") {
+            Output::Stdout
+        } else {
+            Output::Dir(arg.to_path_buf())
+        }
+    }
+}
+
 /// What `record` was asked to do.
 pub struct Options<'a> {
-    pub dir: &'a Path,
-    pub base: &'a str,
-    pub out: &'a Path,
-    pub mode: Mode,
+    pub source: &'a Source,
+    pub out: &'a Output,
+    /// The mode asked for; `None`: splice, or read() where splice is refused.
+    pub mode: Option<Mode>,
+    /// Stop after this long (zero: take what the buffers hold now and stop).
     pub duration: Option<Duration>,
+    /// Take no more than this many bytes in all.
     pub bytes: Option<u64>,
-    pub stats_dir: Option<PathBuf>,
+    /// Record into a directory that is not empty.
+    pub force: bool,
     pub progress: bool,
     /// How long to wait for the channel's files to appear.
     pub wait: Duration,
+}
+
+/// Where one CPU's data goes.
+enum Sink {
+    File { file: File, path: PathBuf },
+    Stdout,
+}
+
+impl Sink {
+    fn write_all(&mut self, data: &[u8]) -> Result<()> {
+        match self {
+            Sink::File { file, path } => file.write_all(data).with_context(|| ctx(path)),
+            Sink::Stdout => std::io::stdout().write_all(data).context("stdout"),
+        }
+    }
+
+    /// Moves `n` bytes from the pipe `r` to the sink: spliced into a file,
+    /// copied to stdout (which may be a terminal or opened for appending,
+    /// where splice fails).
+    fn take_from_pipe(&mut self, r: &OwnedFd, n: usize) -> Result<()> {
+        let mut left = n;
+        match self {
+            Sink::File { file, path } => {
+                while left > 0 {
+                    left -= splice(r, None, &*file, None, left, SpliceFlags::empty())
+                        .with_context(|| ctx(path))?;
+                }
+            }
+            Sink::Stdout => {
+                let mut buf = vec![0u8; left.min(1 << 16)];
+                while left > 0 {
+                    let want = left.min(buf.len());
+                    let got = rustix::io::read(r, &mut buf[..want]).context("pipe")?;
+                    std::io::stdout().write_all(&buf[..got]).context("stdout")?;
+                    left -= got;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        match self {
+            Sink::File { file, path } => file.sync_all().with_context(|| ctx(path)),
+            Sink::Stdout => std::io::stdout().flush().context("stdout"),
+        }
+    }
+}
+
+/// How one CPU's data leaves the kernel.
+enum How {
+    Read,
+    Mmap(Map),
+    /// Through a pipe; `auto`: read() takes over if the file refuses.
+    Splice {
+        r: OwnedFd,
+        w: OwnedFd,
+        auto: bool,
+    },
 }
 
 /// One CPU's input and output.
 struct Cpu {
     path: PathBuf,
     file: File,
-    out: File,
-    out_path: PathBuf,
+    sink: Sink,
     bytes: u64,
-    pipe: Option<(OwnedFd, OwnedFd)>,
-    map: Option<Map>,
+    how: How,
     closed: bool,
     /// The file was removed under us (a kernel relay channel closed).
     gone: bool,
+    /// Why splice was refused, when read() took over.
+    refused: Option<Errno>,
 }
 
 /// A read-only mapping of a buffer and its geometry.
@@ -85,7 +178,10 @@ impl Drop for Map {
 /// The summary `record` prints.
 #[derive(Debug, Serialize)]
 pub struct Summary {
+    /// The mode the data came through.
     pub mode: Mode,
+    /// The default mode fell back to read(): the files refused splice.
+    pub read_fallback: bool,
     pub seconds: f64,
     pub bytes: u64,
     pub mb_per_s: f64,
@@ -102,78 +198,75 @@ fn ctx(path: &Path) -> String {
 }
 
 impl Cpu {
-    fn open(path: PathBuf, out_path: PathBuf, mode: Mode) -> Result<Self> {
+    fn open(path: PathBuf, sink: Sink, mode: Option<Mode>) -> Result<Self> {
         let file = File::open(&path).with_context(|| ctx(&path))?;
         // Other relay files (the kernel's) have no such ioctl: fine.
         let _ = uapi::set_flags(&file, uapi::FLAG_FINISHED_ONLY);
-        let out = File::create(&out_path).with_context(|| ctx(&out_path))?;
-        let pipe = match mode {
-            Mode::Splice => {
+        let how = match mode {
+            None | Some(Mode::Splice) => {
                 let (r, w) = pipe().context("pipe")?;
                 let _ = fcntl_setpipe_size(&w, 1 << 20);
-                Some((r, w))
+                How::Splice {
+                    r,
+                    w,
+                    auto: mode.is_none(),
+                }
             }
-            _ => None,
-        };
-        let map = match mode {
-            Mode::Mmap => Some(Map::new(&file).with_context(|| {
-                format!(
-                    "{}: not an rrelay buffer file (mmap mode needs rrelay's ioctls)",
-                    path.display()
+            Some(Mode::Mmap) => How::Mmap(Map::new(&file).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not an rrelay buffer file (mmap mode needs rrelay's ioctls: {})",
+                    path.display(),
+                    crate::error::one_line(&e)
                 )
             })?),
-            _ => None,
+            Some(Mode::Read) => How::Read,
         };
         Ok(Cpu {
             path,
             file,
-            out,
-            out_path,
+            sink,
             bytes: 0,
-            pipe,
-            map,
+            how,
             closed: false,
             gone: false,
+            refused: None,
         })
     }
 
-    /// Moves everything readable now to the output; `last` also takes the
-    /// partly filled sub-buffer in mmap mode.
-    fn drain(&mut self, last: bool) -> Result<u64> {
-        let before = self.bytes;
-        if self.gone {
+    /// Moves what is readable now, `room` bytes at most, to the output;
+    /// `last` also takes the partly filled sub-buffer.
+    fn drain(&mut self, last: bool, room: u64) -> Result<u64> {
+        if self.gone || room == 0 {
             return Ok(0);
         }
         if last {
             let _ = uapi::set_flags(&self.file, 0);
         }
-        match (&mut self.map, &self.pipe) {
-            (Some(map), _) => {
-                self.bytes += map.drain(&self.file, &mut self.out, &self.out_path)?;
+        let mut moved = 0;
+        if let How::Splice { r, w, auto } = &self.how {
+            let (n, refused) = splice_out(&self.file, &self.path, r, w, &mut self.sink, room)?;
+            moved += n;
+            if let Some(errno) = refused {
+                if !*auto {
+                    return Err(errno).with_context(|| ctx(&self.path));
+                }
+                self.refused = Some(errno);
+                self.how = How::Read;
+            }
+        }
+        match &mut self.how {
+            How::Splice { .. } => {}
+            How::Mmap(map) => {
+                moved += map.drain(&mut self.file, &self.path, &mut self.sink, room)?;
                 // The current sub-buffer is only reachable through read()
                 // (which follows the consumed count the ioctls set).
-                if last {
-                    self.bytes +=
-                        read_all(&mut self.file, &self.path, &mut self.out, &self.out_path)?;
+                if last && moved < room {
+                    moved += read_out(&mut self.file, &self.path, &mut self.sink, room - moved)?;
                 }
             }
-            (None, Some((r, w))) => loop {
-                let n = match splice(&self.file, None, w, None, 1 << 20, SpliceFlags::NONBLOCK) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e == rustix::io::Errno::AGAIN => break,
-                    Err(e) => return Err(e).with_context(|| ctx(&self.path)),
-                };
-                let mut left = n;
-                while left > 0 {
-                    left -= splice(r, None, &self.out, None, left, SpliceFlags::empty())
-                        .with_context(|| ctx(&self.out_path))?;
-                }
-                self.bytes += n as u64;
-            },
-            (None, None) => {
-                match read_all(&mut self.file, &self.path, &mut self.out, &self.out_path) {
-                    Ok(n) => self.bytes += n,
+            How::Read => {
+                match read_out(&mut self.file, &self.path, &mut self.sink, room - moved) {
+                    Ok(n) => moved += n,
                     // A kernel relay file removed by relay_close (debugfs's
                     // proxy refuses reads from then on, maybe before poll
                     // has said so): what it held is gone.
@@ -189,8 +282,40 @@ impl Cpu {
                 }
             }
         }
-        Ok(self.bytes - before)
+        self.bytes += moved;
+        Ok(moved)
     }
+}
+
+/// Splices up to `room` bytes from `file` through the pipe `(r, w)` to
+/// `sink`. Returns the bytes moved and, if the file refused splice
+/// (`EINVAL`, `ENOTTY`), why.
+fn splice_out(
+    file: &File,
+    path: &Path,
+    r: &OwnedFd,
+    w: &OwnedFd,
+    sink: &mut Sink,
+    room: u64,
+) -> Result<(u64, Option<Errno>)> {
+    let mut total = 0;
+    while total < room {
+        let want = (room - total).min(1 << 20) as usize;
+        #[cfg(test)]
+        if REFUSE_SPLICE.with(|r| r.get()) {
+            return Ok((total, Some(Errno::INVAL)));
+        }
+        let n = match splice(file, None, w, None, want, SpliceFlags::NONBLOCK) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(Errno::AGAIN) => break,
+            Err(e) if e == Errno::INVAL || e == Errno::NOTTY => return Ok((total, Some(e))),
+            Err(e) => return Err(e).with_context(|| ctx(path)),
+        };
+        sink.take_from_pipe(r, n)?;
+        total += n as u64;
+    }
+    Ok((total, None))
 }
 
 fn is_eio(e: &anyhow::Error) -> bool {
@@ -200,19 +325,22 @@ fn is_eio(e: &anyhow::Error) -> bool {
     })
 }
 
-fn read_all(file: &mut File, path: &Path, out: &mut File, out_path: &Path) -> Result<u64> {
+/// Reads up to `room` bytes from `file` into `sink`, until read() returns 0.
+fn read_out(file: &mut File, path: &Path, sink: &mut Sink, room: u64) -> Result<u64> {
     let mut buf = vec![0u8; 1 << 18];
     let mut total = 0;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => return Ok(total),
+    while total < room {
+        let want = (room - total).min(buf.len() as u64) as usize;
+        let n = match file.read(&mut buf[..want]) {
+            Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).with_context(|| ctx(path)),
         };
-        out.write_all(&buf[..n]).with_context(|| ctx(out_path))?;
+        sink.write_all(&buf[..n])?;
         total += n as u64;
     }
+    Ok(total)
 }
 
 impl Map {
@@ -238,85 +366,142 @@ impl Map {
         })
     }
 
-    /// Copies every finished sub-buffer out and releases it.
-    fn drain(&mut self, file: &File, out: &mut File, out_path: &Path) -> Result<u64> {
+    /// Copies finished sub-buffers out, `room` bytes at most, and releases
+    /// them. A sub-buffer larger than the room left is read() in part
+    /// instead, so its rest stays readable.
+    fn drain(&mut self, file: &mut File, path: &Path, sink: &mut Sink, room: u64) -> Result<u64> {
         let (size, n) = (self.geo.subbuf_size, self.geo.n_subbufs);
-        let pos = uapi::positions(file).context("RRELAY_IOC_GET_POSITIONS")?;
+        let pos = uapi::positions(&*file).context("RRELAY_IOC_GET_POSITIONS")?;
         let mut total = 0;
         let mut chunk = vec![0u8; size as usize];
         for k in pos.consumed..pos.produced {
+            if total >= room {
+                break;
+            }
             let slot = k % n;
-            let padding = uapi::padding(file, slot).context("RRELAY_IOC_GET_PADDING")?;
+            let padding = uapi::padding(&*file, slot).context("RRELAY_IOC_GET_PADDING")?;
             let len = (size - padding.min(size)) as usize;
-            // SAFETY: The slot lies inside the mapping; the writer no longer
-            // touches a finished sub-buffer unless it laps us (checked below).
-            let data =
-                unsafe { std::slice::from_raw_parts(self.addr.add((slot * size) as usize), len) };
-            chunk[..len].copy_from_slice(data);
+            if len as u64 > room - total {
+                // read() starts where the consumed count says: here.
+                return Ok(total + read_out(file, path, sink, room - total)?);
+            }
+            // SAFETY: The slot lies inside the mapping and `chunk` holds a
+            // whole sub-buffer. The bytes are copied through raw pointers,
+            // never borrowed: a writer that laps us may be changing them
+            // (checked below, and the copy then thrown away).
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    self.addr.add((slot * size) as usize),
+                    chunk.as_mut_ptr(),
+                    len,
+                )
+            };
             // In overwrite mode the writer may have come round meanwhile.
-            let after = uapi::positions(file).context("RRELAY_IOC_GET_POSITIONS")?;
+            let after = uapi::positions(&*file).context("RRELAY_IOC_GET_POSITIONS")?;
             if after.produced - k >= n && after.flags & 1 == 0 {
                 self.lapped += 1;
             } else {
-                out.write_all(&chunk[..len])
-                    .with_context(|| ctx(out_path))?;
+                sink.write_all(&chunk[..len])?;
                 total += len as u64;
             }
-            uapi::put_consumed(file, 1).context("RRELAY_IOC_PUT_CONSUMED")?;
+            uapi::put_consumed(&*file, 1).context("RRELAY_IOC_PUT_CONSUMED")?;
         }
         Ok(total)
     }
 }
 
+/// Refuses an output that is a file, or a directory with something in it
+/// (unless `force`).
+fn check_out(out: &Output, force: bool) -> Result<()> {
+    let Output::Dir(dir) = out else {
+        return Ok(());
+    };
+    if dir.exists() && !dir.is_dir() {
+        bail!("{}: exists and is not a directory", dir.display());
+    }
+    if dir.is_dir() && !force {
+        let mut entries = std::fs::read_dir(dir).with_context(|| ctx(dir))?;
+        if entries.next().is_some() {
+            bail!(
+                "{}: exists and is not empty (--force records into it, replacing its <base><cpu> files)",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn record(opt: &Options<'_>) -> Result<Summary> {
-    std::fs::create_dir_all(opt.out).with_context(|| ctx(opt.out))?;
+    check_out(opt.out, opt.force)?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("signal handler")?;
     }
     // The producer may not have opened its channel yet.
     let waited = Instant::now();
-    while files::scan(opt.dir, opt.base).map_or(true, |f| f.is_empty())
-        && waited.elapsed() < opt.wait
-    {
+    let (src, first) = loop {
+        let found = opt.source.resolve().and_then(|f| {
+            let cpus = files::scan_some(&f.dir, &f.base)?;
+            Ok((f, cpus))
+        });
+        match found {
+            Ok(found) => break found,
+            Err(e) if waited.elapsed() >= opt.wait => return Err(e),
+            Err(_) => {}
+        }
         if stop.load(Ordering::Relaxed) {
-            bail!(
-                "interrupted while waiting for {}/{}<cpu>",
-                opt.dir.display(),
-                opt.base
-            );
+            bail!("interrupted while waiting for {}", opt.source);
         }
         std::thread::sleep(Duration::from_millis(50));
+    };
+    if let Output::Dir(dir) = opt.out {
+        std::fs::create_dir_all(dir).with_context(|| ctx(dir))?;
+        // --force: a file of an earlier recording that this one does not
+        // write (a CPU now offline) must not be taken for part of it.
+        for (_, old) in files::scan(dir, &src.base)? {
+            std::fs::remove_file(&old).with_context(|| ctx(&old))?;
+        }
     }
+    let sink = |cpu: u32| -> Result<Sink> {
+        match opt.out {
+            Output::Stdout => Ok(Sink::Stdout),
+            Output::Dir(dir) => {
+                let path = dir.join(format!("{}{cpu}", src.base));
+                let file = File::create(&path).with_context(|| ctx(&path))?;
+                Ok(Sink::File { file, path })
+            }
+        }
+    };
     let start = Instant::now();
     let mut cpus: BTreeMap<u32, Cpu> = BTreeMap::new();
-    let mut last_scan = None::<Instant>;
+    let mut found = Some(first);
+    let mut last_scan = Instant::now();
     let mut last_progress = Instant::now();
+    let mut shown_progress = false;
+    let mut told = false;
     let tick = Timespec {
         tv_sec: 0,
         tv_nsec: 100_000_000,
     };
+    let room = |cpus: &BTreeMap<u32, Cpu>| {
+        let taken: u64 = cpus.values().map(|c| c.bytes).sum();
+        opt.bytes.map_or(u64::MAX, |b| b.saturating_sub(taken))
+    };
     loop {
-        if last_scan.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
-            // The first scan must find the channel; later ones look for new
-            // CPUs, and find nothing once a closed channel's files are gone.
-            let found = match last_scan {
-                None => files::scan_some(opt.dir, opt.base)?,
-                Some(_) => files::scan(opt.dir, opt.base).unwrap_or_default(),
-            };
-            for (cpu, path) in found {
-                if let std::collections::btree_map::Entry::Vacant(e) = cpus.entry(cpu) {
-                    let out_path = opt.out.join(format!("{}{cpu}", opt.base));
-                    e.insert(Cpu::open(path, out_path, opt.mode)?);
-                }
+        // Later scans look for new CPUs, and find nothing once a closed
+        // channel's files are gone.
+        if found.is_none() && last_scan.elapsed() >= Duration::from_secs(1) {
+            found = Some(files::scan(&src.dir, &src.base).unwrap_or_default());
+            last_scan = Instant::now();
+        }
+        for (cpu, path) in found.take().unwrap_or_default() {
+            if let std::collections::btree_map::Entry::Vacant(e) = cpus.entry(cpu) {
+                e.insert(Cpu::open(path, sink(cpu)?, opt.mode)?);
             }
-            last_scan = Some(Instant::now());
         }
         let stopping = stop.load(Ordering::Relaxed)
             || opt.duration.is_some_and(|d| start.elapsed() >= d)
-            || opt
-                .bytes
-                .is_some_and(|b| cpus.values().map(|c| c.bytes).sum::<u64>() >= b);
+            || room(&cpus) == 0;
         if stopping || cpus.values().all(|c| c.closed) {
             break;
         }
@@ -325,7 +510,7 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
             .map(|c| PollFd::new(&c.file, PollFlags::IN))
             .collect();
         match poll(&mut fds, Some(&tick)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Ok(_) | Err(Errno::INTR) => {}
             Err(e) => return Err(e).context("poll"),
         }
         let hangups: Vec<bool> = fds
@@ -333,33 +518,41 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
             .map(|p| p.revents().intersects(PollFlags::ERR | PollFlags::HUP))
             .collect();
         drop(fds);
-        for (c, hup) in cpus.values_mut().zip(hangups) {
+        for (cpu, hup) in cpus.keys().copied().zip(hangups).collect::<Vec<_>>() {
+            let left = room(&cpus);
+            let c = cpus.get_mut(&cpu).expect("a CPU just listed");
             c.closed |= hup;
-            c.drain(false)?;
+            c.drain(false, left)?;
         }
+        tell_fallback(&cpus, &mut told);
         if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
-            progress(&cpus, start.elapsed(), opt.stats_dir.as_deref());
+            progress(&cpus, start.elapsed(), src.stats.as_deref());
             last_progress = Instant::now();
+            shown_progress = true;
         }
     }
     // Stop: everything still in the buffers goes out.
-    for c in cpus.values_mut() {
-        c.drain(true)?;
+    for cpu in cpus.keys().copied().collect::<Vec<_>>() {
+        let left = room(&cpus);
+        cpus.get_mut(&cpu)
+            .expect("a CPU just listed")
+            .drain(true, left)?;
     }
-    if opt.progress {
+    tell_fallback(&cpus, &mut told);
+    if shown_progress {
         eprintln!();
     }
-    for c in cpus.values() {
-        c.out.sync_all().with_context(|| ctx(&c.out_path))?;
+    for c in cpus.values_mut() {
+        c.sink.finish()?;
     }
     let seconds = start.elapsed().as_secs_f64();
     let bytes = cpus.values().map(|c| c.bytes).sum();
-    let kernel = opt
-        .stats_dir
-        .as_deref()
-        .and_then(|d| stats::read(&d.join("stats")).ok());
+    let kernel = src.stats.as_deref().and_then(|f| stats::read(f).ok());
+    let requested = opt.mode.unwrap_or(Mode::Splice);
+    let read_fallback = cpus.values().any(|c| c.refused.is_some());
     Ok(Summary {
-        mode: opt.mode,
+        mode: if read_fallback { Mode::Read } else { requested },
+        read_fallback,
         seconds,
         bytes,
         mb_per_s: bytes as f64 / 1e6 / seconds.max(1e-9),
@@ -368,16 +561,36 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
         lost_subbufs: kernel.as_ref().map(|s| s.total(|b| b.lost)),
         lapped_subbufs: cpus
             .values()
-            .filter_map(|c| c.map.as_ref())
-            .map(|m| m.lapped)
+            .map(|c| match &c.how {
+                How::Mmap(m) => m.lapped,
+                _ => 0,
+            })
             .sum(),
     })
 }
 
-fn progress(cpus: &BTreeMap<u32, Cpu>, elapsed: Duration, stats_dir: Option<&Path>) {
+/// Says once that the default mode fell back to read().
+fn tell_fallback(cpus: &BTreeMap<u32, Cpu>, told: &mut bool) {
+    if *told {
+        return;
+    }
+    if let Some((c, errno)) = cpus
+        .values()
+        .find_map(|c| c.refused.map(|errno| (c, errno)))
+    {
+        eprintln!(
+            "rrelay: {}: splice refused ({}); reading with read() instead",
+            c.path.display(),
+            errno_text(errno)
+        );
+        *told = true;
+    }
+}
+
+fn progress(cpus: &BTreeMap<u32, Cpu>, elapsed: Duration, stats_file: Option<&Path>) {
     let total: u64 = cpus.values().map(|c| c.bytes).sum();
-    let drops = stats_dir
-        .and_then(|d| stats::read(&d.join("stats")).ok())
+    let drops = stats_file
+        .and_then(|f| stats::read(f).ok())
         .map_or("n/a".to_string(), |s| {
             s.total(|b| b.dropped + b.big).to_string()
         });
@@ -408,11 +621,16 @@ pub fn human(b: u64) -> String {
 pub fn print_summary(s: &Summary, out: &mut impl Write) -> Result<()> {
     writeln!(
         out,
-        "recorded {} in {:.2} s ({:.2} MB/s, {} mode)",
+        "recorded {} in {:.2} s ({:.2} MB/s, {} mode{})",
         human(s.bytes),
         s.seconds,
         s.mb_per_s,
-        format!("{:?}", s.mode).to_lowercase()
+        format!("{:?}", s.mode).to_lowercase(),
+        if s.read_fallback {
+            ": the files refused splice"
+        } else {
+            ""
+        }
     )?;
     for (cpu, b) in &s.cpus {
         writeln!(out, "  cpu{cpu:<4} {:>12} bytes", b)?;
@@ -437,17 +655,15 @@ pub fn print_summary(s: &Summary, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
-/// A friendlier message when stdout or the output is not what we think.
-pub fn check_out(out: &Path) -> Result<()> {
-    if out.exists() && !out.is_dir() {
-        bail!("{}: exists and is not a directory", out.display());
-    }
-    Ok(())
-}
-
 /// Whether progress goes to a terminal.
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: splice fails with `EINVAL`, as on a kernel relay file.
+    static REFUSE_SPLICE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 #[cfg(test)]
@@ -456,67 +672,190 @@ mod tests {
 
     /// Plain files stand in for relay files: read() drains them, then
     /// returns 0, as a relay file does when empty.
-    fn fixture(name: &str) -> (PathBuf, PathBuf) {
-        let root = std::env::temp_dir().join(format!("rrelay-rec-{name}-{}", std::process::id()));
-        let input = root.join("in");
-        std::fs::create_dir_all(&input).unwrap();
-        std::fs::write(input.join("t0"), vec![7u8; 300_000]).unwrap();
-        std::fs::write(input.join("t3"), b"cpu three").unwrap();
-        (root, input)
+    pub(super) struct Fixture {
+        pub(super) root: PathBuf,
+        pub(super) source: Source,
+        pub(super) out: Output,
     }
 
-    /// Options for recording `dir`'s `t<cpu>` files into `out`.
-    pub(super) fn options<'a>(
-        dir: &'a Path,
-        out: &'a Path,
-        mode: Mode,
-        duration: Duration,
-    ) -> Options<'a> {
-        Options {
-            dir,
-            base: "t",
-            out,
-            mode,
-            duration: Some(duration),
-            bytes: None,
-            stats_dir: None,
-            progress: false,
-            wait: Duration::ZERO,
+    impl Fixture {
+        pub(super) fn new(name: &str) -> Self {
+            let root =
+                std::env::temp_dir().join(format!("rrelay-rec-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&root);
+            let input = root.join("in");
+            std::fs::create_dir_all(&input).unwrap();
+            std::fs::write(input.join("t0"), vec![7u8; 300_000]).unwrap();
+            std::fs::write(input.join("t3"), b"cpu three").unwrap();
+            Fixture {
+                source: Source::Files {
+                    dir: input,
+                    base: "t".to_string(),
+                    debugfs: root.join("no-debugfs"),
+                    stats: None,
+                },
+                out: Output::Dir(root.join("out")),
+                root,
+            }
+        }
+
+        /// Options for recording the `t<cpu>` files.
+        pub(super) fn options(&self, mode: Option<Mode>, duration: Duration) -> Options<'_> {
+            Options {
+                source: &self.source,
+                out: &self.out,
+                mode,
+                duration: Some(duration),
+                bytes: None,
+                force: false,
+                progress: false,
+                wait: Duration::ZERO,
+            }
+        }
+
+        pub(super) fn out(&self, name: &str) -> Vec<u8> {
+            let Output::Dir(dir) = &self.out else {
+                panic!("not a directory")
+            };
+            std::fs::read(dir.join(name)).unwrap()
         }
     }
 
-    fn run(mode: Mode, name: &str) {
-        let (root, input) = fixture(name);
-        let out = root.join("out");
-        let s = record(&options(&input, &out, mode, Duration::from_millis(200))).unwrap();
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    fn run(mode: Option<Mode>, name: &str) -> Summary {
+        let f = Fixture::new(name);
+        let s = record(&f.options(mode, Duration::from_millis(200))).unwrap();
         assert_eq!(s.bytes, 300_009);
         assert_eq!(s.cpus.keys().copied().collect::<Vec<_>>(), [0, 3]);
-        assert_eq!(std::fs::read(out.join("t0")).unwrap(), vec![7u8; 300_000]);
-        assert_eq!(std::fs::read(out.join("t3")).unwrap(), b"cpu three");
+        assert_eq!(f.out("t0"), vec![7u8; 300_000]);
+        assert_eq!(f.out("t3"), b"cpu three");
         assert!(s.dropped_writes.is_none());
-        std::fs::remove_dir_all(&root).unwrap();
+        s
     }
 
     #[test]
     fn read_mode_drains_every_cpu_file() {
-        run(Mode::Read, "read");
+        assert_eq!(run(Some(Mode::Read), "read").mode, Mode::Read);
     }
 
     #[test]
     fn splice_mode_drains_every_cpu_file() {
-        run(Mode::Splice, "splice");
+        let s = run(Some(Mode::Splice), "splice");
+        assert_eq!((s.mode, s.read_fallback), (Mode::Splice, false));
+    }
+
+    #[test]
+    fn the_default_mode_splices() {
+        let s = run(None, "default");
+        assert_eq!((s.mode, s.read_fallback), (Mode::Splice, false));
+    }
+
+    #[test]
+    fn the_default_mode_falls_back_to_read_where_splice_is_refused() {
+        REFUSE_SPLICE.with(|r| r.set(true));
+        let s = run(None, "fallback");
+        REFUSE_SPLICE.with(|r| r.set(false));
+        assert_eq!((s.mode, s.read_fallback), (Mode::Read, true));
+    }
+
+    #[test]
+    fn an_explicit_splice_mode_does_not_fall_back() {
+        let f = Fixture::new("no-fallback");
+        REFUSE_SPLICE.with(|r| r.set(true));
+        let e = record(&f.options(Some(Mode::Splice), Duration::ZERO)).unwrap_err();
+        REFUSE_SPLICE.with(|r| r.set(false));
+        let e = crate::error::one_line(&e);
+        assert!(e.ends_with("/in/t0: Invalid argument"), "{e}");
     }
 
     #[test]
     fn mmap_mode_refuses_files_without_rrelay_ioctls() {
-        let (root, input) = fixture("mmap");
-        let out = root.join("out");
-        let e = record(&options(&input, &out, Mode::Mmap, Duration::ZERO)).unwrap_err();
+        let f = Fixture::new("mmap");
+        let e = record(&f.options(Some(Mode::Mmap), Duration::ZERO)).unwrap_err();
+        let e = crate::error::one_line(&e);
+        assert!(e.contains("/in/t0: not an rrelay buffer file"), "{e}");
+        assert!(!e.contains("os error"), "{e}");
+    }
+
+    /// `--bytes N` takes exactly N bytes in every mode that can take
+    /// plain files, and leaves the rest.
+    #[test]
+    fn the_byte_limit_is_exact() {
+        for (i, mode) in [None, Some(Mode::Read), Some(Mode::Splice)]
+            .into_iter()
+            .enumerate()
+        {
+            for limit in [1, 10_000, 299_999, 300_000, 300_001, 400_000] {
+                let f = Fixture::new(&format!("bytes-{i}-{limit}"));
+                // Plain files never close: the limit or the duration ends it.
+                let opt = Options {
+                    bytes: Some(limit),
+                    ..f.options(mode, Duration::from_millis(300))
+                };
+                let s = record(&opt).unwrap();
+                let want = limit.min(300_009);
+                assert_eq!(s.bytes, want, "{mode:?} --bytes {limit}");
+                let got: u64 = s.cpus.values().sum();
+                assert_eq!(got, want);
+                let t0 = f.out("t0");
+                assert_eq!(t0.len() as u64, limit.min(300_000), "{mode:?} {limit}");
+                assert!(t0.iter().all(|&b| b == 7));
+            }
+        }
+    }
+
+    #[test]
+    fn a_non_empty_output_directory_is_refused_unless_forced() {
+        let f = Fixture::new("force");
+        let Output::Dir(out) = &f.out else {
+            unreachable!()
+        };
+        std::fs::create_dir_all(out).unwrap();
+        // An empty directory is fine.
+        record(&f.options(None, Duration::ZERO)).unwrap();
+        let e = record(&f.options(None, Duration::ZERO)).unwrap_err();
         assert!(
-            format!("{e:#}").contains("not an rrelay buffer file"),
-            "{e:#}"
+            e.to_string().ends_with("/out: exists and is not empty (--force records into it, replacing its <base><cpu> files)"),
+            "{e}"
         );
-        std::fs::remove_dir_all(&root).unwrap();
+        // The earlier recording is untouched.
+        assert_eq!(f.out("t3"), b"cpu three");
+        // --force replaces the files, and those of CPUs not recorded again.
+        std::fs::write(out.join("t9"), b"stale").unwrap();
+        std::fs::write(out.join("notes"), b"kept").unwrap();
+        let forced = Options {
+            force: true,
+            ..f.options(None, Duration::ZERO)
+        };
+        assert_eq!(record(&forced).unwrap().bytes, 300_009);
+        assert!(!out.join("t9").exists());
+        assert_eq!(f.out("notes"), b"kept");
+        assert_eq!(f.out("t0").len(), 300_000);
+        // A file is no directory, forced or not.
+        let file = Output::Dir(f.root.join("in/t3"));
+        let e = record(&Options {
+            out: &file,
+            ..forced
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string().ends_with("exists and is not a directory"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn dash_is_stdout() {
+        assert_eq!(Output::from_arg(Path::new("-")), Output::Stdout);
+        assert_eq!(
+            Output::from_arg(Path::new("./-")),
+            Output::Dir(PathBuf::from("./-"))
+        );
     }
 
     #[test]
@@ -533,21 +872,64 @@ mod wait_tests {
 
     #[test]
     fn waits_for_files_that_appear_late() {
-        let root = std::env::temp_dir().join(format!("rrelay-wait-{}", std::process::id()));
-        let input = root.join("in");
-        std::fs::create_dir_all(&input).unwrap();
-        let late = input.join("t0");
+        let f = super::tests::Fixture::new("wait");
+        let Source::Files { dir, .. } = &f.source else {
+            unreachable!()
+        };
+        for old in ["t0", "t3"] {
+            std::fs::remove_file(dir.join(old)).unwrap();
+        }
+        let late = dir.join("t0");
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
             std::fs::write(late, b"late").unwrap();
         });
-        let out = root.join("out");
         let opt = Options {
             wait: Duration::from_secs(10),
-            ..super::tests::options(&input, &out, Mode::Read, Duration::ZERO)
+            ..f.options(Some(Mode::Read), Duration::ZERO)
         };
         assert_eq!(record(&opt).unwrap().bytes, 4);
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn waits_for_a_channel_that_opens_late() {
+        let root = std::env::temp_dir().join(format!("rrelay-wait-chan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let debugfs = root.join("debug");
+        std::fs::create_dir_all(debugfs.join("rrelay")).unwrap();
+        let chan = debugfs.join("rrelay/late");
+        let files = debugfs.join("client");
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            std::fs::create_dir_all(&files).unwrap();
+            std::fs::write(files.join("trace1"), b"on cpu 1").unwrap();
+            std::fs::create_dir_all(&chan).unwrap();
+            std::fs::write(
+                chan.join("stats"),
+                "channel trace\ndir /client\ncpu produced consumed bytes_written bytes_read full big dropped overwritten lost\n1 0 0 0 0 0 0 0 0 0\n",
+            )
+            .unwrap();
+        });
+        let source = Source::Channel {
+            debugfs,
+            name: "late".to_string(),
+        };
+        let out = Output::Dir(root.join("out"));
+        let opt = Options {
+            source: &source,
+            out: &out,
+            mode: None,
+            duration: Some(Duration::ZERO),
+            bytes: None,
+            force: false,
+            progress: false,
+            wait: Duration::from_secs(10),
+        };
+        let s = record(&opt).unwrap();
+        writer.join().unwrap();
+        assert_eq!((s.bytes, s.dropped_writes), (8, Some(0)));
+        assert_eq!(std::fs::read(root.join("out/trace1")).unwrap(), b"on cpu 1");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -4,11 +4,13 @@
 //!
 //! The format (written by `src/stats.rs` in the module): `key value` lines
 //! for the channel, a header line starting with `cpu`, then one line of
-//! numbers per buffer in the header's column order.
+//! numbers per buffer in the header's column order. The `dir` line's value
+//! is the rest of the line: the buffer files' directory, from debugfs's
+//! root.
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One buffer's row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,6 +36,9 @@ pub struct ChannelStats {
     pub alloc_size: u64,
     pub global: bool,
     pub closed: bool,
+    /// The buffer files' directory (the `dir` line: from debugfs's root,
+    /// made absolute by [`ChannelStats::files_dir`]).
+    pub dir: Option<String>,
     pub buffers: Vec<BufRow>,
 }
 
@@ -64,10 +69,17 @@ pub fn parse(text: &str) -> Result<ChannelStats> {
         alloc_size: 0,
         global: false,
         closed: false,
+        dir: None,
         buffers: Vec::new(),
     };
     let mut columns: Option<Vec<&str>> = None;
     for (i, line) in text.lines().enumerate() {
+        if columns.is_none() {
+            if let Some(dir) = line.strip_prefix("dir ") {
+                s.dir = Some(dir.to_string());
+                continue;
+            }
+        }
         let words: Vec<&str> = line.split_whitespace().collect();
         if words.is_empty() {
             continue;
@@ -138,6 +150,54 @@ impl ChannelStats {
     pub fn total(&self, f: impl Fn(&BufRow) -> u64) -> u64 {
         self.buffers.iter().map(f).sum()
     }
+
+    /// The buffer files' directory, with debugfs mounted at `debugfs`.
+    pub fn files_dir(&self, debugfs: &Path) -> Option<PathBuf> {
+        let dir = self.dir.as_deref()?;
+        Some(debugfs.join(dir.trim_start_matches('/')))
+    }
+}
+
+/// `<debugfs>/rrelay`, or a message saying why it is not there.
+fn root(debugfs: &Path) -> Result<PathBuf> {
+    let root = debugfs.join("rrelay");
+    if !root.is_dir() {
+        bail!(
+            "{}: not found (is debugfs mounted at {} and rrelay.ko loaded?)",
+            root.display(),
+            debugfs.display()
+        );
+    }
+    Ok(root)
+}
+
+/// The `stats` file of channel `name` (its directory's name under
+/// `<debugfs>/rrelay`, as `rrelay stat` shows it).
+pub fn file(debugfs: &Path, name: &str) -> Result<PathBuf> {
+    let dir = root(debugfs)?.join(name);
+    let path = dir.join("stats");
+    if name.is_empty() || name.contains('/') || !path.exists() {
+        bail!(
+            "{}: no such channel (`rrelay stat` lists the open ones)",
+            dir.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The `stats` files of one or all channels.
+pub fn files(debugfs: &Path, channel: Option<&str>) -> Result<Vec<PathBuf>> {
+    if let Some(name) = channel {
+        return Ok(vec![file(debugfs, name)?]);
+    }
+    let root = root(debugfs)?;
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("{}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path().join("stats")))
+        .filter(|p| p.exists())
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
 #[cfg(test)]
@@ -176,6 +236,44 @@ mod tests {
         assert!(parse(&short).unwrap_err().to_string().contains("fields"));
         let nan = SAMPLE.replace("subbuf_size 256", "subbuf_size lots");
         assert!(parse(&nan).is_err());
+    }
+
+    #[test]
+    fn the_dir_line_is_the_rest_of_the_line() {
+        let s = parse(SAMPLE).unwrap();
+        assert_eq!(s.dir, None);
+        assert_eq!(s.files_dir(Path::new("/d")), None);
+        let text = SAMPLE.replace("buffers 2\n", "buffers 2\ndir /my dir/x\n");
+        let s = parse(&text).unwrap();
+        assert_eq!(s.dir.as_deref(), Some("/my dir/x"));
+        assert_eq!(
+            s.files_dir(Path::new("/sys/kernel/debug")),
+            Some(PathBuf::from("/sys/kernel/debug/my dir/x"))
+        );
+        let root = SAMPLE.replace("buffers 2\n", "buffers 2\ndir /\n");
+        assert_eq!(
+            parse(&root).unwrap().files_dir(Path::new("/dbg")),
+            Some(PathBuf::from("/dbg/"))
+        );
+    }
+
+    #[test]
+    fn channels_are_found_by_name() {
+        let debugfs = std::env::temp_dir().join(format!("rrelay-dbg-{}", std::process::id()));
+        assert!(files(&debugfs, None)
+            .unwrap_err()
+            .to_string()
+            .contains("is debugfs mounted"));
+        std::fs::create_dir_all(debugfs.join("rrelay/buf")).unwrap();
+        std::fs::create_dir_all(debugfs.join("rrelay/empty")).unwrap();
+        std::fs::write(debugfs.join("rrelay/buf/stats"), SAMPLE).unwrap();
+        assert_eq!(files(&debugfs, None).unwrap().len(), 1);
+        assert!(file(&debugfs, "buf").is_ok());
+        for bad in ["nosuch", "empty", "", "../rrelay/buf"] {
+            let e = file(&debugfs, bad).unwrap_err().to_string();
+            assert!(e.contains("no such channel"), "{bad}: {e}");
+        }
+        std::fs::remove_dir_all(&debugfs).unwrap();
     }
 
     #[test]
