@@ -63,7 +63,7 @@ hotplug=$!
         for c in 0 1; do step churn taskset -c $c sh -c "echo 'write 100 30' > $T/ctl"; done
         step churn sh -c "echo flush >$T/ctl"
         rm -rf /tmp/st-t
-        step churn $R record -d $T -b buf -o /tmp/st-t -m splice --duration 0
+        step churn $R record -d $T -b buf -o /tmp/st-t -m splice --drain
         # 30 records of 100 bytes on each of CPUs 0 and 1 (never taken
         # offline), in 4 sub-buffers of 256 bytes: 8 fit per CPU, the rest
         # are dropped.

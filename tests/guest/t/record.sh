@@ -77,7 +77,7 @@ echo start >$S/control
 sleep 2
 echo stop >$S/control
 cat $S/counts >/tmp/counts-ow
-check "overwrite: a slow reader records what is left" sh -c "$R record -d $S -b sample -o /tmp/rec-ow -m read --duration 0 >/dev/null"
+check "overwrite: a slow reader records what is left" sh -c "$R record -d $S -b sample -o /tmp/rec-ow -m read --drain >/dev/null"
 lost=$(stat_sum sample 11)
 check "overwrite: the kernel reports the sub-buffers the reader lost ($lost)" test "${lost:-0}" -gt 0
 check "overwrite: intact; per stream received + lost + dropped == written; lost == $lost x 85 in all" \
@@ -118,7 +118,7 @@ rmmod relay_test_client
 # can be the reason).
 insmod /opt/modules/rust_relay_sample.ko
 check "record into a path that is a file fails, saying why" \
-    sh -c "! $R record -d $S -b sample -o /etc/passwd --duration 0 >/tmp/passwd.out 2>&1 && grep -q '^rrelay: /etc/passwd: exists and is not a directory' /tmp/passwd.out"
+    sh -c "! $R record -d $S -b sample -o /etc/passwd --drain >/tmp/passwd.out 2>&1 && grep -q '^rrelay: /etc/passwd: exists and is not a directory' /tmp/passwd.out"
 rmmod rust_relay_sample
 
 # The C sample: reserve under local_irq_save, per-CPU, no-overwrite.
@@ -142,7 +142,7 @@ echo start >$C/control
 sleep 1
 echo stop >$C/control
 cat $C/counts >/tmp/counts-c2
-$R record -d $C -b trace -o /tmp/rec-c2 -m read --duration 0 >/dev/null
+$R record -d $C -b trace -o /tmp/rec-c2 -m read --drain >/dev/null
 dropped=$(stat_sum trace 9)
 seen=$(counts_dropped /tmp/counts-c2)
 check "C sample, full buffers: the kernel dropped records ($dropped)" test "${dropped:-0}" -gt 0

@@ -47,8 +47,8 @@ check "record picks up the file of a CPU that came online" test "$(cat /tmp/rec-
 mkdir -p /tmp/small && mount -t tmpfs -o size=4k tmpfs /tmp/small
 for cpu in 0 1 2; do taskset -c $cpu sh -c "echo 'write 100 8' > $C/ctl"; done
 echo flush >$C/ctl
-check_fails "record onto a full disk fails" $R record -d $C -b buf -o /tmp/small/rec -m read --duration 0
-check "... saying which file and why" sh -c "$R record -d $C -b buf -o /tmp/small/rec2 -m read --duration 0 2>&1 | grep -q '^rrelay: /tmp/small/rec2/buf.: No space left on device'"
+check_fails "record onto a full disk fails" $R record -d $C -b buf -o /tmp/small/rec -m read --drain
+check "... saying which file and why" sh -c "$R record -d $C -b buf -o /tmp/small/rec2 -m read --drain 2>&1 | grep -q '^rrelay: /tmp/small/rec2/buf.: No space left on device'"
 umount /tmp/small
 rmmod rrelay_test_client
 rmmod relay_test_client
