@@ -439,19 +439,25 @@ impl Rchan {
     }
 
     /// `rrelay_close`.
+    ///
+    /// The hotplug lock is held only around the registry update: once the
+    /// channel is out of the registry, the hotplug callback no longer
+    /// gives it buffers, so the teardown (client callbacks,
+    /// `debugfs_remove`, which waits for reads in flight) runs without it.
     pub(crate) fn close(self: Arc<Self>) {
-        let _cpus = CpusReadLock::new();
-        let mut chans = CHANNELS.lock();
-        if let Some(i) = chans.iter().position(|c| Arc::ptr_eq(c, &self)) {
-            drop(chans.remove(i));
+        {
+            let _cpus = CpusReadLock::new();
+            let mut chans = CHANNELS.lock();
+            if let Some(i) = chans.iter().position(|c| Arc::ptr_eq(c, &self)) {
+                drop(chans.remove(i));
+            }
+            if chans.is_empty() {
+                // The registry is a static, never dropped: give its storage
+                // back when it is empty, or it outlives the module (kmemleak
+                // found it after rmmod).
+                *chans = KVec::new();
+            }
         }
-        if chans.is_empty() {
-            // The registry is a static, never dropped: give its storage
-            // back when it is empty, or it outlives the module (kmemleak
-            // found it after rmmod).
-            *chans = KVec::new();
-        }
-        drop(chans);
         self.teardown();
     }
 
