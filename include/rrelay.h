@@ -413,10 +413,13 @@ int rrelay_buf_full(struct rrelay_buf *buf);
 /**
  * rrelay_stats - sum a statistic over the channel's buffers
  * @chan: the channel, or NULL
- * @flags: RRELAY_STATS_* bits; the counts they select are added up
+ * @flags: RRELAY_STATS_* bits; as with relay_stats(), the first set flag
+ *	(in the order of the enum) selects the one count, and a flag rrelay
+ *	does not know gives 0
  *
- * Return: the sum over every buffer of the counts @flags selects (0 for a
- * NULL @chan).
+ * Return: the sum over every buffer of the count @flags selects (0 for a
+ * NULL @chan). Unlike relay, which adds up online CPUs only, the buffers
+ * of offline CPUs count too: their data and losses are still there.
  */
 size_t rrelay_stats(struct rrelay_chan *chan, int flags);
 

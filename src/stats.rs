@@ -132,19 +132,25 @@ impl BufStats {
 }
 
 impl StatsSnapshot {
-    /// The sum of the counters `flags` selects (`rrelay_stats`).
+    /// The counter `flags` selects (`rrelay_stats`), as `relay_stats`
+    /// selects it: the first of the set flags in the order below counts
+    /// alone, and flags rrelay does not know give 0.
     pub(crate) fn select(&self, flags: c_int) -> u64 {
-        [
+        let counters = [
             (STATS_BUF_FULL, self.full),
             (STATS_WRT_BIG, self.big),
             (STATS_DROPPED, self.dropped),
             (STATS_OVERWRITTEN, self.overwritten),
             (STATS_LOST, self.lost),
-        ]
-        .iter()
-        .filter(|(f, _)| flags & f != 0)
-        .map(|(_, v)| v)
-        .sum()
+        ];
+        let known = counters.iter().fold(0, |all, (f, _)| all | f);
+        if flags & !known != 0 {
+            return 0;
+        }
+        counters
+            .iter()
+            .find(|(f, _)| flags & f != 0)
+            .map_or(0, |(_, v)| *v)
     }
 }
 
@@ -392,3 +398,32 @@ mod view {
 }
 
 pub(crate) use view::{add_channel_dir, create_root, remove_channel_dir, remove_root};
+
+#[kernel::prelude::kunit_tests(rrelay_stats)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_flags_select_one_count_as_relay_does() {
+        let s = StatsSnapshot {
+            full: 1,
+            big: 2,
+            dropped: 3,
+            overwritten: 4,
+            lost: 5,
+            ..StatsSnapshot::default()
+        };
+        assert_eq!(s.select(STATS_BUF_FULL), 1);
+        assert_eq!(s.select(STATS_WRT_BIG), 2);
+        assert_eq!(s.select(STATS_DROPPED), 3);
+        assert_eq!(s.select(STATS_OVERWRITTEN), 4);
+        assert_eq!(s.select(STATS_LOST), 5);
+        // One flag counts: the first set, as relay_stats() has it.
+        assert_eq!(s.select(STATS_BUF_FULL | STATS_WRT_BIG), 1);
+        assert_eq!(s.select(STATS_WRT_BIG | STATS_LOST), 2);
+        // Unknown flags give 0, alone or with known ones.
+        assert_eq!(s.select(0), 0);
+        assert_eq!(s.select(1 << 5), 0);
+        assert_eq!(s.select(STATS_BUF_FULL | (1 << 9)), 0);
+    }
+}
