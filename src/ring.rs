@@ -99,9 +99,12 @@
 //!   with the reader's acquire load of `commit`: every committer's release
 //!   heads a release sequence the reader's load reads from, so the reader
 //!   sees every byte of a complete sub-buffer.
-//! - Finish: `padding[slot]` (relaxed), the padding's commit (release),
+//! - Finish: `padding[slot]` (release), the padding's commit (release),
 //!   then `pos` (release); pairs with the reader's acquire of `pos` before
-//!   it reads `padding`.
+//!   it reads `padding` (acquire). A reader reads the padding once per
+//!   step and validates what it derived from it (the end of a sub-buffer,
+//!   even when it reads nothing more) like a copy: a later lap may have
+//!   rewritten it.
 //! - Callback: a write barrier (`smp_wmb()`; a release fence here) after
 //!   the claim of `ws` and the store of `pos`, before the callback may
 //!   write a header into the slot; pairs with the reader's read barrier
@@ -511,7 +514,9 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             return Switched::Refused;
         }
         let padding = g.subbuf_size() - w.off();
-        s.padding(w.slot()).store(padding, Ordering::Relaxed);
+        // Release: a reader that takes this padding for an older lap's
+        // (read_step) sees the claim and validates it away.
+        s.padding(w.slot()).store(padding, Ordering::Release);
         c.step(Step::SwitchPad);
         commit_bytes(g, s, c, w.slot(), padding);
         c.step(Step::SwitchProduce);
@@ -622,7 +627,7 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
         };
         return Snapshot {
             produced,
-            stopped: !pos.in_slot() || w.is_closed(),
+            stopped: !pos.in_slot(),
             committed: prefix,
             switching: w.switching(),
         };
