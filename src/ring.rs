@@ -582,10 +582,10 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
 pub struct Snapshot {
     /// Sub-buffers finished.
     pub produced: usize,
-    /// The writer is in no slot (stopped, closed, or switching with the
-    /// next sub-buffer not yet started): sub-buffer `produced - n` is
-    /// intact. relay's "stopped", as `Geometry::read_step` and
-    /// `Geometry::intact` take it.
+    /// The writer is in no slot (stopped, closed after finishing its
+    /// sub-buffer, or switching with the next one not yet started):
+    /// sub-buffer `produced - n` is intact. relay's "stopped", as
+    /// `Geometry::read_step` and `Geometry::intact` take it.
     pub stopped: bool,
     /// Bytes of sub-buffer `produced` that are reserved and committed, in
     /// one piece from its start (0 when a reservation is in flight).
