@@ -21,7 +21,7 @@ static bool leak;
 module_param(leak, bool, 0444);
 MODULE_PARM_DESC(leak, "Leak allocations at load");
 
-#define LEAKS 8
+#define LEAKS 64
 
 /*
  * Out of line, in .text: the allocations' backtraces name this module.
