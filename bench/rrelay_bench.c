@@ -121,6 +121,7 @@ static const struct rrelay_callbacks r_overwrite_cb = {
 /* Time one batch of @n records of @size bytes; returns picoseconds per record. */
 static u64 run_batch(enum impl impl, size_t size, size_t n, u8 *floor, size_t floor_size)
 {
+	struct rrelay_reservation res;
 	size_t i, off = 0;
 	u64 t0, t1;
 	void *p;
@@ -138,9 +139,11 @@ static u64 run_batch(enum impl impl, size_t size, size_t n, u8 *floor, size_t fl
 		break;
 	case R_RESERVE:
 		for (i = 0; i < n; i++) {
-			p = rrelay_reserve(rchan, size);
-			if (p)
+			p = rrelay_reserve(rchan, size, &res);
+			if (p) {
 				memcpy(p, src, size);
+				rrelay_commit(&res);
+			}
 		}
 		break;
 	case K_WRITE:

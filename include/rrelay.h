@@ -10,13 +10,20 @@
  * User space reads each buffer through a file, by default in debugfs.
  *
  * Context rules:
- *   rrelay_write()          any context, hardirq and NMI-free code included
- *                           (interrupts off around the copy)
- *   __rrelay_write()        any context where the caller keeps the buffer's
- *                           writers from nesting (preemption off inside)
- *   rrelay_reserve()        as __rrelay_write(); the caller fills the slot
+ *   rrelay_write(), __rrelay_write(), rrelay_reserve() + rrelay_commit()
+ *                           any context, NMI included, nested or concurrent
+ *                           with other writers of the same buffer: lockless,
+ *                           interrupts stay on (preemption is off from
+ *                           reserve to commit)
+ *   rrelay_flush(), rrelay_switch_subbuf(), rrelay_buf_full(),
+ *   rrelay_stats(), rrelay_buf_stats(), rrelay_subbufs_consumed()
+ *                           any context, no lock
  *   rrelay_open/close/reset and rrelay_create_buf_file  process context, may sleep
- *   rrelay_flush()          process context for per-CPU channels
+ *
+ * The write protocol (src/ring.rs): a writer reserves room with a
+ * compare-and-exchange of the buffer's write state word, copies, and adds
+ * its length to the sub-buffer's commit count. Readers take a sub-buffer
+ * only when every byte reserved in it is committed.
  *
  * Differences from <linux/relay.h> are listed in README.md; rrelay_compat.h
  * maps the relay_* names onto these for existing clients.
@@ -24,10 +31,9 @@
 #ifndef _RRELAY_H
 #define _RRELAY_H
 
-#include <asm/barrier.h>
+#include <linux/atomic.h>
 #include <linux/compiler.h>
 #include <linux/fs.h>
-#include <linux/irqflags.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/string.h>
@@ -37,7 +43,7 @@ struct dentry;
 struct rrelay_buf;
 
 /* The layout version of the public parts of struct rrelay_chan. */
-#define RRELAY_CHANNEL_VERSION 2
+#define RRELAY_CHANNEL_VERSION 3
 
 /* Longest base file name, including the CPU number appended to it. */
 #define RRELAY_NAME_MAX 64
@@ -93,23 +99,43 @@ struct rrelay_chan {
 };
 
 /**
- * struct rrelay_buf - one buffer of a channel; clients may read these fields
+ * struct rrelay_buf - one buffer of a channel; clients may read @chan and @cpu
  * @chan: the channel
  * @cpu: the CPU it serves (0 for a global buffer)
- * @offset: bytes used in the current sub-buffer (subbuf_size + 1: stopped);
- *	written by the buffer's writer only, with release semantics
- * @data: the current sub-buffer
+ * @ws: the write state word: bytes reserved in the current sub-buffer
+ *	(bits 0-31), switching, stopped and closed flags (bits 32-34), the
+ *	current sub-buffer's slot (bits 36-63). Changed by compare-and-exchange
+ * @start: the buffer's mapping
  * @subbuf_size: the channel's sub-buffer size
+ * @commit: bytes committed to each slot, ever
  *
- * @offset, @data and @subbuf_size serve the inline write functions below;
- * clients read @chan and @cpu. rrelay's private state follows in memory.
+ * @ws, @start, @subbuf_size and @commit serve the inline write functions
+ * below. rrelay's private state follows in memory.
  */
 struct rrelay_buf {
 	struct rrelay_chan *chan;
 	unsigned int cpu;
-	size_t offset;
-	void *data;
+	u64 ws;
+	void *start;
 	size_t subbuf_size;
+	atomic_long_t *commit;
+};
+
+/**
+ * struct rrelay_reservation - room reserved by rrelay_reserve()
+ * @buf: the buffer
+ * @slot: its sub-buffer's slot
+ * @off: its offset in the sub-buffer
+ * @length: its length
+ *
+ * Filled by rrelay_reserve(), given back to rrelay_commit(); opaque to
+ * clients.
+ */
+struct rrelay_reservation {
+	struct rrelay_buf *buf;
+	size_t slot;
+	size_t off;
+	size_t length;
 };
 
 /**
@@ -186,8 +212,9 @@ void rrelay_close(struct rrelay_chan *chan);
  * rrelay_flush - finish the current sub-buffer of every buffer
  * @chan: the channel (NULL is ignored)
  *
- * Readers then see everything written so far. Process context for per-CPU
- * channels.
+ * Readers then see everything committed so far (a record still being
+ * written on another CPU is read once committed). Any context: remote
+ * buffers are switched by compare-and-exchange, with no IPI.
  */
 void rrelay_flush(struct rrelay_chan *chan);
 
@@ -201,35 +228,47 @@ void rrelay_reset(struct rrelay_chan *chan);
 
 /*
  * The write fast path, inline in the caller as relay's is: this CPU's
- * buffer, a bounds check, a copy and a release store of the new offset.
- * When the record does not fit, rrelay (in Rust) switches sub-buffers:
+ * buffer in one per-CPU load, a compare-and-exchange of the write state
+ * word, the copy, and an atomic add to the sub-buffer's commit count. When
+ * the record does not fit, or a switch is in progress, rrelay (in Rust)
+ * takes over:
  */
 
 /**
  * __rrelay_write_slow - switch sub-buffers, then write (the fast path's slow half)
- * @buf: this CPU's buffer of an open channel
+ * @buf: a buffer of an open channel
  * @data: the record
  * @length: its size in bytes
  *
  * Called by the inline write functions when the record does not fit the
- * current sub-buffer; not meant for clients. The caller is the buffer's
- * only writer (interrupts or preemption off). A record larger than a
- * sub-buffer, or one that finds the buffer stopped, is dropped and counted.
+ * current sub-buffer; not meant for clients. A record larger than a
+ * sub-buffer, or one that finds the buffer stopped or a switch in progress
+ * (an interrupted writer is switching), is dropped and counted.
  */
 void __rrelay_write_slow(struct rrelay_buf *buf, const void *data, size_t length);
 
 /**
  * __rrelay_reserve_slow - switch sub-buffers, then reserve (rrelay_reserve()'s slow half)
- * @buf: this CPU's buffer of an open channel
+ * @buf: a buffer of an open channel
  * @length: bytes to reserve
+ * @res: filled for rrelay_commit()
  *
  * Called by rrelay_reserve() when @length does not fit the current
- * sub-buffer; not meant for clients. Same context as __rrelay_write_slow().
+ * sub-buffer; not meant for clients.
  *
  * Return: where to write the @length bytes, or NULL when the record is
  * dropped (and counted).
  */
-void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length);
+void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length,
+			    struct rrelay_reservation *res);
+
+/**
+ * __rrelay_completed - a commit completed a finished sub-buffer
+ * @buf: a buffer of an open channel
+ *
+ * Wakes the buffer's readers; called by rrelay_commit(), not by clients.
+ */
+void __rrelay_completed(struct rrelay_buf *buf);
 
 /* The same operations out of line, for callers that cannot inline C. */
 
@@ -247,16 +286,12 @@ void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length);
 bool rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
 
 /**
- * __rrelay_write_noinline - __rrelay_write(), out of line
+ * __rrelay_write_noinline - __rrelay_write(), out of line: rrelay_write_noinline()
  * @chan: an open channel
  * @data: the record
  * @length: its size in bytes
  *
- * For callers that cannot inline C. The caller keeps this CPU's other
- * writers (interrupts) away from the channel.
- *
- * Return: true if the record was written, false if it was dropped (and
- * counted) or @chan is NULL.
+ * Return: as rrelay_write_noinline().
  */
 bool __rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t length);
 
@@ -264,119 +299,193 @@ bool __rrelay_write_noinline(struct rrelay_chan *chan, const void *data, size_t 
  * rrelay_reserve_noinline - rrelay_reserve(), out of line
  * @chan: an open channel
  * @length: bytes to reserve
+ * @res: filled for rrelay_commit_noinline()
  *
- * For callers that cannot inline C. The caller keeps this CPU's other
- * writers away and fills the slot before a reader can get to it.
+ * For callers that cannot inline C. Any context. On success, preemption
+ * stays off until rrelay_commit_noinline(@res), which must follow in the
+ * same context.
  *
  * Return: where to write the @length bytes, or NULL when the record is
  * dropped (and counted) or @chan is NULL.
  */
-void *rrelay_reserve_noinline(struct rrelay_chan *chan, size_t length);
+void *rrelay_reserve_noinline(struct rrelay_chan *chan, size_t length,
+			      struct rrelay_reservation *res);
 
-/* Whether @length more bytes fit; overflow-safe, as Geometry::fits. */
-static __always_inline bool __rrelay_fits(const struct rrelay_buf *buf, size_t off, size_t length)
+/**
+ * rrelay_commit_noinline - rrelay_commit(), out of line
+ * @res: a reservation from rrelay_reserve_noinline(), its bytes written
+ */
+void rrelay_commit_noinline(const struct rrelay_reservation *res);
+
+#define __RRELAY_WS_OFF		0xffffffffULL
+#define __RRELAY_WS_BUSY	(7ULL << 32)	/* switching, stopped or closed */
+#define __RRELAY_WS_SLOT_SHIFT	36
+
+/*
+ * Reserves @length bytes in the current sub-buffer if they fit and no
+ * switch is in progress (Rust: ring::reserve). On success the
+ * compare-and-exchange is fully ordered: it pairs with the release that
+ * published the word, so the slot is as the switch set it up.
+ */
+static __always_inline void *__rrelay_try_reserve(struct rrelay_buf *buf, size_t length,
+						  struct rrelay_reservation *res)
 {
-	return length <= buf->subbuf_size && off + length <= buf->subbuf_size;
+	u64 w = READ_ONCE(buf->ws);
+	size_t off;
+
+	do {
+		off = w & __RRELAY_WS_OFF;
+		if (unlikely(w & __RRELAY_WS_BUSY) || unlikely(length > buf->subbuf_size) ||
+		    unlikely(off + length > buf->subbuf_size))
+			return NULL;
+	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, w + length)));
+	res->buf = buf;
+	res->slot = w >> __RRELAY_WS_SLOT_SHIFT;
+	res->off = off;
+	res->length = length;
+	return buf->start + res->slot * buf->subbuf_size + off;
 }
 
-static __always_inline void __rrelay_put(struct rrelay_buf *buf, const void *data, size_t length)
+/*
+ * Commits written bytes (Rust: ring::commit): the release pairs with the
+ * reader's acquire of the count, so a reader that finds a sub-buffer
+ * complete sees all its bytes. A sub-buffer is complete when its count
+ * reaches a multiple of the sub-buffer size (its padding is committed by
+ * the switch that finished it); the commit that gets it there wakes the
+ * reader.
+ */
+static __always_inline void __rrelay_commit(const struct rrelay_reservation *res)
 {
-	size_t off = buf->offset;
+	struct rrelay_buf *buf = res->buf;
+	size_t size = buf->subbuf_size;
+	unsigned long total;
 
-	if (unlikely(!__rrelay_fits(buf, off, length))) {
-		__rrelay_write_slow(buf, data, length);
-		return;
-	}
-	memcpy(buf->data + off, data, length);
-	/* The bytes are visible before the offset that covers them. */
-	smp_store_release(&buf->offset, off + length);
+	total = atomic_long_add_return_release(res->length, &buf->commit[res->slot]);
+	if (unlikely((size & (size - 1)) ? !(total % size) : !(total & (size - 1))) &&
+	    res->length)
+		__rrelay_completed(buf);
 }
 
-/* This CPU's buffer, in one per-CPU load; interrupts or preemption are off. */
+/* This CPU's buffer, in one per-CPU load. */
 static __always_inline struct rrelay_buf *__rrelay_this_buf(struct rrelay_chan *chan)
 {
 	return this_cpu_read(*chan->buf);
 }
 
 /**
- * rrelay_write - write a record; interrupts are off around the copy
+ * rrelay_write - write a record
  * @chan: an open channel
  * @data: the record
  * @length: its size; a record larger than a sub-buffer is refused (counted)
  *
- * Any context. A record that does not fit a full buffer in no-overwrite
- * mode is dropped and counted.
+ * Any context, NMI included, with no lock and interrupts on. A record that
+ * does not fit a full buffer in no-overwrite mode is dropped and counted,
+ * as is one that interrupts a writer in the middle of a sub-buffer switch
+ * on the same buffer.
  */
 static inline void rrelay_write(struct rrelay_chan *chan, const void *data, size_t length)
 {
+	struct rrelay_reservation res;
 	struct rrelay_buf *buf;
-	unsigned long flags;
+	void *p;
 
-	local_irq_save(flags);
+	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
-	if (likely(buf))
-		__rrelay_put(buf, data, length);
-	local_irq_restore(flags);
+	if (likely(buf)) {
+		p = __rrelay_try_reserve(buf, length, &res);
+		if (likely(p)) {
+			memcpy(p, data, length);
+			__rrelay_commit(&res);
+		} else {
+			__rrelay_write_slow(buf, data, length);
+		}
+	}
+	preempt_enable_notrace();
 }
 
 /**
- * __rrelay_write - write a record; preemption is off around the copy
+ * __rrelay_write - rrelay_write(), under relay's other name
  * @chan: an open channel
  * @data: the record
- * @length: its size; a record larger than a sub-buffer is refused (counted)
+ * @length: its size in bytes
  *
- * As rrelay_write(), for callers that keep this CPU's other writers
- * (interrupts) away from the channel.
+ * relay's __relay_write() asks its caller to keep interrupts off; rrelay
+ * needs nothing of the caller, so this is rrelay_write().
  */
 static inline void __rrelay_write(struct rrelay_chan *chan, const void *data, size_t length)
 {
-	struct rrelay_buf *buf;
-
-	preempt_disable();
-	buf = __rrelay_this_buf(chan);
-	if (likely(buf))
-		__rrelay_put(buf, data, length);
-	preempt_enable();
+	rrelay_write(chan, data, length);
 }
 
 /**
  * rrelay_reserve - reserve @length bytes in this CPU's buffer
  * @chan: an open channel
  * @length: bytes to reserve; more than a sub-buffer is refused (counted)
+ * @res: filled for rrelay_commit()
  *
- * The bytes count as written at once, so the caller must fill them before
- * a reader can get to them (as with relay_reserve()); readers that set
- * RRELAY_FLAG_FINISHED_ONLY never see a half-filled record. The caller
- * keeps this CPU's other writers away (relay clients use local_irq_save).
+ * Any context. On success, fill the bytes, then call rrelay_commit(@res)
+ * in the same context; preemption is off in between. Readers never see
+ * the bytes before the commit.
+ *
+ * Return: where to write them, or NULL when the record is dropped (nothing
+ * to commit then).
+ */
+static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length,
+				   struct rrelay_reservation *res)
+{
+	struct rrelay_buf *buf;
+	void *p = NULL;
+
+	preempt_disable_notrace();
+	buf = __rrelay_this_buf(chan);
+	if (likely(buf)) {
+		p = __rrelay_try_reserve(buf, length, res);
+		if (unlikely(!p))
+			p = __rrelay_reserve_slow(buf, length, res);
+	}
+	if (unlikely(!p))
+		preempt_enable_notrace();
+	return p;
+}
+
+/**
+ * rrelay_commit - commit the bytes of a reservation
+ * @res: from a successful rrelay_reserve(), its bytes written
+ */
+static inline void rrelay_commit(const struct rrelay_reservation *res)
+{
+	__rrelay_commit(res);
+	preempt_enable_notrace();
+}
+
+/**
+ * rrelay_reserve_committed - relay_reserve(): reserve bytes that count as written at once
+ * @chan: an open channel
+ * @length: bytes to reserve
+ *
+ * relay's semantics, for rrelay_compat.h: the bytes are committed before
+ * the caller writes them, so a reader may see them unwritten (set
+ * RRELAY_FLAG_FINISHED_ONLY, or use rrelay_reserve() + rrelay_commit()).
  *
  * Return: where to write them, or NULL when the record is dropped.
  */
-static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length)
+static inline void *rrelay_reserve_committed(struct rrelay_chan *chan, size_t length)
 {
-	struct rrelay_buf *buf;
-	void *slot = NULL;
-	size_t off;
+	struct rrelay_reservation res;
+	void *p = rrelay_reserve(chan, length, &res);
 
-	preempt_disable();
-	buf = __rrelay_this_buf(chan);
-	if (likely(buf)) {
-		off = buf->offset;
-		if (unlikely(!__rrelay_fits(buf, off, length))) {
-			slot = __rrelay_reserve_slow(buf, length);
-		} else {
-			slot = buf->data + off;
-			/* Pairs with the reader's acquire of the offset (src/buffer.rs). */
-			smp_store_release(&buf->offset, off + length);
-		}
-	}
-	preempt_enable();
-	return slot;
+	if (p)
+		rrelay_commit(&res);
+	return p;
 }
 
 /**
  * rrelay_switch_subbuf - finish the current sub-buffer and start the next
- * @buf: a buffer of an open channel; the caller is its writer
- * @length: the size of the record that is to follow
+ * @buf: a buffer of an open channel
+ * @length: the size of the record that is to follow (0: a flush)
+ *
+ * Any context, any CPU. If another switch of @buf is in progress, that one
+ * finishes the sub-buffer and this one does nothing.
  *
  * Return: @length if a record of that size now fits, 0 if not.
  */

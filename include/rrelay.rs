@@ -55,6 +55,15 @@ struct RawCallbacks {
     is_global: c_int,
 }
 
+/// `struct rrelay_reservation`: filled by reserve, given back to commit.
+#[repr(C)]
+struct RawReservation {
+    buf: *mut c_void,
+    slot: usize,
+    off: usize,
+    length: usize,
+}
+
 /// `struct rrelay_buf_stats`.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
@@ -94,8 +103,12 @@ extern "C" {
     fn rrelay_flush(chan: *mut RawChan);
     fn rrelay_reset(chan: *mut RawChan);
     fn rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize) -> bool;
-    fn __rrelay_write_noinline(chan: *mut RawChan, data: *const c_void, length: usize) -> bool;
-    fn rrelay_reserve_noinline(chan: *mut RawChan, length: usize) -> *mut c_void;
+    fn rrelay_reserve_noinline(
+        chan: *mut RawChan,
+        length: usize,
+        res: *mut RawReservation,
+    ) -> *mut c_void;
+    fn rrelay_commit_noinline(res: *const RawReservation);
     fn rrelay_buf_full(buf: *mut RawBuf) -> c_int;
     fn rrelay_buf_stats(chan: *mut RawChan, cpu: c_uint, out: *mut BufStats) -> c_int;
 }
@@ -255,37 +268,41 @@ impl<T: Callbacks> Channel<T> {
         unsafe { self.raw.as_ref().subbuf_size }
     }
 
-    /// Writes one record (`rrelay_write`): any context, interrupts off
-    /// around the copy. A record that does not fit is dropped and counted;
-    /// returns `false` then.
+    /// Writes one record (`rrelay_write`): any context, NMI included, on
+    /// per-CPU and global channels alike, with no lock (rrelay's write
+    /// protocol is lockless). A record that does not fit is dropped and
+    /// counted; returns `false` then.
     #[inline]
     pub fn write(&self, data: &[u8]) -> bool {
         // SAFETY: `raw` is open; `data` is a valid slice.
         unsafe { rrelay_write_noinline(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
     }
 
-    /// Writes one record with only preemption off (`__rrelay_write`): the
-    /// caller keeps this CPU's other writers (interrupts) out. Returns
-    /// `false` when the record was dropped.
-    #[inline]
-    pub fn write_nested(&self, data: &[u8]) -> bool {
-        // SAFETY: `raw` is open; `data` is a valid slice.
-        unsafe { __rrelay_write_noinline(self.raw.as_ptr(), data.as_ptr().cast(), data.len()) }
-    }
-
-    /// Reserves `length` bytes and lets `fill` write them
-    /// (`rrelay_reserve`); returns `false` when the record was dropped.
-    /// The caller keeps this CPU's other writers out meanwhile, as with
-    /// [`Channel::write_nested`].
+    /// Reserves `length` bytes and lets `fill` write them; they are
+    /// committed when `fill` returns (`rrelay_reserve` + `rrelay_commit`),
+    /// so readers never see them half written. Any context; preemption is
+    /// off while `fill` runs, so it must not sleep. Returns `false` when
+    /// the record was dropped (`fill` is not called).
     #[inline]
     pub fn reserve(&self, length: usize, fill: impl FnOnce(&mut [u8])) -> bool {
-        // SAFETY: `raw` is open.
-        let p = unsafe { rrelay_reserve_noinline(self.raw.as_ptr(), length) };
+        let mut res = RawReservation {
+            buf: core::ptr::null_mut(),
+            slot: 0,
+            off: 0,
+            length: 0,
+        };
+        // SAFETY: `raw` is open; `res` is writable.
+        let p = unsafe { rrelay_reserve_noinline(self.raw.as_ptr(), length, &mut res) };
         if p.is_null() {
             return false;
         }
-        // SAFETY: rrelay reserved `length` bytes at `p` for this writer alone.
+        // SAFETY: rrelay reserved `length` bytes at `p` for this writer
+        // alone: no other writer gets them, and no reader reads them before
+        // the commit below.
         fill(unsafe { core::slice::from_raw_parts_mut(p.cast::<u8>(), length) });
+        // SAFETY: `res` is the reservation just filled, committed once, in
+        // this context.
+        unsafe { rrelay_commit_noinline(&res) };
         true
     }
 

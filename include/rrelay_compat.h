@@ -48,7 +48,7 @@
 #define relay_reset			rrelay_reset
 #define relay_write			rrelay_write
 #define __relay_write			__rrelay_write
-#define relay_reserve			rrelay_reserve
+#define relay_reserve			rrelay_reserve_committed
 #define relay_switch_subbuf		rrelay_switch_subbuf
 #define relay_subbufs_consumed		rrelay_subbufs_consumed
 #define relay_buf_full			rrelay_buf_full

@@ -1,49 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A channel buffer (`RchanBuf`): the ring's memory and its counters.
+//! A channel buffer (`RchanBuf`): the ring's memory and the state the
+//! lockless write protocol (`ring.rs`) and the reader share.
 //!
-//! Context rules: the counters are atomics because the writer (any context,
-//! one at a time per buffer) and the reader (process context, serialized by
-//! `reader`) share them; nothing here sleeps except allocation and `reader`.
+//! Context rules: the writer side (reserve, commit, switch, flush, the
+//! statistics) runs in any context, NMI included, on atomics only; the
+//! reader (process context) serializes itself with `reader`. Nothing here
+//! sleeps except allocation and `reader`.
 
 use crate::channel::Rchan;
+use crate::ring::{self, Position, RingState, Snapshot};
 use crate::shim;
 use crate::stats::BufStats;
-use crate::subbuf::{Geometry, ReaderPos, WriterSnapshot};
+use crate::subbuf::{Geometry, ReaderPos};
 use crate::wakeup::Wakeup;
-use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use kernel::alloc::KVVec;
 use kernel::bindings;
 use kernel::page::{Page, PAGE_SIZE};
 use kernel::prelude::*;
-use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
+use kernel::sync::atomic::{Acquire, Atomic, Release};
 use kernel::sync::{new_mutex, Arc, Mutex};
 
 /// The public part of a buffer (`struct rrelay_buf` in `include/rrelay.h`):
 /// what C clients read, and what the writer's fast path, inlined into
-/// callers from the header as relay's is, works on.
+/// callers from the header as relay's is, works on: the write state word,
+/// the mapping, and the commit counts.
 ///
-/// `offset` and `data` change on every record: they are `core` atomics,
-/// plain moves on the fast path (the kernel crate's atomics are out-of-line
-/// calls in 7.2), with the acquire/release ordering of
-/// `smp_load_acquire`/`smp_store_release`.
+/// The atomics are `core` atomics: plain instructions on the fast path
+/// (the kernel crate's atomics are out-of-line calls in 7.2), the same
+/// `lock cmpxchg` / `lock xadd` the header's `try_cmpxchg64` and
+/// `atomic_long_add_return_release` compile to.
 #[repr(C)]
 pub(crate) struct RchanBufPublic {
-    pub(crate) chan: *const Rchan,
-    pub(crate) cpu: c_uint,
-    /// Bytes used in the current sub-buffer, or the stopped marker.
-    pub(crate) offset: AtomicUsize,
-    /// The start of the current sub-buffer.
-    pub(crate) data: AtomicPtr<u8>,
-    pub(crate) subbuf_size: usize,
+    chan: *const Rchan,
+    cpu: c_uint,
+    /// The write state word ([`ring::WriteState`]).
+    ws: AtomicU64,
+    /// The start of the mapping.
+    start: *mut u8,
+    subbuf_size: usize,
+    /// `commit[slot]`, one per sub-buffer (`RchanBuf::commit`'s storage).
+    commit: *const AtomicUsize,
 }
 
 // The header's `struct rrelay_buf` has these offsets (rrelay_shim.c checks
 // the C side against the same numbers).
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert!(core::mem::offset_of!(RchanBufPublic, offset) == 16);
-    assert!(core::mem::offset_of!(RchanBufPublic, data) == 24);
+    assert!(core::mem::offset_of!(RchanBufPublic, ws) == 16);
+    assert!(core::mem::offset_of!(RchanBufPublic, start) == 24);
     assert!(core::mem::offset_of!(RchanBufPublic, subbuf_size) == 32);
+    assert!(core::mem::offset_of!(RchanBufPublic, commit) == 40);
 };
 
 /// The pages of a buffer, mapped contiguously.
@@ -103,63 +111,110 @@ unsafe impl Sync for BufMem {}
 ///
 /// - `public.chan` is `&*chan`, and `public` is the first field, so a
 ///   pointer to an `RchanBuf` is a valid `struct rrelay_buf *` for C.
-/// - `padding.len() == chan.geometry().n_subbufs()`, and `mem` holds at
-///   least `chan.geometry().data_size()` bytes.
-/// - `offset <= subbuf_size + 1`, `current < n_subbufs`,
-///   `consumed <= produced` (wrapping) and `produced - consumed <= n_subbufs`.
+/// - `public.start` is `mem.start()`, `public.commit` is `commit`'s storage,
+///   and `commit.len() == padding.len() == chan.geometry().n_subbufs()`;
+///   `mem` holds at least `chan.geometry().data_size()` bytes.
+/// - `public.ws`, `pos`, `consumed`, `commit`, `padding` and
+///   `start_reserve` move only as the protocol in `ring.rs` says (through
+///   `ring::*` and [`RchanBuf::release_to`]): a sub-buffer is readable
+///   once complete, and the reader never gets ahead of the writer.
 #[repr(C)]
 #[pin_data]
 pub(crate) struct RchanBuf {
-    pub(crate) public: RchanBufPublic,
+    public: RchanBufPublic,
     chan: Arc<Rchan>,
     mem: BufMem,
-    pub(crate) produced: Atomic<usize>,
-    pub(crate) consumed: Atomic<usize>,
-    /// The slot being written (`public.data` points to it).
-    pub(crate) current: AtomicUsize,
-    pub(crate) padding: KVec<Atomic<usize>>,
+    /// The position word ([`ring::Position`]).
+    pos: AtomicUsize,
+    /// Sub-buffers the reader released, ever.
+    consumed: AtomicUsize,
+    commit: KVVec<AtomicUsize>,
+    padding: KVVec<AtomicUsize>,
     /// Bytes the client reserved from its `subbuf_start` callback.
-    pub(crate) start_reserve: Atomic<usize>,
+    start_reserve: AtomicUsize,
     pub(crate) stats: BufStats,
     pub(crate) wakeup: Wakeup,
-    /// The reader's position; the lock serializes readers of the buffer.
+    /// Where `read()` stands: `consumed` as it last saw it, and its bytes
+    /// into that sub-buffer; the lock serializes readers of the buffer.
     #[pin]
-    pub(crate) reader: Mutex<ReaderPos>,
+    reader: Mutex<ReaderPos>,
     /// Set by close: no more data will come.
-    pub(crate) finalized: Atomic<bool>,
+    finalized: Atomic<bool>,
     /// Reads return finished sub-buffers only (`RRELAY_FLAG_FINISHED_ONLY`).
     pub(crate) finished_only: Atomic<bool>,
     /// The buffer's file, once created.
     pub(crate) dentry: Atomic<*mut bindings::dentry>,
 }
 
+impl RingState for RchanBuf {
+    #[inline(always)]
+    fn ws(&self) -> &AtomicU64 {
+        &self.public.ws
+    }
+
+    #[inline(always)]
+    fn pos(&self) -> &AtomicUsize {
+        &self.pos
+    }
+
+    #[inline(always)]
+    fn consumed(&self) -> &AtomicUsize {
+        &self.consumed
+    }
+
+    #[inline(always)]
+    fn commit(&self, slot: usize) -> &AtomicUsize {
+        &self.commit[slot]
+    }
+
+    #[inline(always)]
+    fn padding(&self, slot: usize) -> &AtomicUsize {
+        &self.padding[slot]
+    }
+
+    #[inline(always)]
+    fn start_reserve(&self) -> &AtomicUsize {
+        &self.start_reserve
+    }
+}
+
+/// `n` zeroed atomics.
+fn zeroed_atomics(n: usize) -> Result<KVVec<AtomicUsize>> {
+    let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
+    for _ in 0..n {
+        v.push(AtomicUsize::new(0), GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
 impl RchanBuf {
     /// Allocates a buffer for `cpu` and starts its first sub-buffer.
     pub(crate) fn new(chan: &Arc<Rchan>, cpu: u32) -> Result<Arc<Self>> {
         let g = chan.geometry();
-        let mut padding = KVec::with_capacity(g.n_subbufs(), GFP_KERNEL)?;
-        for _ in 0..g.n_subbufs() {
-            padding.push(Atomic::new(0), GFP_KERNEL)?;
-        }
+        let commit = zeroed_atomics(g.n_subbufs())?;
+        let padding = zeroed_atomics(g.n_subbufs())?;
         let mem = BufMem::new(g.alloc_size(PAGE_SIZE))?;
         let buf = Arc::pin_init(
-            // INVARIANT: `padding` and `mem` are sized from the geometry;
-            // the counters start at zero.
+            // INVARIANT: the public pointers are `mem`'s and `commit`'s
+            // (a `KVVec` does not move its storage when moved itself); the
+            // arrays and `mem` are sized from the geometry; `ring::start`
+            // below sets the protocol's state.
             try_pin_init!(RchanBuf {
                 public: RchanBufPublic {
                     chan: &**chan,
                     cpu,
-                    offset: AtomicUsize::new(0),
-                    data: AtomicPtr::new(mem.start()),
+                    ws: AtomicU64::new(ring::WriteState::stopped(0).raw()),
+                    start: mem.start(),
                     subbuf_size: g.subbuf_size(),
+                    commit: commit.as_ptr(),
                 },
                 chan: chan.clone(),
                 mem,
-                produced: Atomic::new(0),
-                consumed: Atomic::new(0),
-                current: AtomicUsize::new(0),
+                pos: AtomicUsize::new(0),
+                consumed: AtomicUsize::new(0),
+                commit,
                 padding,
-                start_reserve: Atomic::new(0),
+                start_reserve: AtomicUsize::new(0),
                 stats: BufStats::new(),
                 wakeup: Wakeup::new()?,
                 reader <- new_mutex!(ReaderPos::default(), "rrelay_buf::reader"),
@@ -169,7 +224,7 @@ impl RchanBuf {
             }? Error),
             GFP_KERNEL,
         )?;
-        g.start(&*buf);
+        ring::start(g, &*buf, &*buf);
         Ok(buf)
     }
 
@@ -196,37 +251,91 @@ impl RchanBuf {
         self.mem.start().wrapping_add(pos)
     }
 
-    /// A consistent view of the writer for the reader: `produced` and an
-    /// `offset` that belongs to the same sub-buffer.
-    pub(crate) fn snapshot(&self) -> WriterSnapshot {
-        loop {
-            let produced = self.produced.load(Acquire);
-            let offset = self.public.offset.load(Ordering::Acquire);
-            if self.produced.load(Acquire) == produced {
-                return WriterSnapshot { produced, offset };
-            }
-        }
+    /// What the reader may read now ([`ring::snapshot`]).
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        ring::snapshot(self.geometry(), self)
     }
 
+    /// Whether finished sub-buffer `k` has every reserved byte committed.
+    pub(crate) fn complete(&self, k: usize) -> bool {
+        ring::complete(self.geometry(), self, k)
+    }
+
+    /// Sub-buffers finished, ever.
+    pub(crate) fn produced(&self) -> usize {
+        Position::from_raw(self.pos.load(Ordering::Acquire)).produced()
+    }
+
+    /// Sub-buffers the reader released, ever.
+    pub(crate) fn consumed(&self) -> usize {
+        self.consumed.load(Ordering::Acquire)
+    }
+
+    /// The padding of the sub-buffer last finished in `slot`; acquire,
+    /// paired with the switch's release (see `ring.rs`).
     pub(crate) fn padding_of(&self, slot: usize) -> usize {
-        self.padding[slot].load(Relaxed)
+        self.padding[slot].load(Ordering::Acquire)
     }
 
-    /// Releases sub-buffers up to absolute number `consumed`, after the
-    /// reader is done with their bytes.
-    pub(crate) fn release_to(&self, consumed: usize) {
-        self.consumed.store(consumed, Release);
+    /// `rrelay_subbuf_start_reserve`, from the `subbuf_start` callback
+    /// (the switch that runs it owns the buffer's write side).
+    pub(crate) fn set_start_reserve(&self, length: usize) {
+        self.start_reserve.store(length, Ordering::Relaxed);
+    }
+
+    /// Whether the channel was closed and this buffer finished.
+    pub(crate) fn is_finalized(&self) -> bool {
+        self.finalized.load(Acquire)
+    }
+
+    /// Marks the buffer finished by close (after its last switch).
+    pub(crate) fn set_finalized(&self) {
+        self.finalized.store(true, Release);
+    }
+
+    /// Locks the reader side.
+    pub(crate) fn lock_reader(&self) -> kernel::sync::MutexGuard<'_, ReaderPos> {
+        self.reader.lock()
+    }
+
+    /// Moves the reader from sub-buffer `from` to `to` (the caller read or
+    /// skipped what lies between), unless someone else moved it
+    /// (`rrelay_subbufs_consumed`); returns whether it moved. Release:
+    /// pairs with the switch's acquire in its full test, so a sub-buffer is
+    /// reused only after the reader is done with its bytes.
+    pub(crate) fn release_to(&self, from: usize, to: usize) -> bool {
+        // INVARIANT: `to` is at most `produced`: the callers derive it
+        // from a snapshot, or clamp it (`add_consumed`).
+        self.consumed
+            .compare_exchange(from, to, Ordering::Release, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The end of the run of complete sub-buffers from `consumed` (at most
+    /// `produced`): what an mmap reader may take. When the writer lapped
+    /// the reader, `produced`: the reader sees the loss and skips.
+    pub(crate) fn complete_through(&self, consumed: usize, produced: usize) -> usize {
+        if produced.wrapping_sub(consumed) > self.geometry().n_subbufs() {
+            return produced;
+        }
+        let mut k = consumed;
+        while k != produced && self.complete(k) {
+            k = k.wrapping_add(1);
+        }
+        k
     }
 
     /// Whether every sub-buffer holds unread data (`relay_buf_full`).
     pub(crate) fn is_full(&self) -> bool {
-        self.geometry()
-            .is_full(self.produced.load(Acquire), self.consumed.load(Acquire))
+        self.geometry().is_full(self.produced(), self.consumed())
     }
 
-    /// Whether a finished sub-buffer waits for the reader (poll's POLLIN).
+    /// Whether the reader has something to read, or to skip, in a finished
+    /// sub-buffer (poll's POLLIN): one is ready and complete, or lost.
     pub(crate) fn has_ready_subbuf(&self) -> bool {
-        self.produced.load(Acquire) != self.consumed.load(Acquire)
+        let consumed = self.consumed();
+        let ready = self.produced().wrapping_sub(consumed);
+        ready > 0 && (ready >= self.geometry().n_subbufs() || self.complete(consumed))
     }
 
     /// Empties the buffer and starts again (`relay_reset`); the data pages
@@ -234,13 +343,9 @@ impl RchanBuf {
     pub(crate) fn reset(&self) {
         let mut reader = self.reader.lock();
         *reader = ReaderPos::default();
-        self.produced.store(0, Release);
-        self.consumed.store(0, Release);
-        for p in self.padding.iter() {
-            p.store(0, Relaxed);
-        }
         self.stats.reset();
         self.finalized.store(false, Release);
-        self.geometry().start(self);
+        // INVARIANT: `ring::start` sets every counter of the protocol.
+        ring::start(self.geometry(), self, self);
     }
 }

@@ -4,8 +4,10 @@
 //! the registry of open channels that CPU hotplug and statistics walk.
 //!
 //! Lock order: `cpus_read_lock` (open) or the hotplug lock (prepare
-//! callback) -> `CHANNELS` -> `Rchan::bufs`. Everything here runs in process
-//! context and may sleep, except `this_cpu_buf`, which the write path uses.
+//! callback) -> `CHANNELS` -> `Rchan::bufs`. Open, close, reset and the
+//! hotplug callback run in process context and may sleep. The write path
+//! (`this_cpu_buf`) and the controls (`flush`, `stats`, `buf`) take no
+//! lock: they run in any context, reading the per-CPU slots.
 //!
 //! Per-CPU buffers: as relay's `chan->buf`, the channel has a per-CPU
 //! pointer (`alloc_percpu(struct rrelay_buf *)`, public as
@@ -33,7 +35,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::atomic::{Acquire, Atomic, Relaxed, Release};
-use kernel::sync::{new_mutex, new_spinlock, Arc, Mutex, SpinLock};
+use kernel::sync::{new_mutex, Arc, Mutex};
 
 /// Longest base name plus CPU number (`RRELAY_NAME_MAX` in `rrelay.h`).
 pub(crate) const NAME_MAX: usize = 64;
@@ -226,13 +228,6 @@ pub(crate) struct Rchan {
     slots: PerCpuBufs,
     #[pin]
     bufs: Mutex<KVec<Arc<RchanBuf>>>,
-    /// Serializes the writers of a global buffer that come through rrelay's
-    /// out-of-line writes (the Rust API: `Channel` is `Sync` and its
-    /// `write` safe, so concurrent writers on several CPUs must not race).
-    /// Taken with interrupts off; not NMI-safe. C callers of the inline
-    /// `rrelay_write` serialize a global buffer themselves, as relay asks.
-    #[pin]
-    global_writers: SpinLock<()>,
     closed: Atomic<bool>,
     stats_dir: Atomic<*mut bindings::dentry>,
 }
@@ -251,6 +246,9 @@ impl Rchan {
         let geometry = Geometry::new(args.subbuf_size, args.n_subbufs).map_err(|e| match e {
             GeometryError::Zero | GeometryError::TooLarge => EINVAL,
         })?;
+        if !crate::ring::supports(&geometry) {
+            return Err(EINVAL);
+        }
         // The CPU number is appended to the base name: keep room for it.
         if args.base.to_bytes().is_empty() || args.base.to_bytes().len() + 5 > NAME_MAX {
             return Err(EINVAL);
@@ -281,7 +279,6 @@ impl Rchan {
                 parent: args.parent,
                 slots,
                 bufs <- new_mutex!(KVec::new(), "rrelay_chan::bufs"),
-                global_writers <- new_spinlock!((), "rrelay_chan::global_writers"),
                 closed: Atomic::new(false),
                 stats_dir: Atomic::new(core::ptr::null_mut()),
             }? Error),
@@ -354,18 +351,6 @@ impl Rchan {
         unsafe { p.as_ref() }
     }
 
-    /// Runs `f` as the only out-of-line writer of a global buffer
-    /// (`global_writers`); per-CPU buffers need no lock. Interrupts are off.
-    #[inline(always)]
-    pub(crate) fn serialize_writer<R>(&self, f: impl FnOnce() -> R) -> R {
-        if self.is_global() {
-            let _writers = self.global_writers.lock();
-            f()
-        } else {
-            f()
-        }
-    }
-
     /// The buffer serving `cpu`, if any (none for an impossible CPU).
     pub(crate) fn buf(&self, cpu: usize) -> Option<&RchanBuf> {
         let p = self
@@ -378,9 +363,28 @@ impl Rchan {
     }
 
     /// Calls `f` on every buffer once (a global buffer once in all).
+    /// Process context: takes `bufs`.
     pub(crate) fn for_each_buf(&self, mut f: impl FnMut(&Arc<RchanBuf>)) {
         for buf in self.bufs.lock().iter() {
             f(buf);
+        }
+    }
+
+    /// Calls `f` on every buffer once, from any context: no lock, the
+    /// per-CPU slots. A CPU keeps its buffer while offline, so every
+    /// buffer is in a slot; a global buffer is in all of them, and is
+    /// visited once. The caller's channel is open (not yet closed).
+    pub(crate) fn for_each_buf_any_context(&self, mut f: impl FnMut(&RchanBuf)) {
+        for slot in self.slots.slots() {
+            let p = slot.load(Ordering::Acquire);
+            // SAFETY: A non-null slot points to a buffer owned by `bufs`
+            // (type invariant), which the open channel keeps alive.
+            if let Some(buf) = unsafe { p.as_ref() } {
+                f(buf);
+                if self.is_global() {
+                    return;
+                }
+            }
         }
     }
 
@@ -492,10 +496,13 @@ impl Rchan {
         }
     }
 
-    /// `rrelay_flush`: finishes the current sub-buffer of every buffer, each
-    /// on its own CPU with interrupts off, so it is ordered with writers.
+    /// `rrelay_flush`: finishes the current sub-buffer of every buffer.
+    /// Any context: a remote buffer is switched from here, by the
+    /// protocol's compare-and-exchange, with no IPI (see `ring.rs`).
     pub(crate) fn flush(&self) {
-        self.for_each_buf(|buf| buf.flush_on_cpu());
+        self.for_each_buf_any_context(|buf| {
+            buf.switch_subbuf(0);
+        });
     }
 
     /// `rrelay_reset`.
@@ -506,52 +513,23 @@ impl Rchan {
         });
     }
 
-    /// The figures of every buffer.
+    /// The figures of every buffer; any context.
     pub(crate) fn stats(&self, mut f: impl FnMut(u32, &StatsSnapshot)) {
-        self.for_each_buf(|buf| f(buf.cpu(), &buf.stats_snapshot()));
+        self.for_each_buf_any_context(|buf| f(buf.cpu(), &buf.stats_snapshot()));
     }
 }
 
 impl RchanBuf {
-    /// Close of one buffer: the last partial sub-buffer is finished, readers
-    /// are told nothing more will come.
+    /// Close of one buffer: the last partial sub-buffer is finished (no
+    /// new one started), readers are told nothing more will come.
     fn finish(&self) {
-        self.flush_on_cpu();
-        self.finalized.store(true, Release);
+        self.switch_for_close();
+        self.set_finalized();
         self.wakeup.wake_all();
     }
 
-    /// Runs the switch on the buffer's own CPU (or here, if that CPU is
-    /// offline or the buffer is global).
-    pub(crate) fn flush_on_cpu(&self) {
-        /// # Safety
-        ///
-        /// `info` is a live `RchanBuf` whose writers are held off.
-        unsafe extern "C" fn flush_fn(info: *mut c_void) {
-            // SAFETY: `info` is the buffer passed below, alive for the
-            // duration of the synchronous call.
-            let buf = unsafe { &*info.cast::<RchanBuf>() };
-            buf.switch_subbuf(0);
-        }
-        let info = core::ptr::from_ref(self).cast_mut().cast();
-        if !self.chan().is_global() {
-            // SAFETY: `wait` is 1, so `info` outlives the call; the function
-            // runs in hardirq context on `cpu`, like a writer.
-            let ret = unsafe {
-                bindings::smp_call_function_single(self.cpu() as c_int, Some(flush_fn), info, 1)
-            };
-            if ret == 0 {
-                return;
-            }
-        }
-        let _irq = crate::shim::IrqGuard::new();
-        // SAFETY: As above, called directly with interrupts off.
-        unsafe { flush_fn(info) };
-    }
-
     pub(crate) fn stats_snapshot(&self) -> StatsSnapshot {
-        self.stats
-            .snapshot(self.produced.load(Acquire), self.consumed.load(Acquire))
+        self.stats.snapshot(self.produced(), self.consumed())
     }
 }
 
@@ -728,7 +706,7 @@ mod tests {
         let buf = chan.buf(0).ok_or(EINVAL)?;
         buf.write_record(&[1; 600]);
         buf.write_record(&[2; 600]);
-        assert_eq!(buf.produced.load(Relaxed), 1);
+        assert_eq!(buf.produced(), 1);
         assert_eq!(buf.padding_of(0), 400);
         // SAFETY: Both records lie inside the mapping.
         unsafe {
@@ -771,8 +749,8 @@ mod tests {
         buf.write_record(&[7; 80]);
         buf.write_record(&[7; 80]);
         chan.reset();
-        assert_eq!(buf.produced.load(Relaxed), 0);
-        assert_eq!(buf.public.offset.load(Ordering::Relaxed), 0);
+        assert_eq!(buf.produced(), 0);
+        assert_eq!(buf.snapshot().committed, 0);
         assert_eq!(stats0(&chan).bytes_written, 0);
         chan.close();
         Ok(())

@@ -6,10 +6,11 @@
 
 use crate::buffer::RchanBuf;
 use crate::channel::{Callbacks, OpenArgs, Rchan};
+use crate::ring::{self, Reservation};
+use crate::shim::PreemptGuard;
 use crate::stats::StatsSnapshot;
 use kernel::bindings;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Acquire, Relaxed};
 use kernel::sync::Arc;
 
 /// Turns a client's (pointer, length) into a slice.
@@ -134,12 +135,12 @@ unsafe extern "C" fn rrelay_write_noinline(
     })
 }
 
-/// `__rrelay_write`, out of line.
+/// `__rrelay_write`, out of line: the same as [`rrelay_write_noinline`]
+/// (the protocol needs no caller's help), kept for relay's name.
 ///
 /// # Safety
 ///
-/// As [`rrelay_write_noinline`], and the caller keeps the buffer's writers
-/// from nesting.
+/// As [`rrelay_write_noinline`].
 #[no_mangle]
 unsafe extern "C" fn __rrelay_write_noinline(
     chan: *mut Rchan,
@@ -147,34 +148,82 @@ unsafe extern "C" fn __rrelay_write_noinline(
     length: usize,
 ) -> bool {
     // SAFETY: The caller's promises.
-    unsafe { chan_ref(chan) }.is_some_and(|chan| {
-        // SAFETY: The caller's promise on `data`.
-        chan.write_nested(unsafe { bytes(data, length) })
-    })
+    unsafe { rrelay_write_noinline(chan, data, length) }
 }
 
-/// `rrelay_reserve`, out of line.
+/// `struct rrelay_reservation`: room reserved and not yet committed.
+#[repr(C)]
+pub(crate) struct RawReservation {
+    buf: *mut RchanBuf,
+    slot: usize,
+    off: usize,
+    length: usize,
+}
+
+impl RawReservation {
+    fn set(&mut self, buf: &RchanBuf, r: Reservation) {
+        self.buf = core::ptr::from_ref(buf).cast_mut();
+        self.slot = r.slot;
+        self.off = r.off;
+        self.length = r.len;
+    }
+}
+
+/// `rrelay_reserve`, out of line: on success preemption stays off until
+/// [`rrelay_commit_noinline`].
 ///
 /// # Safety
 ///
-/// `chan` is an open channel; the caller keeps the buffer's writers from
-/// nesting and fills the slot before a reader gets to it.
+/// `chan` is an open channel; `res` is writable. A non-NULL return must be
+/// committed with `rrelay_commit_noinline(res)` in this context.
 #[no_mangle]
-unsafe extern "C" fn rrelay_reserve_noinline(chan: *mut Rchan, length: usize) -> *mut c_void {
+unsafe extern "C" fn rrelay_reserve_noinline(
+    chan: *mut Rchan,
+    length: usize,
+    res: *mut RawReservation,
+) -> *mut c_void {
     // SAFETY: The caller's promise.
-    let Some(chan) = (unsafe { chan_ref(chan) }) else {
+    let (Some(chan), Some(res)) = (unsafe { chan_ref(chan) }, unsafe { res.as_mut() }) else {
         return core::ptr::null_mut();
     };
-    chan.reserve(length)
-        .map_or(core::ptr::null_mut(), |p| p.cast())
+    let preempt = PreemptGuard::new();
+    let Some(buf) = chan.this_cpu_buf() else {
+        return core::ptr::null_mut();
+    };
+    let Some(r) = buf.reserve_room(length) else {
+        return core::ptr::null_mut();
+    };
+    res.set(buf, r);
+    // Until the commit.
+    core::mem::forget(preempt);
+    buf.room(&r).cast()
+}
+
+/// `rrelay_commit`, out of line.
+///
+/// # Safety
+///
+/// `res` was filled by a successful `rrelay_reserve_noinline` in this
+/// context, whose bytes are written, and is committed once.
+#[no_mangle]
+unsafe extern "C" fn rrelay_commit_noinline(res: *const RawReservation) {
+    // SAFETY: The caller's promise: a reservation of a live buffer.
+    let (res, buf) = unsafe { (&*res, &*(*res).buf) };
+    buf.commit_room(Reservation {
+        slot: res.slot,
+        off: res.off,
+        len: res.length,
+    });
+    // SAFETY: Ends the preemption-off section `rrelay_reserve_noinline`
+    // began.
+    drop(unsafe { PreemptGuard::adopt() });
 }
 
 /// The header's fast path, when the record does not fit: switch, then write.
 ///
 /// # Safety
 ///
-/// `buf` is this CPU's buffer of an open channel, the caller its only
-/// writer (interrupts or preemption off); `data` covers `length` bytes.
+/// `buf` is a buffer of an open channel; `data` covers `length` bytes.
 #[no_mangle]
 unsafe extern "C" fn __rrelay_write_slow(buf: *mut RchanBuf, data: *const c_void, length: usize) {
     // SAFETY: The caller's promises.
@@ -184,17 +233,40 @@ unsafe extern "C" fn __rrelay_write_slow(buf: *mut RchanBuf, data: *const c_void
     }
 }
 
-/// The header's reserve, when the record does not fit: switch, then reserve.
+/// The header's reserve, when the record does not fit: switch, then
+/// reserve.
 ///
 /// # Safety
 ///
-/// As [`__rrelay_write_slow`].
+/// `buf` is a buffer of an open channel; `res` is writable.
 #[no_mangle]
-unsafe extern "C" fn __rrelay_reserve_slow(buf: *mut RchanBuf, length: usize) -> *mut c_void {
+unsafe extern "C" fn __rrelay_reserve_slow(
+    buf: *mut RchanBuf,
+    length: usize,
+    res: *mut RawReservation,
+) -> *mut c_void {
     // SAFETY: The caller's promises.
-    unsafe { buf_ref(buf) }
-        .and_then(|b| b.reserve_record(length))
-        .map_or(core::ptr::null_mut(), |p| p.cast())
+    let (Some(buf), Some(res)) = (unsafe { buf_ref(buf) }, unsafe { res.as_mut() }) else {
+        return core::ptr::null_mut();
+    };
+    let Some(r) = buf.reserve_room(length) else {
+        return core::ptr::null_mut();
+    };
+    res.set(buf, r);
+    buf.room(&r).cast()
+}
+
+/// The header's commit completed a finished sub-buffer: wake its reader.
+///
+/// # Safety
+///
+/// `buf` is a buffer of an open channel.
+#[no_mangle]
+unsafe extern "C" fn __rrelay_completed(buf: *mut RchanBuf) {
+    // SAFETY: The caller's promise.
+    if let Some(buf) = unsafe { buf_ref(buf) } {
+        ring::Client::completed(buf, 0);
+    }
 }
 
 /// # Safety
@@ -216,7 +288,7 @@ unsafe extern "C" fn rrelay_switch_subbuf(buf: *mut RchanBuf, length: usize) -> 
 unsafe extern "C" fn rrelay_subbuf_start_reserve(buf: *mut RchanBuf, length: usize) {
     // SAFETY: The caller's promise.
     if let Some(buf) = unsafe { buf_ref(buf) } {
-        buf.start_reserve.store(length, Relaxed);
+        buf.set_start_reserve(length);
     }
 }
 
@@ -298,18 +370,15 @@ unsafe extern "C" fn rrelay_create_buf_file(
 
 impl RchanBuf {
     /// `rrelay_subbufs_consumed`: an mmap reader (or the client) releases
-    /// `n` sub-buffers; the read() position follows.
+    /// `n` sub-buffers; any context, no lock. `read()` sees the move at its
+    /// next step.
     pub(crate) fn put_consumed(&self, n: usize) {
-        let mut reader = self.reader.lock();
-        let c = self.geometry().add_consumed(
-            self.produced.load(Acquire),
-            self.consumed.load(Acquire),
-            n,
-        );
-        if c != reader.consumed {
-            reader.consumed = c;
-            reader.bytes_consumed = 0;
+        loop {
+            let consumed = self.consumed();
+            let c = self.geometry().add_consumed(self.produced(), consumed, n);
+            if c == consumed || self.release_to(consumed, c) {
+                return;
+            }
         }
-        self.release_to(c);
     }
 }

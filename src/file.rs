@@ -30,10 +30,11 @@ use kernel::iov::IovIterDest;
 use kernel::mm::virt::VmaNew;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
-use kernel::sync::atomic::{Acquire, Relaxed};
+use kernel::sync::atomic::Relaxed;
+use kernel::sync::barrier::smp_rmb;
 use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
-use kernel::uaccess::{UserSlice, UserSliceWriter};
+use kernel::uaccess::UserSlice;
 
 /// `FMODE_LSEEK` of `include/linux/fs.h` (a cast macro bindgen skips).
 const FMODE_LSEEK: bindings::fmode_t = 1 << 2;
@@ -239,11 +240,22 @@ unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong)
 }
 
 /// Where `read_to` copies to.
+///
+/// The source is a raw pointer, never a Rust slice: in overwrite mode a
+/// writer may rewrite those bytes while they are copied (the copy is then
+/// found torn and taken back), and a shared reference over memory that
+/// changes is undefined behaviour. The copies are the C functions, as
+/// relay's.
 pub(crate) trait ReadSink {
     /// Room left.
     fn room(&self) -> usize;
-    /// Copies `bytes` out; returns how many made it (fewer on a fault).
-    fn put(&mut self, bytes: &[u8]) -> usize;
+    /// Copies `len` bytes from `src`; returns how many made it (fewer on a
+    /// fault).
+    ///
+    /// # Safety
+    ///
+    /// `src..src + len` lies in a live mapping (its bytes may change).
+    unsafe fn put(&mut self, src: *const u8, len: usize) -> usize;
     /// Takes back the last `n` bytes put (they turned out overwritten).
     fn take_back(&mut self, n: usize);
 }
@@ -260,16 +272,14 @@ impl ReadSink for UserSink {
         self.count - self.done
     }
 
-    fn put(&mut self, bytes: &[u8]) -> usize {
-        let mut out: UserSliceWriter =
-            UserSlice::new(self.ubuf.wrapping_byte_add(self.done), bytes.len()).writer();
-        match out.write_slice(bytes) {
-            Ok(()) => {
-                self.done += bytes.len();
-                bytes.len()
-            }
-            Err(_) => 0,
-        }
+    unsafe fn put(&mut self, src: *const u8, len: usize) -> usize {
+        let dst = self.ubuf.wrapping_byte_add(self.done);
+        // SAFETY: `dst` is a user address (checked by `copy_to_user`),
+        // `src` is readable for `len` bytes (the caller's promise).
+        let left = unsafe { bindings::_copy_to_user(dst.as_mut_ptr(), src.cast(), len as c_ulong) };
+        let n = len - left as usize;
+        self.done += n;
+        n
     }
 
     fn take_back(&mut self, n: usize) {
@@ -285,8 +295,10 @@ impl ReadSink for IovSink<'_, '_> {
         self.0.len()
     }
 
-    fn put(&mut self, bytes: &[u8]) -> usize {
-        self.0.copy_to_iter(bytes)
+    unsafe fn put(&mut self, src: *const u8, len: usize) -> usize {
+        // SAFETY: `src` is readable for `len` bytes (the caller's promise);
+        // the iterator is ours for this call.
+        unsafe { bindings::_copy_to_iter(src.cast(), len, self.0.as_raw()) }
     }
 
     fn take_back(&mut self, n: usize) {
@@ -319,23 +331,34 @@ impl RchanBuf {
     pub(crate) fn read_to(&self, sink: &mut impl ReadSink) -> Result<usize> {
         let g = *self.geometry();
         let pad = |slot| self.padding_of(slot);
-        let mut reader = self.reader.lock();
+        let mut reader = self.lock_reader();
         let mut done = 0;
         while sink.room() > 0 {
-            let w = self.snapshot();
+            let snap = self.snapshot();
+            let w = snap.writer(&g);
+            let consumed = self.consumed();
+            if reader.consumed != consumed {
+                // `rrelay_subbufs_consumed` (or the mmap reader's ioctl)
+                // moved the reader: start at the sub-buffer it left.
+                *reader = ReaderPos {
+                    consumed,
+                    bytes_consumed: 0,
+                };
+            }
             let r = *reader;
             match g.read_step(w, r, pad) {
                 ReadStep::Empty => break,
-                ReadStep::Next => self.set_reader(&mut reader, g.consume(w, r, 0, pad)),
+                ReadStep::Next => {
+                    self.advance(&mut reader, g.consume(w, r, 0, pad));
+                }
                 ReadStep::Skip { to, lost } => {
-                    self.stats.add_lost(lost);
-                    self.set_reader(
-                        &mut reader,
-                        ReaderPos {
-                            consumed: to,
-                            bytes_consumed: 0,
-                        },
-                    );
+                    let to = ReaderPos {
+                        consumed: to,
+                        bytes_consumed: 0,
+                    };
+                    if self.advance(&mut reader, to) {
+                        self.stats.add_lost(lost);
+                    }
                 }
                 // The sub-buffer being written, to a reader that wants
                 // finished ones only.
@@ -344,23 +367,31 @@ impl RchanBuf {
                 {
                     break
                 }
+                // A finished sub-buffer with a record still being written:
+                // its last commit wakes the reader.
+                ReadStep::Data { .. } if w.produced != r.consumed && !self.complete(r.consumed) => {
+                    break
+                }
                 ReadStep::Data { start, len } => {
                     let n = len.min(sink.room());
                     // SAFETY: `read_step` keeps `start..start + len` inside
-                    // the mapping, in bytes the writer has published.
-                    let bytes = unsafe { core::slice::from_raw_parts(self.at(start), n) };
-                    let put = sink.put(bytes);
+                    // the mapping, in committed bytes.
+                    let put = unsafe { sink.put(self.at(start), n) };
+                    // The copy before the second look (pairs with the
+                    // switch's write barrier before `subbuf_start`, see
+                    // `ring.rs`).
+                    smp_rmb();
                     // The writer may have lapped us during the copy
                     // (overwrite mode): then these bytes do not count, and
                     // the next step skips what was lost.
-                    if !g.intact(self.snapshot(), r.consumed) {
+                    if !self.snapshot().intact(&g, r.consumed) {
                         sink.take_back(put);
                         continue;
                     }
                     if put > 0 {
                         done += put;
                         self.stats.add_read(put);
-                        self.set_reader(&mut reader, g.consume(w, r, put, pad));
+                        self.advance(&mut reader, g.consume(w, r, put, pad));
                     }
                     if put < n {
                         if done == 0 {
@@ -374,9 +405,16 @@ impl RchanBuf {
         Ok(done)
     }
 
-    fn set_reader(&self, reader: &mut ReaderPos, pos: ReaderPos) {
-        *reader = pos;
-        self.release_to(pos.consumed);
+    /// Moves the reader to `pos`, releasing the sub-buffers it left;
+    /// returns `false` when `rrelay_subbufs_consumed` moved it meanwhile
+    /// (the next step starts from there).
+    fn advance(&self, reader: &mut ReaderPos, pos: ReaderPos) -> bool {
+        if pos.consumed == reader.consumed || self.release_to(reader.consumed, pos.consumed) {
+            *reader = pos;
+            true
+        } else {
+            false
+        }
     }
 
     /// `poll`: readable once a sub-buffer is finished; error and hangup once
@@ -384,7 +422,7 @@ impl RchanBuf {
     fn poll_mask(&self) -> bindings::__poll_t {
         if self.has_ready_subbuf() {
             bindings::POLLIN | bindings::POLLRDNORM
-        } else if self.finalized.load(Acquire) {
+        } else if self.is_finalized() {
             bindings::POLLERR | bindings::POLLHUP
         } else {
             0
@@ -442,18 +480,25 @@ impl RchanBuf {
                 user.writer().write(&geo)
             }
             uapi::GET_POSITIONS => {
-                let w = self.snapshot();
+                let snap = self.snapshot();
                 let mut flags = 0;
-                if w.offset > g.subbuf_size() {
+                if snap.stopped {
                     flags |= uapi::POS_STOPPED;
                 }
-                if self.finalized.load(Acquire) {
+                if self.is_finalized() {
                     flags |= uapi::POS_FINALIZED;
                 }
-                let offset = w.offset.min(g.subbuf_size());
-                let consumed = self.consumed.load(Acquire);
+                let consumed = self.consumed();
+                let produced = self.complete_through(consumed, snap.produced);
+                // The current sub-buffer's committed bytes, once the ones
+                // before it are complete.
+                let offset = if produced == snap.produced {
+                    snap.committed
+                } else {
+                    0
+                };
                 user.writer()
-                    .write(&[w.produced as u64, consumed as u64, offset as u64, flags])
+                    .write(&[produced as u64, consumed as u64, offset as u64, flags])
             }
             uapi::GET_PADDING => {
                 let (mut reader, mut writer) = user.reader_writer();
@@ -466,10 +511,7 @@ impl RchanBuf {
             }
             uapi::PUT_CONSUMED => {
                 let n = user.reader().read::<u64>()?;
-                let ready = self
-                    .produced
-                    .load(Acquire)
-                    .wrapping_sub(self.consumed.load(Acquire));
+                let ready = self.produced().wrapping_sub(self.consumed());
                 let n = usize::try_from(n)
                     .ok()
                     .filter(|&n| n <= ready)

@@ -123,7 +123,7 @@
 //! ([`Client::completed`]).
 
 use super::ring_atomics::{fence, AtomicU64, AtomicUsize, Ordering};
-use super::subbuf::{Event, Geometry};
+use super::subbuf::{Event, Geometry, WriterSnapshot};
 
 const OFF_BITS: u32 = 32;
 const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
@@ -357,8 +357,8 @@ pub enum Switched {
 
 /// The committed bytes a completed lap of a slot adds up to: the base of
 /// sub-buffer `k`'s lap plus one sub-buffer.
-const fn lap_base(g: &Geometry, k: usize) -> usize {
-    (k / g.n_subbufs()).wrapping_mul(g.subbuf_size())
+fn lap_base(g: &Geometry, k: usize) -> usize {
+    g.lap(k).wrapping_mul(g.subbuf_size())
 }
 
 /// A start reserve must leave room for data, as relay's `BUG_ON` demands.
@@ -444,7 +444,7 @@ fn commit_bytes<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize
         .commit(slot)
         .fetch_add(len, Ordering::Release)
         .wrapping_add(len);
-    if len > 0 && total % g.subbuf_size() == 0 {
+    if len > 0 && g.is_whole_subbufs(total) {
         c.completed(slot);
     }
 }
@@ -595,6 +595,21 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The snapshot as the reader's arithmetic (`Geometry::read_step`)
+    /// takes it: a stopped writer's marker offset, or the committed prefix
+    /// of the current sub-buffer. Finished sub-buffers are read only once
+    /// [`complete`].
+    pub const fn writer(&self, g: &Geometry) -> WriterSnapshot {
+        WriterSnapshot {
+            produced: self.produced,
+            offset: if self.stopped {
+                g.stopped_offset()
+            } else {
+                self.committed
+            },
+        }
+    }
+
     /// Whether a copy of sub-buffer `k` taken before this snapshot (with a
     /// read barrier between) is intact: its slot was not started anew,
     /// and no switch in progress may be starting it.

@@ -3,7 +3,8 @@
 //! rrelay: the kernel's relay channels, in Rust.
 //!
 //! This file only wires the parts together; each concept has its own file:
-//! `subbuf` (the sub-buffer arithmetic, shared with the host tests),
+//! `subbuf` (the sub-buffer arithmetic) and `ring` (the lockless write
+//! protocol), both shared with the host tests,
 //! `channel`, `buffer`, `write` (the write path), `file` (the buffer files),
 //! `wakeup`, `hotplug`, `stats`, `ffi` (the C ABI) and `shim` (the C shim).
 
@@ -14,11 +15,18 @@ mod channel;
 mod ffi;
 mod file;
 mod hotplug;
+pub mod ring;
 mod shim;
 mod stats;
 pub mod subbuf;
 mod wakeup;
 mod write;
+
+/// The atomics `ring.rs` uses: `core`'s, plain instructions on the write
+/// path; `fence(Release)` stands for `smp_wmb()` (see `ring.rs`).
+mod ring_atomics {
+    pub(crate) use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+}
 
 module! {
     type: Rrelay,

@@ -8,7 +8,6 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
-#include <linux/irqflags.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/poll.h>
@@ -27,9 +26,11 @@
  * src/channel.rs.
  */
 #if BITS_PER_LONG == 64
-static_assert(offsetof(struct rrelay_buf, offset) == 16);
-static_assert(offsetof(struct rrelay_buf, data) == 24);
+static_assert(offsetof(struct rrelay_buf, ws) == 16);
+static_assert(offsetof(struct rrelay_buf, start) == 24);
 static_assert(offsetof(struct rrelay_buf, subbuf_size) == 32);
+static_assert(offsetof(struct rrelay_buf, commit) == 40);
+static_assert(sizeof(struct rrelay_reservation) == 32);
 static_assert(offsetof(struct rrelay_chan, version) == 0);
 static_assert(offsetof(struct rrelay_chan, subbuf_size) == 8);
 static_assert(offsetof(struct rrelay_chan, n_subbufs) == 16);
@@ -50,21 +51,6 @@ void *rrelay_shim_vmap(struct page **pages, unsigned int count)
 void rrelay_shim_vunmap(void *addr)
 {
 	vunmap(addr);
-}
-
-/* local_irq_save() is a macro over arch code. */
-unsigned long rrelay_shim_irq_save(void)
-{
-	unsigned long flags;
-
-	local_irq_save(flags);
-	return flags;
-}
-
-/* local_irq_restore() is a macro over arch code. */
-void rrelay_shim_irq_restore(unsigned long flags)
-{
-	local_irq_restore(flags);
 }
 
 /* preempt_disable() is a macro. */
@@ -176,8 +162,10 @@ EXPORT_SYMBOL_GPL(rrelay_reset);
 EXPORT_SYMBOL_GPL(rrelay_write_noinline);
 EXPORT_SYMBOL_GPL(__rrelay_write_noinline);
 EXPORT_SYMBOL_GPL(rrelay_reserve_noinline);
+EXPORT_SYMBOL_GPL(rrelay_commit_noinline);
 EXPORT_SYMBOL_GPL(__rrelay_write_slow);
 EXPORT_SYMBOL_GPL(__rrelay_reserve_slow);
+EXPORT_SYMBOL_GPL(__rrelay_completed);
 EXPORT_SYMBOL_GPL(rrelay_switch_subbuf);
 EXPORT_SYMBOL_GPL(rrelay_subbuf_start_reserve);
 EXPORT_SYMBOL_GPL(rrelay_subbufs_consumed);

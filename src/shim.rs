@@ -54,84 +54,6 @@ pub(crate) unsafe fn vunmap(addr: *mut u8) {
     unsafe { rrelay_shim_vunmap(addr.cast()) }
 }
 
-/// Interrupts off on this CPU while it lives (`local_irq_save`).
-pub(crate) struct IrqGuard(c_ulong);
-
-/// Whether `local_irq_save` is plain `pushf; pop; cli` here, so the write
-/// path can inline it (a call per write costs as much as a small copy):
-/// x86-64 without irq-flag tracing (lockdep) or paravirt irq ops. Elsewhere
-/// the C shim does it.
-#[cfg(all(
-    target_arch = "x86_64",
-    not(CONFIG_TRACE_IRQFLAGS),
-    not(CONFIG_PARAVIRT_XXL)
-))]
-mod irq {
-    use kernel::ffi::c_ulong;
-
-    /// The interrupt flag in RFLAGS.
-    const X86_EFLAGS_IF: c_ulong = 1 << 9;
-
-    #[inline(always)]
-    pub(super) fn save() -> c_ulong {
-        let flags: c_ulong;
-        // SAFETY: `native_save_fl` and `native_irq_disable` of
-        // arch/x86/include/asm/irqflags.h; the memory clobber (no `nomem`)
-        // keeps accesses inside the section.
-        unsafe { core::arch::asm!("pushfq", "pop {0}", "cli", out(reg) flags) };
-        flags
-    }
-
-    #[inline(always)]
-    pub(super) fn restore(flags: c_ulong) {
-        if flags & X86_EFLAGS_IF != 0 {
-            // SAFETY: `arch_local_irq_restore`: interrupts were on at `save`.
-            unsafe { core::arch::asm!("sti") };
-        }
-    }
-}
-
-#[cfg(not(all(
-    target_arch = "x86_64",
-    not(CONFIG_TRACE_IRQFLAGS),
-    not(CONFIG_PARAVIRT_XXL)
-)))]
-mod irq {
-    use kernel::ffi::c_ulong;
-
-    extern "C" {
-        fn rrelay_shim_irq_save() -> c_ulong;
-        fn rrelay_shim_irq_restore(flags: c_ulong);
-    }
-
-    #[inline(always)]
-    pub(super) fn save() -> c_ulong {
-        // SAFETY: Saving and disabling local interrupts is always allowed.
-        unsafe { rrelay_shim_irq_save() }
-    }
-
-    #[inline(always)]
-    pub(super) fn restore(flags: c_ulong) {
-        // SAFETY: The flags come from `save`.
-        unsafe { rrelay_shim_irq_restore(flags) }
-    }
-}
-
-impl IrqGuard {
-    #[inline(always)]
-    pub(crate) fn new() -> Self {
-        // `Drop` restores the interrupt state.
-        IrqGuard(irq::save())
-    }
-}
-
-impl Drop for IrqGuard {
-    #[inline(always)]
-    fn drop(&mut self) {
-        irq::restore(self.0)
-    }
-}
-
 /// Preemption off on this CPU while it lives (`preempt_disable`).
 pub(crate) struct PreemptGuard;
 
@@ -140,6 +62,16 @@ impl PreemptGuard {
     pub(crate) fn new() -> Self {
         // SAFETY: Disabling preemption is always allowed; `Drop` re-enables it.
         unsafe { rrelay_shim_preempt_disable() };
+        PreemptGuard
+    }
+
+    /// A guard for a preemption-off section begun elsewhere (a `new`
+    /// whose guard was forgotten).
+    ///
+    /// # Safety
+    ///
+    /// The caller ends such a section, once, in the context that began it.
+    pub(crate) unsafe fn adopt() -> Self {
         PreemptGuard
     }
 }
@@ -152,8 +84,7 @@ impl Drop for PreemptGuard {
     }
 }
 
-/// The CPU this code runs on; stable while an [`IrqGuard`] or
-/// [`PreemptGuard`] lives.
+/// The CPU this code runs on; stable while a [`PreemptGuard`] lives.
 #[inline(always)]
 pub(crate) fn this_cpu() -> usize {
     kernel::cpu::CpuId::current().as_u32() as usize

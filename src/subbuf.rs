@@ -13,12 +13,17 @@
 //! - `produced` counts the sub-buffers the writer has finished (ever), and
 //!   `consumed` those the reader has released (ever); both only grow, so the
 //!   slot of absolute sub-buffer `k` is `k % n_subbufs`.
-//! - The writer fills slot `produced % n_subbufs` up to `offset`. An offset of
-//!   [`Geometry::stopped_offset`] means the writer is stopped (the buffer was
-//!   full in no-overwrite mode): every write goes to the switch and is dropped
-//!   until the reader frees a sub-buffer.
+//! - The writer fills slot `produced % n_subbufs`; the reader may read its
+//!   first `offset` bytes. An offset of [`Geometry::stopped_offset`] means the
+//!   writer is in no slot (stopped: the buffer was full in no-overwrite mode,
+//!   or between two sub-buffers), so sub-buffer `produced - n_subbufs` is
+//!   still intact.
 //! - `padding[slot]` is the unused tail of a finished sub-buffer.
 //! - The reader is at byte `bytes_consumed` of absolute sub-buffer `consumed`.
+//!
+//! The write protocol that moves these counters is `ring.rs`.
+
+use core::num::NonZeroUsize;
 
 /// Why a channel's geometry was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,21 +41,22 @@ pub enum GeometryError {
 /// Both fields are non-zero and `subbuf_size * n_subbufs <= u32::MAX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Geometry {
-    subbuf_size: usize,
-    n_subbufs: usize,
+    subbuf_size: NonZeroUsize,
+    n_subbufs: NonZeroUsize,
 }
 
 impl Geometry {
     /// Checks the sizes a client asked for, as `relay_open` does.
     pub const fn new(subbuf_size: usize, n_subbufs: usize) -> Result<Self, GeometryError> {
-        if subbuf_size == 0 || n_subbufs == 0 {
+        let (Some(size), Some(n)) = (NonZeroUsize::new(subbuf_size), NonZeroUsize::new(n_subbufs))
+        else {
             return Err(GeometryError::Zero);
-        }
+        };
         match subbuf_size.checked_mul(n_subbufs) {
             // INVARIANT: checked just above.
             Some(total) if total <= u32::MAX as usize => Ok(Self {
-                subbuf_size,
-                n_subbufs,
+                subbuf_size: size,
+                n_subbufs: n,
             }),
             _ => Err(GeometryError::TooLarge),
         }
@@ -58,17 +64,28 @@ impl Geometry {
 
     /// The size of one sub-buffer in bytes.
     pub const fn subbuf_size(&self) -> usize {
-        self.subbuf_size
+        self.subbuf_size.get()
     }
 
     /// The number of sub-buffers in the ring.
     pub const fn n_subbufs(&self) -> usize {
-        self.n_subbufs
+        self.n_subbufs.get()
+    }
+
+    /// The lap of absolute sub-buffer `k`: how many times the ring was
+    /// filled before it. (Division by a `NonZeroUsize`: no panic path.)
+    pub fn lap(&self, k: usize) -> usize {
+        k / self.n_subbufs
+    }
+
+    /// Whether a byte count is a whole number of sub-buffers.
+    pub fn is_whole_subbufs(&self, bytes: usize) -> bool {
+        bytes % self.subbuf_size == 0
     }
 
     /// The bytes of data the ring holds (before rounding up to pages).
     pub const fn data_size(&self) -> usize {
-        self.subbuf_size * self.n_subbufs
+        self.subbuf_size() * self.n_subbufs()
     }
 
     /// The bytes to allocate: the data size rounded up to whole pages.
@@ -78,42 +95,22 @@ impl Geometry {
 
     /// The writer offset that marks a stopped writer (relay's `subbuf_size + 1`).
     pub const fn stopped_offset(&self) -> usize {
-        self.subbuf_size + 1
+        self.subbuf_size() + 1
     }
 
     /// The ring slot of absolute sub-buffer `k`.
-    pub const fn slot(&self, k: usize) -> usize {
+    pub fn slot(&self, k: usize) -> usize {
         k % self.n_subbufs
     }
 
     /// The byte offset of a slot from the start of the buffer.
     pub const fn slot_start(&self, slot: usize) -> usize {
-        slot * self.subbuf_size
-    }
-
-    /// Whether `length` more bytes fit at `offset` in the current sub-buffer.
-    ///
-    /// This is the whole fast-path test; it cannot overflow, because `offset`
-    /// is at most `stopped_offset()` and a `length` above `subbuf_size` never fits.
-    #[inline(always)]
-    pub const fn fits(&self, offset: usize, length: usize) -> bool {
-        length <= self.subbuf_size && offset + length <= self.subbuf_size
+        slot * self.subbuf_size()
     }
 
     /// Whether every sub-buffer holds data the reader has not released.
     pub const fn is_full(&self, produced: usize, consumed: usize) -> bool {
-        produced.wrapping_sub(consumed) >= self.n_subbufs
-    }
-
-    /// The padding left when the writer finishes a sub-buffer at `offset`.
-    ///
-    /// Returns `None` for a stopped writer: its sub-buffer was finished already.
-    pub const fn finish(&self, offset: usize) -> Option<usize> {
-        if offset > self.subbuf_size {
-            None
-        } else {
-            Some(self.subbuf_size - offset)
-        }
+        produced.wrapping_sub(consumed) >= self.n_subbufs()
     }
 
     /// Clamps a `consumed` count the way `relay_subbufs_consumed` does.
@@ -121,7 +118,7 @@ impl Geometry {
     /// Adding more than `n_subbufs` is ignored (returns `consumed` unchanged);
     /// adding more than is ready releases everything produced.
     pub const fn add_consumed(&self, produced: usize, consumed: usize, n: usize) -> usize {
-        if n > self.n_subbufs {
+        if n > self.n_subbufs() {
             consumed
         } else if n > produced.wrapping_sub(consumed) {
             produced
@@ -143,13 +140,13 @@ impl Geometry {
         padding: impl Fn(usize) -> usize,
     ) -> ReadStep {
         let ready = w.produced.wrapping_sub(r.consumed);
-        let stopped = w.offset > self.subbuf_size;
+        let stopped = w.offset > self.subbuf_size();
         // The writer works in slot `produced % n`, which is the slot of
         // `produced - n`: once it is inside that slot, sub-buffer
         // `produced - n` is being overwritten and the oldest intact one is
         // `produced - n + 1`. A stopped writer is in no slot.
-        if ready > self.n_subbufs || (ready == self.n_subbufs && !stopped) {
-            let oldest = w.produced - self.n_subbufs + usize::from(!stopped);
+        if ready > self.n_subbufs() || (ready == self.n_subbufs() && !stopped) {
+            let oldest = w.produced - self.n_subbufs() + usize::from(!stopped);
             return ReadStep::Skip {
                 to: oldest,
                 lost: oldest - r.consumed,
@@ -157,7 +154,7 @@ impl Geometry {
         }
         let slot = self.slot(r.consumed);
         let end = if ready > 0 {
-            self.subbuf_size - padding(slot)
+            self.subbuf_size() - padding(slot)
         } else if stopped {
             0
         } else {
@@ -188,7 +185,7 @@ impl Geometry {
     ) -> ReaderPos {
         let bytes = r.bytes_consumed + n;
         let finished = w.produced.wrapping_sub(r.consumed) > 0;
-        if finished && bytes >= self.subbuf_size - padding(self.slot(r.consumed)) {
+        if finished && bytes >= self.subbuf_size() - padding(self.slot(r.consumed)) {
             ReaderPos {
                 consumed: r.consumed + 1,
                 bytes_consumed: 0,
@@ -199,18 +196,6 @@ impl Geometry {
                 bytes_consumed: bytes,
             }
         }
-    }
-
-    /// Whether data copied from absolute sub-buffer `k` is still intact,
-    /// judged from a writer snapshot taken after the copy.
-    ///
-    /// The writer enters the slot of `k` only after finishing sub-buffer
-    /// `k + n_subbufs - 1`, so `k` is intact while fewer than `n_subbufs`
-    /// sub-buffers were finished since, or exactly that many and the writer
-    /// is stopped (a full buffer in no-overwrite mode).
-    pub const fn intact(&self, after: WriterSnapshot, k: usize) -> bool {
-        let d = after.produced.wrapping_sub(k);
-        d < self.n_subbufs || (d == self.n_subbufs && after.offset > self.subbuf_size)
     }
 }
 
@@ -226,124 +211,6 @@ pub enum Event {
     Dropped,
     /// The writer moved into a sub-buffer the reader had not read.
     Overwritten,
-}
-
-/// The writer-side state of one buffer, as the switch sees it.
-///
-/// The kernel implements this over the buffer's atomics (called with
-/// interrupts or preemption off, so one writer at a time per buffer); the
-/// host tests implement it over plain cells. Slots are ring indexes.
-pub trait Writer {
-    /// Bytes used in the current sub-buffer, or the stopped marker.
-    fn offset(&self) -> usize;
-    /// Publishes a new offset (a release store: the bytes below it are written).
-    fn set_offset(&self, offset: usize);
-    /// Sub-buffers finished so far.
-    fn produced(&self) -> usize;
-    /// Sub-buffers the reader released so far.
-    fn consumed(&self) -> usize;
-    /// The slot being written.
-    fn current(&self) -> usize;
-    /// Makes `slot` the one being written.
-    fn set_current(&self, slot: usize);
-    /// Records the padding of a slot.
-    fn set_padding(&self, slot: usize, padding: usize);
-    /// Publishes one more finished sub-buffer holding `bytes` bytes: a release
-    /// of `produced`, then a full barrier and the reader wakeup.
-    fn publish(&self, produced: usize, bytes: usize);
-    /// Asks the client whether to go on into `slot` (`prev` is `None` for the
-    /// first sub-buffer); `full` says whether that means overwriting.
-    fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool;
-    /// Takes the bytes the client reserved at the start of the new sub-buffer
-    /// from its `subbuf_start` callback (0 when none).
-    fn take_start_reserve(&self) -> usize;
-    /// Counts an event.
-    fn count(&self, event: Event);
-}
-
-impl Geometry {
-    /// Starts the first sub-buffer of a new or reset buffer.
-    pub fn start<W: Writer>(&self, w: &W) {
-        w.set_current(0);
-        w.set_padding(0, 0);
-        if w.subbuf_start(0, None, false) {
-            w.set_offset(self.clamp_reserve(w.take_start_reserve()));
-        } else {
-            w.set_offset(self.stopped_offset());
-        }
-    }
-
-    /// A start reserve must leave room for data, as relay's `BUG_ON` demands.
-    /// (`subbuf_size >= 1`, so this cannot underflow; `reserve + 1` would
-    /// overflow for a client's `SIZE_MAX`.)
-    fn clamp_reserve(&self, reserve: usize) -> usize {
-        if reserve >= self.subbuf_size - 1 {
-            0
-        } else {
-            reserve
-        }
-    }
-
-    /// Finishes the current sub-buffer and moves to the next one, as
-    /// `relay_switch_subbuf` does; returns whether a record of `length` bytes
-    /// now fits (when not, the reason is counted).
-    pub fn switch<W: Writer>(&self, w: &W, length: usize) -> bool {
-        if length > self.subbuf_size {
-            w.count(Event::TooBig);
-            return false;
-        }
-        let old = w.current();
-        if let Some(padding) = self.finish(w.offset()) {
-            let produced = w.produced();
-            w.set_padding(self.slot(produced), padding);
-            // The reader must not take the offset for one in the next slot
-            // before it sees `produced` move.
-            w.set_offset(self.stopped_offset());
-            w.publish(produced + 1, self.subbuf_size - padding);
-        }
-        let produced = w.produced();
-        let full = self.is_full(produced, w.consumed());
-        if full {
-            w.count(Event::Full);
-        }
-        let new = self.slot(produced);
-        if !w.subbuf_start(new, Some(old), full) {
-            // A flush (length 0) is no record: nothing was dropped.
-            if length > 0 {
-                w.count(Event::Dropped);
-            }
-            return false;
-        }
-        if full {
-            w.count(Event::Overwritten);
-        }
-        w.set_padding(new, 0);
-        w.set_current(new);
-        let start = self.clamp_reserve(w.take_start_reserve());
-        w.set_offset(start);
-        if !self.fits(start, length) {
-            w.count(Event::TooBig);
-            return false;
-        }
-        true
-    }
-
-    /// Finds room for `length` bytes, switching sub-buffers when needed.
-    ///
-    /// Returns the byte position in the buffer and the offset to publish
-    /// with [`Writer::set_offset`] once the bytes are written, or `None` when
-    /// the record is dropped (counted by the switch).
-    #[inline(always)]
-    pub fn reserve<W: Writer>(&self, w: &W, length: usize) -> Option<(usize, usize)> {
-        let mut offset = w.offset();
-        if !self.fits(offset, length) {
-            if !self.switch(w, length) {
-                return None;
-            }
-            offset = w.offset();
-        }
-        Some((self.slot_start(w.current()) + offset, offset + length))
-    }
 }
 
 /// What the reader needs to know of the writer, read once per step.

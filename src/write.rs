@@ -1,78 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The write path: `rrelay_write`, `__rrelay_write`, `rrelay_reserve` and
-//! the sub-buffer switch.
+//! The write path: `rrelay_write` (and its alias `__rrelay_write`),
+//! `rrelay_reserve` + `rrelay_commit`, and the sub-buffer switch, on the
+//! lockless protocol of `ring.rs`.
 //!
-//! Context rules: every function here may run in any context, hardirq
-//! included, and never sleeps. A buffer has one writer at a time: per-CPU
-//! buffers get that from interrupts or preemption being off; a global
-//! buffer's C client serializes its writers (as with relay), and rrelay's
-//! out-of-line writes (the Rust API) take the channel's `global_writers`
-//! lock for it.
+//! Context rules: every function here may run in any context, NMI
+//! included, nested in another writer of the same buffer (an interrupt
+//! over a writer on its CPU) and concurrently with writers on other CPUs
+//! (a global buffer, or a task that migrated). Nothing disables interrupts
+//! or takes a lock; preemption is off between a reservation and its
+//! commit, so a task is not switched out while it holds a sub-buffer
+//! incomplete.
 //!
-//! The fast path (the record fits) is a bounds check, a copy and a release
-//! store: no allocation, no lock, no indirect call. C callers get it inline
-//! from `include/rrelay.h`, over the buffer's public fields, as relay's
-//! callers do from `<linux/relay.h>`; it calls `__rrelay_write_slow` or
-//! `__rrelay_reserve_slow` here when the record does not fit. Rust callers
-//! use the same logic below through the `*_noinline` exports. Everything
-//! else is in the out-of-line switch (`subbuf::Geometry::switch`), which
-//! calls the client's `subbuf_start` and queues the reader wakeup.
+//! The fast path (the record fits) is a compare-and-exchange of the write
+//! state word, a copy and an atomic add to the sub-buffer's commit count.
+//! C callers get it inline from `include/rrelay.h`, as relay's callers do
+//! from `<linux/relay.h>`; it calls `__rrelay_write_slow` or
+//! `__rrelay_reserve_slow` here when the record does not fit, and
+//! `__rrelay_completed` when its commit completes a finished sub-buffer.
+//! Rust callers use the same protocol below through the `*_noinline`
+//! exports. The switch (`ring::switch`) calls the client's `subbuf_start`
+//! and queues the reader wakeup.
 
 use crate::buffer::RchanBuf;
 use crate::channel::Rchan;
-use crate::shim::{IrqGuard, PreemptGuard};
-use crate::subbuf::{Event, Writer};
-use core::sync::atomic::Ordering;
-use kernel::sync::atomic::{Acquire, Relaxed, Release};
+use crate::ring::{self, Client, Reason, Reservation, Switched};
+use crate::shim::PreemptGuard;
+use crate::subbuf::Event;
 use kernel::sync::barrier::smp_mb;
 
-impl Writer for RchanBuf {
-    #[inline(always)]
-    fn offset(&self) -> usize {
-        self.public.offset.load(Ordering::Relaxed)
-    }
-
-    #[inline(always)]
-    fn set_offset(&self, offset: usize) {
-        // Release: the record's bytes are visible before the offset that
-        // covers them.
-        self.public.offset.store(offset, Ordering::Release)
-    }
-
-    fn produced(&self) -> usize {
-        self.produced.load(Relaxed)
-    }
-
-    fn consumed(&self) -> usize {
-        self.consumed.load(Acquire)
-    }
-
-    #[inline(always)]
-    fn current(&self) -> usize {
-        self.current.load(Ordering::Relaxed)
-    }
-
-    fn set_current(&self, slot: usize) {
-        self.current.store(slot, Ordering::Relaxed);
-        let start = self.at(self.geometry().slot_start(slot));
-        self.public.data.store(start, Ordering::Relaxed);
-    }
-
-    fn set_padding(&self, slot: usize, padding: usize) {
-        self.padding[slot].store(padding, Relaxed)
-    }
-
-    fn publish(&self, produced: usize, bytes: usize) {
-        self.produced.store(produced, Release);
-        self.stats.add_written(bytes);
-        // Pairs with the barrier in `waitqueue_active`'s users: a reader
-        // that went to sleep after checking sees the new sub-buffer, or we
-        // see it on the queue.
-        smp_mb();
-        self.wakeup.kick();
-    }
-
+impl Client for RchanBuf {
     fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
         let chan = self.chan();
         match chan.callbacks().subbuf_start {
@@ -83,83 +40,97 @@ impl Writer for RchanBuf {
                 let prev = prev.map_or(core::ptr::null_mut(), |p| self.at(g.slot_start(p)).cast());
                 let me = core::ptr::from_ref(self).cast_mut().cast();
                 // SAFETY: The client's callback gets a live buffer and
-                // pointers into its mapping, as its contract says.
+                // pointers into its mapping, as its contract says; the
+                // switch owns the buffer's write side meanwhile, so the
+                // callback runs once at a time per buffer.
                 unsafe { f(me, subbuf, prev) != 0 }
             }
         }
     }
 
-    fn take_start_reserve(&self) -> usize {
-        self.start_reserve.xchg(0, Relaxed)
-    }
-
     fn count(&self, event: Event) {
         self.stats.count(event)
+    }
+
+    fn finished(&self, bytes: usize) {
+        self.stats.add_written(bytes);
+        self.wake_reader();
+    }
+
+    fn completed(&self, _slot: usize) {
+        self.wake_reader();
     }
 }
 
 impl RchanBuf {
-    /// Copies `data` into the buffer as one record; the caller keeps other
-    /// writers of this buffer out. Returns `false` when the record was
-    /// dropped (and counted).
+    /// Queues the reader wakeup (irq_work: NMI-safe). The full barrier
+    /// pairs with the one in poll after `poll_wait`: a reader that went
+    /// to sleep after checking sees the new state, or we see it queued.
+    fn wake_reader(&self) {
+        smp_mb();
+        self.wakeup.kick();
+    }
+
+    /// Reserves room for `len` bytes ([`ring::reserve`]): any context.
+    #[inline(always)]
+    pub(crate) fn reserve_room(&self, len: usize) -> Option<Reservation> {
+        ring::reserve(self.geometry(), self, self, len)
+    }
+
+    /// Where the bytes of a reservation go.
+    #[inline(always)]
+    pub(crate) fn room(&self, r: &Reservation) -> *mut u8 {
+        self.at(r.pos(self.geometry()))
+    }
+
+    /// Commits a reservation whose bytes are written ([`ring::commit`]).
+    #[inline(always)]
+    pub(crate) fn commit_room(&self, r: Reservation) {
+        ring::commit(self.geometry(), self, self, r)
+    }
+
+    /// Copies `data` into the buffer as one record: any context. Returns
+    /// `false` when the record was dropped (and counted).
     #[inline(always)]
     pub(crate) fn write_record(&self, data: &[u8]) -> bool {
-        let Some((pos, end)) = self.geometry().reserve(self, data.len()) else {
+        let Some(r) = self.reserve_room(data.len()) else {
             return false;
         };
-        // SAFETY: `reserve` returned room for `data.len()` bytes inside
-        // the current sub-buffer, which only this writer touches.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.at(pos), data.len()) };
-        self.set_offset(end);
+        // SAFETY: `r` is `data.len()` bytes inside the mapping that the
+        // protocol gave to this writer alone: no other writer reserves
+        // them, and no reader reads them before the commit below.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.room(&r), data.len()) };
+        self.commit_room(r);
         true
     }
 
-    /// Reserves `length` bytes and counts them written at once; returns
-    /// where the caller writes them.
-    #[inline(always)]
-    pub(crate) fn reserve_record(&self, length: usize) -> Option<*mut u8> {
-        let (pos, end) = self.geometry().reserve(self, length)?;
-        self.set_offset(end);
-        Some(self.at(pos))
+    /// Finishes the current sub-buffer (`relay_switch_subbuf`): for a
+    /// record of `length` bytes, or a flush (`length == 0`). Any context,
+    /// any CPU: this is also the remote flush, with no IPI. Returns
+    /// whether a record of `length` bytes now fits.
+    pub(crate) fn switch_subbuf(&self, length: usize) -> bool {
+        let why = if length == 0 {
+            Reason::Flush
+        } else {
+            Reason::Record(length)
+        };
+        ring::switch(self.geometry(), self, self, why) == Switched::Ready
     }
 
-    /// Finishes the current sub-buffer (`relay_switch_subbuf`).
-    pub(crate) fn switch_subbuf(&self, length: usize) -> bool {
-        self.geometry().switch(self, length)
+    /// Close of one buffer: finishes the current sub-buffer and starts
+    /// none (no `subbuf_start`, nothing counted).
+    pub(crate) fn switch_for_close(&self) {
+        ring::switch(self.geometry(), self, self, Reason::Close);
     }
 }
 
 impl Rchan {
-    /// `rrelay_write`: interrupts off, safe from any context but NMI.
-    /// Writers of a global buffer are serialized. Returns `false` when the
-    /// record was dropped.
+    /// `rrelay_write`: any context, any channel. Returns `false` when the
+    /// record was dropped (counted), or this CPU has no buffer.
     #[inline]
     pub(crate) fn write(&self, data: &[u8]) -> bool {
-        let _irq = IrqGuard::new();
-        self.serialize_writer(|| {
-            self.this_cpu_buf()
-                .is_some_and(|buf| buf.write_record(data))
-        })
-    }
-
-    /// `__rrelay_write`: preemption off on a per-CPU buffer (the caller
-    /// keeps this CPU's interrupts out); a global buffer's writers are
-    /// serialized with interrupts off, as in [`Rchan::write`]. Returns
-    /// `false` when the record was dropped.
-    #[inline]
-    pub(crate) fn write_nested(&self, data: &[u8]) -> bool {
-        if self.is_global() {
-            return self.write(data);
-        }
         let _preempt = PreemptGuard::new();
         self.this_cpu_buf()
             .is_some_and(|buf| buf.write_record(data))
-    }
-
-    /// `rrelay_reserve`: preemption off around the reservation only.
-    #[inline]
-    pub(crate) fn reserve(&self, length: usize) -> Option<*mut u8> {
-        let _preempt = PreemptGuard::new();
-        self.this_cpu_buf()?.reserve_record(length)
     }
 }

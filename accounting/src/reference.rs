@@ -15,7 +15,8 @@
 //!   (no-overwrite), an overwriting one goes on. A client may also stop
 //!   logging on its own (here: `paused`). When it refuses, the writer is
 //!   stopped: each record is dropped (a flush or an empty record drops
-//!   nothing) until a later attempt is allowed to start a sub-buffer.
+//!   nothing) until a later attempt is allowed to start a sub-buffer. The
+//!   first sub-buffer starts whatever the client answers, as in relay.
 //! - The client may reserve a header at the start of each new sub-buffer
 //!   (`subbuf_start_reserve`); a header that leaves fewer than two bytes
 //!   is ignored (relay's `BUG_ON`), and a record that no longer fits after
@@ -113,7 +114,12 @@ impl Reference {
             prev: None,
             full: false,
         });
-        if !paused {
+        // relay ignores the client's answer for the first sub-buffer: it
+        // starts either way, with the header of a client that went on.
+        if paused {
+            r.subbufs.push(Vec::new());
+            r.writing = true;
+        } else {
             r.begin();
         }
         r

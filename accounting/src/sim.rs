@@ -1,9 +1,8 @@
-// SPDX-License-Identifier: GPL-2.0
-
 //! The code under test as the module runs it: a single-threaded buffer built
-//! from the same functions (`Geometry::start`, `reserve`, `switch`,
-//! `read_step`, `consume`, `intact`, `add_consumed`), with the data in a
-//! vector and a client whose `subbuf_start` writes a header and reserves it.
+//! from the same functions (`ring::start`, `reserve`, `commit`, `switch`,
+//! `snapshot`, `complete`, and `read_step`, `consume`, `add_consumed`), with
+//! the data in a vector and a client whose `subbuf_start` writes a header
+//! and reserves it.
 //!
 //! [`check`] drives a [`Sim`] and the independent [`Reference`] with the same
 //! operations and demands that they agree after each one: every accept and
@@ -11,29 +10,29 @@
 //! and the bytes in the ring. The property tests and the fuzzer call it.
 
 use crate::reference::{header, record, Counts, Reference, StartCall};
+use crate::ring::{self, Client, Position, Reason, RingState, WriteState};
 use crate::*;
 use std::cell::{Cell, RefCell};
 use std::string::String;
-use std::vec;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::vec::Vec;
 
-/// A value no correct start leaves in the writer state.
+/// A value no correct start leaves in the protocol's state.
 const POISON: usize = usize::MAX / 4;
 
-/// A buffer: the writer state in cells, the data in a vector, the counts,
-/// and the client's state.
+/// A buffer: the protocol's state in atomics, the data in a vector, the
+/// counts, and the client's state.
 pub struct Sim {
     pub g: Geometry,
     /// The client's own copy of the sub-buffer size.
     pub size: usize,
     pub overwrite: bool,
-    pub offset: Cell<usize>,
-    pub produced: Cell<usize>,
-    pub consumed: Cell<usize>,
-    pub current: Cell<usize>,
-    pub padding: RefCell<Vec<usize>>,
-    /// The start reserve the client asked for, until the switch takes it.
-    pub reserve: Cell<usize>,
+    ws: AtomicU64,
+    pos: AtomicUsize,
+    consumed: AtomicUsize,
+    commit: Vec<AtomicUsize>,
+    padding: Vec<AtomicUsize>,
+    start_reserve: AtomicUsize,
     pub data: RefCell<Vec<u8>>,
     pub events: RefCell<Vec<Event>>,
     pub published_bytes: Cell<usize>,
@@ -43,38 +42,32 @@ pub struct Sim {
     pub header_len: Cell<usize>,
     /// Whether the client refuses every new sub-buffer.
     pub paused: Cell<bool>,
-    /// Sub-buffers the client let start (it numbers its headers with this).
-    pub started: Cell<usize>,
     /// Every `subbuf_start` call, in order.
     pub starts: RefCell<Vec<StartCall>>,
 }
 
-impl Writer for Sim {
-    fn offset(&self) -> usize {
-        self.offset.get()
+impl RingState for Sim {
+    fn ws(&self) -> &AtomicU64 {
+        &self.ws
     }
-    fn set_offset(&self, offset: usize) {
-        self.offset.set(offset)
+    fn pos(&self) -> &AtomicUsize {
+        &self.pos
     }
-    fn produced(&self) -> usize {
-        self.produced.get()
+    fn consumed(&self) -> &AtomicUsize {
+        &self.consumed
     }
-    fn consumed(&self) -> usize {
-        self.consumed.get()
+    fn commit(&self, slot: usize) -> &AtomicUsize {
+        &self.commit[slot]
     }
-    fn current(&self) -> usize {
-        self.current.get()
+    fn padding(&self, slot: usize) -> &AtomicUsize {
+        &self.padding[slot]
     }
-    fn set_current(&self, slot: usize) {
-        self.current.set(slot)
+    fn start_reserve(&self) -> &AtomicUsize {
+        &self.start_reserve
     }
-    fn set_padding(&self, slot: usize, padding: usize) {
-        self.padding.borrow_mut()[slot] = padding
-    }
-    fn publish(&self, produced: usize, bytes: usize) {
-        self.produced.set(produced);
-        self.published_bytes.set(self.published_bytes.get() + bytes);
-    }
+}
+
+impl Client for Sim {
     fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
         self.starts
             .borrow_mut()
@@ -82,21 +75,23 @@ impl Writer for Sim {
         if self.paused.get() || (full && !self.overwrite) {
             return false;
         }
-        // Like blktrace: write a header in place, then reserve it.
-        let k = self.started.replace(self.started.get() + 1);
+        // Like blktrace: write a header in place, then reserve it. The
+        // sub-buffer being started is number `produced`.
+        let k = self.produced();
         let len = self.header_len.get();
         let at = slot * self.size;
         let room = len.min(self.size);
         self.data.borrow_mut()[at..at + room].copy_from_slice(&header(k, room));
-        self.reserve.set(len);
+        self.start_reserve.store(len, SeqCst);
         true
-    }
-    fn take_start_reserve(&self) -> usize {
-        self.reserve.replace(0)
     }
     fn count(&self, event: Event) {
         self.events.borrow_mut().push(event)
     }
+    fn finished(&self, bytes: usize) {
+        self.published_bytes.set(self.published_bytes.get() + bytes);
+    }
+    fn completed(&self, _slot: usize) {}
 }
 
 impl Sim {
@@ -106,7 +101,8 @@ impl Sim {
     }
 
     /// A buffer whose client reserves `header_len` bytes in each new
-    /// sub-buffer and, if `paused`, refuses the first one.
+    /// sub-buffer and, if `paused`, refuses every one (the first starts
+    /// anyway, as in relay).
     pub fn with_client(
         subbuf_size: usize,
         n_subbufs: usize,
@@ -115,37 +111,58 @@ impl Sim {
         paused: bool,
     ) -> Self {
         let g = Geometry::new(subbuf_size, n_subbufs).unwrap();
-        // The writer state starts as garbage: `start` must set all of it.
+        let poison = || (0..n_subbufs).map(|_| AtomicUsize::new(POISON)).collect();
+        // The state starts as garbage: `start` must set all of it.
         let sim = Sim {
             g,
             size: subbuf_size,
             overwrite,
-            offset: Cell::new(POISON),
-            produced: Cell::new(0),
-            consumed: Cell::new(0),
-            current: Cell::new(POISON),
-            padding: RefCell::new(vec![POISON; n_subbufs]),
-            reserve: Cell::new(0),
-            data: RefCell::new(vec![0; subbuf_size * n_subbufs]),
+            ws: AtomicU64::new(POISON as u64),
+            pos: AtomicUsize::new(POISON),
+            consumed: AtomicUsize::new(POISON),
+            commit: poison(),
+            padding: poison(),
+            start_reserve: AtomicUsize::new(POISON),
+            data: RefCell::new(std::vec![0; subbuf_size * n_subbufs]),
             events: RefCell::new(Vec::new()),
             published_bytes: Cell::new(0),
             reader: Cell::new(ReaderPos::default()),
             lost: Cell::new(0),
             header_len: Cell::new(header_len),
             paused: Cell::new(paused),
-            started: Cell::new(0),
             starts: RefCell::new(Vec::new()),
         };
-        g.start(&sim);
+        ring::start(&g, &sim, &sim);
         sim
+    }
+
+    /// Sub-buffers finished.
+    pub fn produced(&self) -> usize {
+        Position::from_raw(self.pos.load(SeqCst)).produced()
+    }
+
+    /// Sub-buffers released by the reader.
+    pub fn consumed(&self) -> usize {
+        self.consumed.load(SeqCst)
+    }
+
+    /// The write state word.
+    pub fn write_state(&self) -> WriteState {
+        WriteState::from_raw(self.ws.load(SeqCst))
+    }
+
+    /// The padding recorded for `slot`.
+    pub fn padding_of(&self, slot: usize) -> usize {
+        self.padding[slot].load(SeqCst)
     }
 
     /// `relay_write`: returns whether the record went in.
     pub fn write(&self, rec: &[u8]) -> bool {
-        match self.g.reserve(self, rec.len()) {
-            Some((pos, end)) => {
+        match ring::reserve(&self.g, self, self, rec.len()) {
+            Some(r) => {
+                let pos = r.pos(&self.g);
                 self.data.borrow_mut()[pos..pos + rec.len()].copy_from_slice(rec);
-                self.set_offset(end);
+                ring::commit(&self.g, self, self, r);
                 true
             }
             None => false,
@@ -153,20 +170,17 @@ impl Sim {
     }
 
     pub fn flush(&self) {
-        let _ = self.g.switch(self, 0);
+        let _ = ring::switch(&self.g, self, self, Reason::Flush);
     }
 
     pub fn snapshot(&self) -> WriterSnapshot {
-        WriterSnapshot {
-            produced: self.produced.get(),
-            offset: self.offset.get(),
-        }
+        ring::snapshot(&self.g, self).writer(&self.g)
     }
 
     /// `read()` of up to `max` bytes, as the file operation does it.
     pub fn read(&self, max: usize) -> Vec<u8> {
         let mut out = Vec::new();
-        let pad = |slot: usize| self.padding.borrow()[slot];
+        let pad = |slot: usize| self.padding_of(slot);
         while out.len() < max {
             let w = self.snapshot();
             let r = self.reader.get();
@@ -192,9 +206,16 @@ impl Sim {
                 }
                 ReadStep::Data { start, len } => {
                     assert!(len > 0, "empty Data at {r:?}");
+                    // One writer, no interrupts: a finished sub-buffer is
+                    // always complete.
+                    assert!(
+                        w.produced == r.consumed || ring::complete(&self.g, self, r.consumed),
+                        "sub-buffer {} finished but not complete",
+                        r.consumed
+                    );
                     let n = len.min(max - out.len());
                     out.extend_from_slice(&self.data.borrow()[start..start + n]);
-                    assert!(self.g.intact(self.snapshot(), r.consumed));
+                    assert!(ring::snapshot(&self.g, self).intact(&self.g, r.consumed));
                     self.release(self.g.consume(w, r, n, pad));
                 }
             }
@@ -204,21 +225,19 @@ impl Sim {
 
     /// `rrelay_subbufs_consumed`, as the module does it.
     pub fn subbufs_consumed(&self, n: usize) {
-        let c = self
-            .g
-            .add_consumed(self.produced.get(), self.consumed.get(), n);
+        let c = self.g.add_consumed(self.produced(), self.consumed(), n);
         if c != self.reader.get().consumed {
             self.reader.set(ReaderPos {
                 consumed: c,
                 bytes_consumed: 0,
             });
         }
-        self.consumed.set(c);
+        self.consumed.store(c, SeqCst);
     }
 
     fn release(&self, pos: ReaderPos) {
         self.reader.set(pos);
-        self.consumed.set(pos.consumed);
+        self.consumed.store(pos.consumed, SeqCst);
     }
 
     pub fn count(&self, e: Event) -> usize {
@@ -367,36 +386,39 @@ fn compare(sim: &Sim, m: &Reference, at: &str) -> Result<(), String> {
     );
     let finished = m.finished();
     ensure!(
-        sim.produced.get() == finished,
+        sim.produced() == finished,
         "{at}: produced {}, reference {finished}",
-        sim.produced.get()
+        sim.produced()
     );
     let want = ReaderPos {
         consumed: m.reader,
         bytes_consumed: m.read_in,
     };
     ensure!(
-        sim.reader.get() == want && sim.consumed.get() == m.reader,
+        sim.reader.get() == want && sim.consumed() == m.reader,
         "{at}: reader {:?} consumed {}, reference {want:?}",
         sim.reader.get(),
-        sim.consumed.get()
+        sim.consumed()
     );
+    // Open in the last sub-buffer started, with its bytes reserved; or
+    // stopped before the next one.
+    let ws = sim.write_state();
+    let want = match m.current_len() {
+        Some(len) => WriteState::open((m.subbufs.len() - 1) % n, len),
+        None => WriteState::stopped(m.subbufs.len() % n),
+    };
+    ensure!(ws == want, "{at}: write state {ws:?}, reference {want:?}");
+    // Every reserved byte is committed: the reader sees the whole current
+    // sub-buffer.
     let offset = m.current_len().unwrap_or(size + 1);
     ensure!(
-        sim.offset.get() == offset,
-        "{at}: offset {}, reference {offset}",
-        sim.offset.get()
-    );
-    let slot = m.subbufs.len().saturating_sub(1) % n;
-    ensure!(
-        sim.current.get() == slot,
-        "{at}: current slot {}, reference {slot}",
-        sim.current.get()
+        sim.snapshot().offset == offset,
+        "{at}: readable offset {}, reference {offset}",
+        sim.snapshot().offset
     );
     // The sub-buffers in the ring hold their bytes; finished ones record
     // their padding.
     let data = sim.data.borrow();
-    let padding = sim.padding.borrow();
     for k in m.subbufs.len().saturating_sub(n)..m.subbufs.len() {
         let (at_slot, bytes) = ((k % n) * size, &m.subbufs[k]);
         ensure!(
@@ -405,23 +427,27 @@ fn compare(sim: &Sim, m: &Reference, at: &str) -> Result<(), String> {
             &data[at_slot..at_slot + bytes.len()]
         );
         ensure!(
-            k >= finished || padding[k % n] == size - bytes.len(),
+            k >= finished || sim.padding_of(k % n) == size - bytes.len(),
             "{at}: sub-buffer {k} padding {}, reference {}",
-            padding[k % n],
+            sim.padding_of(k % n),
             size - bytes.len()
         );
+        ensure!(
+            k >= finished || ring::complete(&g, sim, k),
+            "{at}: sub-buffer {k} finished but not complete"
+        );
     }
-    let w = sim.snapshot();
+    let snap = ring::snapshot(&g, sim);
     for k in finished.saturating_sub(2 * n)..=finished {
         ensure!(
-            g.intact(w, k) == m.intact(k),
+            snap.intact(&g, k) == m.intact(k),
             "{at}: intact({k}) is {}, reference {}",
-            g.intact(w, k),
+            snap.intact(&g, k),
             m.intact(k)
         );
     }
     ensure!(
-        g.is_full(w.produced, sim.consumed.get()) == (finished - m.reader >= n),
+        g.is_full(snap.produced, sim.consumed()) == (finished - m.reader >= n),
         "{at}: is_full disagrees"
     );
     Ok(())

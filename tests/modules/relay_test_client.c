@@ -208,6 +208,7 @@ static char null_text[512];
 static ssize_t null_calls_read(struct file *file, char __user *ubuf, size_t count,
 			       loff_t *ppos)
 {
+	struct rrelay_reservation res;
 	struct rrelay_buf_stats st;
 	size_t n = 0;
 	char name[] = "null_calls_file";
@@ -230,7 +231,7 @@ static ssize_t null_calls_read(struct file *file, char __user *ubuf, size_t coun
 			       rrelay_buf_full(NULL), rrelay_switch_subbuf(NULL, 16));
 		n += scnprintf(null_text + n, sizeof(null_text) - n,
 			       "reserve_noinline %d\ncreate_buf_file %d\n",
-			       !!rrelay_reserve_noinline(NULL, 16),
+			       !!rrelay_reserve_noinline(NULL, 16, &res),
 			       !!rrelay_create_buf_file(name, dir, 0400, NULL));
 		mutex_lock(&lock);
 		if (chan)
