@@ -10,7 +10,7 @@
 //! |--------|--------------------------------------------------------------|
 //! | 0..4   | magic `RRLY` (`0x594c5252`)                                  |
 //! | 4..6   | CPU that wrote it                                            |
-//! | 6      | context: 0 process (kthread), 1 softirq, 2 hardirq           |
+//! | 6      | context: 0 process (kthread), 1 softirq, 2 hardirq, 3 NMI    |
 //! | 7      | 0                                                            |
 //! | 8..16  | sequence number, counted per (CPU, context) from 0           |
 //! | 16..24 | timestamp, ns (monotonic clock)                              |
@@ -37,10 +37,20 @@ pub enum Context {
     Softirq = 1,
     /// A timer in hardirq.
     Hardirq = 2,
+    /// An NMI handler.
+    Nmi = 3,
 }
 
 /// Every context, in index order.
-pub const CONTEXTS: [Context; 3] = [Context::Process, Context::Softirq, Context::Hardirq];
+pub const CONTEXTS: [Context; 4] = [
+    Context::Process,
+    Context::Softirq,
+    Context::Hardirq,
+    Context::Nmi,
+];
+
+/// The contexts the Rust sample writes from (a kthread and two timers).
+pub const SAMPLE_CONTEXTS: [Context; 3] = [Context::Process, Context::Softirq, Context::Hardirq];
 
 impl Context {
     /// The context's short name.
@@ -49,6 +59,7 @@ impl Context {
             Context::Process => "process",
             Context::Softirq => "softirq",
             Context::Hardirq => "hardirq",
+            Context::Nmi => "nmi",
         }
     }
 
@@ -57,6 +68,7 @@ impl Context {
             0 => Some(Context::Process),
             1 => Some(Context::Softirq),
             2 => Some(Context::Hardirq),
+            3 => Some(Context::Nmi),
             _ => None,
         }
     }

@@ -38,7 +38,7 @@ mod rrelay;
 #[path = "record_format.rs"]
 mod record_format;
 
-use record_format::{Context, Header, CONTEXTS, HEADER_LEN};
+use record_format::{Context, Header, HEADER_LEN, SAMPLE_CONTEXTS};
 
 /// Records are built on the stack, hardirq included: keep them small.
 const MAX_RECORD: usize = 512;
@@ -107,9 +107,9 @@ struct CpuWriter {
     cpu: u32,
     shared: Arc<Shared>,
     /// Records written, per context: the next sequence number.
-    written: [Atomic<u64>; 3],
+    written: [Atomic<u64>; SAMPLE_CONTEXTS.len()],
     /// Records rrelay refused, per context (`Channel::write` said so).
-    dropped: [Atomic<u64>; 3],
+    dropped: [Atomic<u64>; SAMPLE_CONTEXTS.len()],
     /// The kthread, while running.
     task: Atomic<*mut bindings::task_struct>,
     #[pin]
@@ -394,7 +394,7 @@ fn control(s: &Arc<Sampler>, reader: &mut UserSliceReader) -> Result {
 /// `counts`: `cpu context written dropped` per writer.
 fn counts(s: &Arc<Sampler>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     for w in s.writers.iter() {
-        for ctx in CONTEXTS {
+        for ctx in SAMPLE_CONTEXTS {
             writeln!(
                 f,
                 "{} {} {} {}",
