@@ -18,7 +18,11 @@
  * rrelay build only: "open create-only", "open remove-only" and "open helper"
  * open the channel with only one of the file callbacks (which rrelay must
  * refuse) or with both; <modname>/null_calls (read) calls every function of
- * the C API that takes a channel or buffer with NULL and prints each result.
+ * the C API that takes a channel or buffer with NULL and prints each result;
+ * "atomic" calls relay_flush(), relay_stats(), relay_buf_full() and
+ * relay_subbufs_consumed(chan, 0, 1) under spin_lock_irqsave(), then again
+ * from hardirq context on another CPU (an IPI), as mt7915 and ath11k do:
+ * relay's are callable there, so rrelay's must be.
  */
 #ifdef USE_RRELAY
 #include <rrelay_compat.h>
@@ -282,6 +286,34 @@ static int client_open(const char *variant)
 	return 0;
 }
 
+#ifdef USE_RRELAY
+static DEFINE_SPINLOCK(atomic_lock);
+static size_t atomic_sink;
+
+/* The controls in atomic context, under a spinlock or in hardirq. */
+static void atomic_controls(void *unused)
+{
+	relay_flush(chan);
+	atomic_sink += relay_stats(chan, RELAY_STATS_BUF_FULL);
+	atomic_sink += relay_buf_full(*per_cpu_ptr(chan->buf, 0));
+	relay_subbufs_consumed(chan, 0, 1);
+}
+
+static int do_atomic(void)
+{
+	unsigned long flags;
+	int cpu;
+
+	spin_lock_irqsave(&atomic_lock, flags);
+	atomic_controls(NULL);
+	spin_unlock_irqrestore(&atomic_lock, flags);
+	cpu = cpumask_any_but(cpu_online_mask, raw_smp_processor_id());
+	if (cpu >= nr_cpu_ids)
+		return -ENODEV;
+	return smp_call_function_single(cpu, atomic_controls, NULL, 1);
+}
+#endif
+
 static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t count, loff_t *ppos)
 {
 	char cmd[64], how[16], variant[16] = "";
@@ -317,6 +349,10 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t coun
 		timer_len = len;
 		atomic_set(&timer_left, n);
 		hrtimer_start(&timer, ms_to_ktime(1), HRTIMER_MODE_REL);
+#ifdef USE_RRELAY
+	} else if (!strncmp(cmd, "atomic", 6)) {
+		ret = do_atomic();
+#endif
 	} else if (sscanf(cmd, "consumed %u %u", &cpu, &n) == 2) {
 		relay_subbufs_consumed(chan, cpu, n);
 	} else if (sscanf(cmd, "%15s %zu %u", how, &len, &n) == 3 &&
