@@ -24,6 +24,7 @@
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/relay.h>
+#include <linux/ring_buffer.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/vmalloc.h>
@@ -45,12 +46,25 @@ MODULE_PARM_DESC(setup_mib, "MiB per CPU for the open/close measurement");
 #define N_SUBBUFS	8
 #define PRODUCE_RECORD	1024
 
-enum impl { R_WRITE, R_NOIRQ, R_RESERVE, K_WRITE, K_NOIRQ, K_RESERVE, FLOOR, NR_IMPL };
+enum impl {
+	R_WRITE, R_NOIRQ, R_RESERVE, K_WRITE, K_NOIRQ, K_RESERVE, F_WRITE, F_RESERVE, FLOOR,
+	NR_IMPL
+};
 
 static const char *const impl_names[NR_IMPL] = {
 	"rrelay_write", "__rrelay_write", "rrelay_reserve",
-	"relay_write", "__relay_write", "relay_reserve", "memcpy",
+	"relay_write", "__relay_write", "relay_reserve",
+	"ftrace_write", "ftrace_reserve", "memcpy",
 };
+
+/*
+ * The ftrace ring buffer, a peer (lockless, NMI-safe, commit-aware):
+ * ring_buffer_write(), and ring_buffer_lock_reserve() + memcpy +
+ * ring_buffer_unlock_commit(). Its events live in one page, so the largest
+ * record size is left out.
+ */
+static struct trace_buffer *fbuf;
+#define FTRACE_MAX_RECORD	2048
 
 static const size_t sizes[] = { 16, 64, 256, 1024, 4096 };
 
@@ -161,6 +175,20 @@ static u64 run_batch(enum impl impl, size_t size, size_t n, u8 *floor, size_t fl
 				memcpy(p, src, size);
 		}
 		break;
+	case F_WRITE:
+		for (i = 0; i < n; i++)
+			ring_buffer_write(fbuf, size, src);
+		break;
+	case F_RESERVE:
+		for (i = 0; i < n; i++) {
+			struct ring_buffer_event *ev = ring_buffer_lock_reserve(fbuf, size);
+
+			if (ev) {
+				memcpy(ring_buffer_event_data(ev), src, size);
+				ring_buffer_unlock_commit(fbuf);
+			}
+		}
+		break;
 	case FLOOR:
 		for (i = 0; i < n; i++) {
 			memcpy(floor + off, src, size);
@@ -216,6 +244,10 @@ static void schedule_all(struct bench_run *run, int cpu)
 				enum impl impl = (k + r) % NR_IMPL;
 				size_t n = max_t(size_t, 16, batch_bytes / sizes[s]);
 				u64 ps;
+
+				if ((impl == F_WRITE || impl == F_RESERVE) &&
+				    (!fbuf || sizes[s] > FTRACE_MAX_RECORD))
+					continue;
 
 				if (run)
 					barrier_wait(run);
@@ -460,6 +492,9 @@ static int __init rrelay_bench_init(void)
 		debugfs_remove(dir);
 		return -ENOMEM;
 	}
+	fbuf = ring_buffer_alloc(SUBBUF_SIZE * N_SUBBUFS, RB_FL_OVERWRITE);
+	if (!fbuf)
+		pr_warn("rrelay_bench: no ftrace ring buffer; its columns stay empty\n");
 	emit("info cpus %u rounds %u batch_bytes %lu subbuf_size %u n_subbufs %u\n",
 	     num_online_cpus(), rounds, batch_bytes, SUBBUF_SIZE, N_SUBBUFS);
 	/* One CPU: this thread, pinned where it is. */
@@ -476,6 +511,8 @@ static int __init rrelay_bench_init(void)
 
 static void __exit rrelay_bench_exit(void)
 {
+	if (fbuf)
+		ring_buffer_free(fbuf);
 	rrelay_close(rchan);
 	relay_close(kchan);
 	debugfs_remove(dir);
@@ -484,5 +521,5 @@ static void __exit rrelay_bench_exit(void)
 
 module_init(rrelay_bench_init);
 module_exit(rrelay_bench_exit);
-MODULE_DESCRIPTION("rrelay benchmark: rrelay against the kernel's relay");
+MODULE_DESCRIPTION("rrelay benchmark: rrelay against the kernel's relay and the ftrace ring buffer");
 MODULE_LICENSE("GPL");

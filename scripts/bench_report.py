@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Turn the guest's benchmark lines into bench/results.json, results.md and
-plot.svg. Usage: bench_report.py GUEST_OUTPUT OUTDIR | --self-test
+plot.svg. Usage: bench_report.py GUEST_OUTPUT OUTDIR [ICOUNT_OUTPUT] | --self-test
+
+ICOUNT_OUTPUT: the write-path lines of a boot under -icount shift=0,sleep=off,
+where a guest nanosecond is one instruction executed: deterministic.
 
 Lines (from bench/rrelay_bench.c and tests/guest/bench/bench.sh):
   info kernel|accel|cpus ...
@@ -16,9 +19,18 @@ from collections import defaultdict
 from pathlib import Path
 
 IMPLS = ["rrelay_write", "__rrelay_write", "rrelay_reserve",
-         "relay_write", "__relay_write", "relay_reserve", "memcpy"]
+         "relay_write", "__relay_write", "relay_reserve",
+         "ftrace_write", "ftrace_reserve", "memcpy"]
 PAIRS = [("rrelay_write", "relay_write"), ("__rrelay_write", "__relay_write"),
-         ("rrelay_reserve", "relay_reserve")]
+         ("rrelay_reserve", "relay_reserve"), ("rrelay_write", "ftrace_write"),
+         ("rrelay_reserve", "ftrace_reserve"), ("rrelay_write", "memcpy")]
+PAIR_NAMES = ["write / relay", "__write / relay", "reserve / relay", "write / ftrace",
+              "reserve / ftrace", "write / memcpy"]
+ICOUNT_NOTE = ("Under `-icount shift=0,sleep=off` a guest nanosecond is one instruction "
+               "executed, so these are instructions per record: deterministic, the ratios "
+               "repeat run after run. rrelay_reserve is reserve + memcpy + commit; "
+               "relay_reserve is reserve + memcpy; ftrace_reserve is "
+               "ring_buffer_lock_reserve + memcpy + ring_buffer_unlock_commit.")
 NOTE = ("Measured under QEMU TCG (software emulation): absolute times mean "
         "little; only ratios between implementations in the same run do.")
 
@@ -70,30 +82,40 @@ def ratios(rows):
     med = {(r["cpus"], r["impl"], r["size"]): r["median_ns"] for r in rows}
     out = []
     for (cpus, impl, size), v in sorted(med.items()):
-        for mine, theirs in PAIRS + [("rrelay_write", "memcpy")]:
+        for mine, theirs in PAIRS:
             if impl == mine and (cpus, theirs, size) in med and med[(cpus, theirs, size)]:
                 out.append({"cpus": cpus, "size": size, "rrelay": mine, "vs": theirs,
                             "ratio": round(v / med[(cpus, theirs, size)], 3)})
     return out
 
 
-def markdown(meta, rows, rat, setup, drain, lossless):
-    md = [f"# rrelay benchmark", "",
-          f"Kernel {meta.get('kernel', '?')}, accelerator {meta.get('accel', '?')}, "
-          f"{meta.get('cpus', '?')} CPUs, {meta.get('rounds', '?')} rounds. {NOTE}", "",
-          "## Write path: ns per record (median) and rrelay / relay", ""]
+def write_tables(rows, rat, unit):
+    md = []
     med = {(r["cpus"], r["impl"], r["size"]): r for r in rows}
     sizes = sorted({r["size"] for r in rows})
     for cpus in sorted({r["cpus"] for r in rows}):
         md += [f"### {'one CPU' if cpus == 1 else f'{cpus} CPUs at once'}", "",
-               "| size | " + " | ".join(IMPLS) + " | write ratio | __write ratio | reserve ratio | write / memcpy |",
-               "|---:|" + "---:|" * (len(IMPLS) + 4)]
+               f"{unit} per record (median), then ratios (below 1: rrelay costs less)", "",
+               "| size | " + " | ".join(IMPLS) + " | " + " | ".join(PAIR_NAMES) + " |",
+               "|---:|" + "---:|" * (len(IMPLS) + len(PAIRS))]
         for size in sizes:
             cells = [f"{med[(cpus, i, size)]['median_ns']:.1f}" if (cpus, i, size) in med else "-" for i in IMPLS]
             rs = {(x["rrelay"], x["vs"]): x["ratio"] for x in rat if x["cpus"] == cpus and x["size"] == size}
-            rcells = [f"{rs[p]:.2f}" if p in rs else "-" for p in PAIRS + [("rrelay_write", "memcpy")]]
+            rcells = [f"{rs[p]:.2f}" if p in rs else "-" for p in PAIRS]
             md.append(f"| {size} | " + " | ".join(cells) + " | " + " | ".join(rcells) + " |")
         md.append("")
+    return md
+
+
+def markdown(meta, rows, rat, setup, drain, lossless, icount=None):
+    md = [f"# rrelay benchmark", "",
+          f"Kernel {meta.get('kernel', '?')}, accelerator {meta.get('accel', '?')}, "
+          f"{meta.get('cpus', '?')} CPUs, {meta.get('rounds', '?')} rounds. {NOTE}", ""]
+    if icount:
+        md += ["## Write path, deterministic: instructions per record", "", ICOUNT_NOTE, ""]
+        md += write_tables(icount[0], icount[1], "Instructions")
+    md += ["## Write path, TCG timing: ns per record", ""]
+    md += write_tables(rows, rat, "ns")
     if setup:
         md += ["## Set-up cost: open and close, ms (median)", "", "| | rrelay | relay | ratio |", "|---|---:|---:|---:|"]
         for op in ("open", "close"):
@@ -123,7 +145,7 @@ def svg(rows):
     """ns per record by size, log-log, a panel per CPU count."""
     colors = {"rrelay_write": "#d62728", "__rrelay_write": "#ff7f0e", "rrelay_reserve": "#e377c2",
               "relay_write": "#1f77b4", "__relay_write": "#17becf", "relay_reserve": "#9467bd",
-              "memcpy": "#2ca02c"}
+              "ftrace_write": "#8c564b", "ftrace_reserve": "#bcbd22", "memcpy": "#2ca02c"}
     import math
     panels = sorted({r["cpus"] for r in rows})
     w, h, pad = 460, 320, 55
@@ -155,7 +177,7 @@ def svg(rows):
             pts = [(X(r["size"]), Y(r["median_ns"])) for r in rows
                    if r["cpus"] == cpus and r["impl"] == impl and r["median_ns"] > 0]
             if pts:
-                dash = ' stroke-dasharray="5,3"' if impl.startswith(("relay", "__relay")) else ""
+                dash = ' stroke-dasharray="5,3"' if impl.startswith(("relay", "__relay", "ftrace")) else ""
                 out.append(f'<polyline fill="none" stroke="{colors[impl]}" stroke-width="2"{dash} points="'
                            + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')
     for i, impl in enumerate(IMPLS):
@@ -167,16 +189,21 @@ def svg(rows):
     return "\n".join(out)
 
 
-def report(lines, outdir):
+def report(lines, outdir, icount_lines=None):
     meta, write, setup, drain, lossless = parse(lines)
     rows = summarize(write)
     rat = ratios(rows)
     data = {"meta": {**meta, "note": NOTE}, "write": rows, "ratios": rat,
             "setup_ms": {f"{k[0]} {k[1]}": round(statistics.median(v), 3) for k, v in setup.items()},
             "drain": drain, "lossless": lossless}
+    icount = None
+    if icount_lines is not None:
+        irows = summarize(parse(icount_lines)[1])
+        icount = (irows, ratios(irows))
+        data["icount"] = {"note": ICOUNT_NOTE, "write": irows, "ratios": icount[1]}
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
-    (outdir / "results.md").write_text(markdown(meta, rows, rat, setup, drain, lossless) + "\n")
+    (outdir / "results.md").write_text(markdown(meta, rows, rat, setup, drain, lossless, icount) + "\n")
     (outdir / "plot.svg").write_text(svg(rows) + "\n")
     return data
 
@@ -193,7 +220,7 @@ def self_test():
               "drain rrelay splice 0 2000000 2.0 3000000", "drain relay read 0 1000000 2.0 3000000",
               "lossless 80 drain rrelay splice 1000 500000 1.0 500000"]
     with tempfile.TemporaryDirectory() as d:
-        data = report(lines, Path(d))
+        data = report(lines, Path(d), [x for x in lines if x.startswith("write 1 ")])
         r = {(x["cpus"], x["rrelay"], x["vs"], x["size"]): x["ratio"] for x in data["ratios"]}
         assert r[(1, "rrelay_write", "relay_write", 16)] == 0.25, r
         assert r[(2, "rrelay_reserve", "relay_reserve", 1024)] == 0.5, r
@@ -201,15 +228,19 @@ def self_test():
         assert data["drain"][0]["mb_s"] == 1.0 and data["lossless"][0]["lost"] == 0
         md = (Path(d) / "results.md").read_text()
         assert "| 16 |" in md and "0.25" in md and "TCG" in md
-        assert (Path(d) / "plot.svg").read_text().count("<polyline") == 14
+        assert "instructions per record" in md and data["icount"]["ratios"], md
+        r = {(x["rrelay"], x["vs"], x["size"]): x["ratio"] for x in data["icount"]["ratios"]}
+        assert r[("rrelay_write", "ftrace_write", 16)] == round(1 / 7, 3), r
+        assert (Path(d) / "plot.svg").read_text().count("<polyline") == 2 * len(IMPLS)
     print("bench_report self-test: ok")
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--self-test"]:
         self_test()
-    elif len(sys.argv) == 3:
-        data = report(Path(sys.argv[1]).read_text().splitlines(), Path(sys.argv[2]))
+    elif len(sys.argv) in (3, 4):
+        icount = Path(sys.argv[3]).read_text().splitlines() if len(sys.argv) == 4 else None
+        data = report(Path(sys.argv[1]).read_text().splitlines(), Path(sys.argv[2]), icount)
         print((Path(sys.argv[2]) / "results.md").read_text())
     else:
         sys.exit(__doc__)

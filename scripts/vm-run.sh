@@ -12,6 +12,8 @@
 #   --out FILE                also keep the command's output here
 #   --append ARGS             extra kernel command line
 #   --allow-splat             do not fail on kernel warnings (runner tests only)
+#   --icount                  deterministic time: -icount shift=0,sleep=off, so
+#                             a guest nanosecond is one instruction executed
 #
 # The command's stdout and stderr come out on this script's stdout (they
 # travel over the guest's second serial port, apart from kernel messages).
@@ -22,7 +24,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-kernel=base timeout=300 smp=4 mem=1024 log= out= append= allow_splat=0
+kernel=base timeout=300 smp=4 mem=1024 log= out= append= allow_splat=0 icount=()
 adds=()
 while (($#)); do
     case $1 in
@@ -35,6 +37,7 @@ while (($#)); do
         --out) out=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
         --allow-splat) allow_splat=1; shift ;;
+        --icount) icount=(-icount shift=0,sleep=off); shift ;;
         --) shift; break ;;
         -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) die "vm-run: unknown option $1" ;;
@@ -99,7 +102,7 @@ chmod +x "$root/init"
 
 cmdline="console=ttyS0 panic=-1 oops=panic mitigations=off nokaslr tsc=unstable $append"
 set +e
-timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -smp "$smp" -m "$mem" \
+timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg "${icount[@]}" -smp "$smp" -m "$mem" \
     -nodefaults -display none -no-reboot \
     -kernel "$bzimage" -initrd "$work/initramfs.cpio" -append "$cmdline" \
     -serial "file:$log" -serial stdio </dev/null | tr -d '\r' | tee "$work/out.log" | grep -v '^RRELAY-VM-EXIT='

@@ -1,16 +1,18 @@
 # The benchmark, in the guest: the write-path module, then the reader
 # benchmark. Prints lines for scripts/bench_report.py. Arguments: ROUNDS
-# BATCH_BYTES SETUP_MIB READ_SECS.
-rounds=$1 batch=$2 setup=$3 secs=$4
+# BATCH_BYTES SETUP_MIB READ_SECS [ACCEL]; ACCEL "tcg-icount" (a boot with
+# deterministic instruction counts) runs the write path only.
+rounds=$1 batch=$2 setup=$3 secs=$4 accel=${5:-tcg}
 R=/opt/bin/rrelay
 B=/sys/kernel/debug/rrelay_bench
 set -e
 echo "info kernel $(uname -r)"
-echo "info accel tcg"
+echo "info accel $accel"
 grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko
 insmod /opt/modules/rrelay_bench.ko rounds=$rounds batch_bytes=$batch setup_mib=$setup
 trap 'rmmod rrelay_bench' EXIT
 cat $B/results
+[ "$accel" = tcg ] || exit 0
 
 # drain CHANNEL MODE RATE: produce for $secs s and record it; one line:
 # drain <impl> <mode> <rate> <bytes received> <seconds> <bytes written>

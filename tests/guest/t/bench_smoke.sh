@@ -1,14 +1,17 @@
 # A short run of the benchmark (make bench), so it never rots: every
 # measurement is made and printed. No timing is judged here.
 . /opt/lib/tap.sh
-plan 5
+plan 6
 sh /opt/bench/bench.sh 1 16384 1 1 >/tmp/bench.out 2>/tmp/bench.err
 status=$?
 check "the benchmark script completes" test $status = 0
 [ $status = 0 ] || { sed 's/^/# /' /tmp/bench.err; grep -v '^write' /tmp/bench.out | sed 's/^/# /'; }
 ncpus=$(grep -c ^processor /proc/cpuinfo)
-check "write path: 7 implementations x 5 sizes, on one CPU and on all $ncpus" \
-    test "$(grep -c '^write ' /tmp/bench.out)" = $((35 + 35 * ncpus))
+# 7 implementations x 5 sizes, and the ftrace ring buffer's 2 at the 4
+# sizes its one-page events take.
+check "write path: rrelay, relay, ftrace and memcpy at every size, on one CPU and on all $ncpus" \
+    test "$(grep -c '^write ' /tmp/bench.out)" = $((43 + 43 * ncpus))
+check "the ftrace ring buffer is measured" test "$(grep -c '^write 1 ftrace_' /tmp/bench.out)" = 8
 check "set-up cost: open and close of rrelay and relay" test "$(grep -c '^setup ' /tmp/bench.out)" = 4
 check "drain: read, mmap, splice on rrelay and read on relay, all with data" \
     sh -c "test \$(awk '\$1 == \"drain\" && \$5 > 0' /tmp/bench.out | wc -l) = 4"
