@@ -400,6 +400,11 @@ impl Rchan {
             slot.store(global.ok_or(EINVAL)?, Ordering::Release);
             return Ok(());
         }
+        // A global buffer of rrelay's own files is buffer 0, file `<base>0`,
+        // whichever CPU comes first (a client's `create_buf_file` says
+        // whether it is global only once called, as in relay).
+        let own_global = self.callbacks.create_buf_file.is_none() && self.callbacks.is_global != 0;
+        let cpu = if own_global { 0 } else { cpu };
         let buf = RchanBuf::new(self, cpu)?;
         let mut bufs = self.bufs.lock();
         bufs.reserve(1, GFP_KERNEL)?;
