@@ -327,23 +327,29 @@ void rrelay_commit_noinline(const struct rrelay_reservation *res);
  * compare-and-exchange is fully ordered: it pairs with the release that
  * published the word, so the slot is as the switch set it up.
  */
-static __always_inline void *__rrelay_try_reserve(struct rrelay_buf *buf, size_t length,
+static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t length,
 						  struct rrelay_reservation *res)
 {
 	u64 w = READ_ONCE(buf->ws);
 	size_t off;
 
 	do {
+		/* Open, and room: off <= subbuf_size, so no overflow. */
 		off = w & __RRELAY_WS_OFF;
-		if (unlikely(w & __RRELAY_WS_BUSY) || unlikely(length > buf->subbuf_size) ||
-		    unlikely(off + length > buf->subbuf_size))
-			return NULL;
+		if (unlikely(w & __RRELAY_WS_BUSY) || unlikely(length > buf->subbuf_size - off))
+			return false;
 	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, w + length)));
 	res->buf = buf;
 	res->slot = w >> __RRELAY_WS_SLOT_SHIFT;
 	res->off = off;
 	res->length = length;
-	return buf->start + res->slot * buf->subbuf_size + off;
+	return true;
+}
+
+/* Where a reservation's bytes go. */
+static __always_inline void *__rrelay_room(const struct rrelay_reservation *res)
+{
+	return res->buf->start + res->slot * res->buf->subbuf_size + res->off;
 }
 
 /*
@@ -383,18 +389,17 @@ static __always_inline struct rrelay_buf *__rrelay_this_buf(struct rrelay_chan *
  * as is one that interrupts a writer in the middle of a sub-buffer switch
  * on the same buffer.
  */
-static inline void rrelay_write(struct rrelay_chan *chan, const void *data, size_t length)
+static __always_inline void rrelay_write(struct rrelay_chan *chan, const void *data,
+					 size_t length)
 {
 	struct rrelay_reservation res;
 	struct rrelay_buf *buf;
-	void *p;
 
 	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
 	if (likely(buf)) {
-		p = __rrelay_try_reserve(buf, length, &res);
-		if (likely(p)) {
-			memcpy(p, data, length);
+		if (likely(__rrelay_try_reserve(buf, length, &res))) {
+			memcpy(__rrelay_room(&res), data, length);
 			__rrelay_commit(&res);
 		} else {
 			__rrelay_write_slow(buf, data, length);
@@ -412,7 +417,8 @@ static inline void rrelay_write(struct rrelay_chan *chan, const void *data, size
  * relay's __relay_write() asks its caller to keep interrupts off; rrelay
  * needs nothing of the caller, so this is rrelay_write().
  */
-static inline void __rrelay_write(struct rrelay_chan *chan, const void *data, size_t length)
+static __always_inline void __rrelay_write(struct rrelay_chan *chan, const void *data,
+					   size_t length)
 {
 	rrelay_write(chan, data, length);
 }
@@ -430,8 +436,8 @@ static inline void __rrelay_write(struct rrelay_chan *chan, const void *data, si
  * Return: where to write them, or NULL when the record is dropped (nothing
  * to commit then).
  */
-static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length,
-				   struct rrelay_reservation *res)
+static __always_inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length,
+					    struct rrelay_reservation *res)
 {
 	struct rrelay_buf *buf;
 	void *p = NULL;
@@ -439,9 +445,9 @@ static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length,
 	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
 	if (likely(buf)) {
-		p = __rrelay_try_reserve(buf, length, res);
-		if (unlikely(!p))
-			p = __rrelay_reserve_slow(buf, length, res);
+		if (likely(__rrelay_try_reserve(buf, length, res)))
+			return __rrelay_room(res);
+		p = __rrelay_reserve_slow(buf, length, res);
 	}
 	if (unlikely(!p))
 		preempt_enable_notrace();
@@ -452,7 +458,7 @@ static inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length,
  * rrelay_commit - commit the bytes of a reservation
  * @res: from a successful rrelay_reserve(), its bytes written
  */
-static inline void rrelay_commit(const struct rrelay_reservation *res)
+static __always_inline void rrelay_commit(const struct rrelay_reservation *res)
 {
 	__rrelay_commit(res);
 	preempt_enable_notrace();
