@@ -328,7 +328,7 @@ void rrelay_commit_noinline(const struct rrelay_reservation *res);
  * published the word, so the slot is as the switch set it up.
  */
 static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t length,
-						  struct rrelay_reservation *res)
+						 struct rrelay_reservation *res)
 {
 	u64 w = READ_ONCE(buf->ws);
 	size_t off;

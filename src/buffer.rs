@@ -61,7 +61,9 @@ const _: () = {
 /// `start` is the vmap of all of `pages`, `pages.len() * PAGE_SIZE` bytes,
 /// valid until `drop`.
 pub(crate) struct BufMem {
-    pages: KVec<Page>,
+    /// `kvmalloc`ed, as relay's page array: a buffer near 1 GiB needs
+    /// 2 MiB of page pointers.
+    pages: KVVec<Page>,
     start: *mut u8,
 }
 
@@ -69,8 +71,8 @@ impl BufMem {
     /// Allocates zeroed pages for `size` bytes and maps them.
     pub(crate) fn new(size: usize) -> Result<Self> {
         let count = size.div_ceil(PAGE_SIZE);
-        let mut pages = KVec::with_capacity(count, GFP_KERNEL)?;
-        let mut ptrs = KVec::with_capacity(count, GFP_KERNEL)?;
+        let mut pages = KVVec::with_capacity(count, GFP_KERNEL)?;
+        let mut ptrs = KVVec::with_capacity(count, GFP_KERNEL)?;
         for _ in 0..count {
             let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
             ptrs.push(page.as_ptr(), GFP_KERNEL)?;
@@ -296,6 +298,11 @@ impl RchanBuf {
     /// Locks the reader side.
     pub(crate) fn lock_reader(&self) -> kernel::sync::MutexGuard<'_, ReaderPos> {
         self.reader.lock()
+    }
+
+    /// Locks the reader side if no other reader holds it.
+    pub(crate) fn try_lock_reader(&self) -> Option<kernel::sync::MutexGuard<'_, ReaderPos>> {
+        self.reader.try_lock()
     }
 
     /// Moves the reader from sub-buffer `from` to `to` (the caller read or

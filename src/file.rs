@@ -15,10 +15,12 @@
 //! `debugfs_create_file_unsafe` and `DEBUGFS_FOPS`, whose open takes
 //! debugfs's removal guard itself.
 //!
-//! Context: process context; reads and the ioctls take the buffer's reader
-//! mutex. splice/sendfile use `copy_splice_read`, which fills pipe pages
-//! through `read_iter`: the data is copied at splice time, consumed, with
-//! padding removed, so what sits in a pipe never changes under the reader.
+//! Context: process context; reads take the buffer's reader mutex (the
+//! ioctls need none). splice (and sendfile into a pipe) use
+//! `copy_splice_read`, which fills pipe pages through `read_iter`: the data
+//! is copied at splice time, consumed, with padding removed, so what sits
+//! in a pipe never changes under the reader. sendfile to a file or socket
+//! is refused (see `open`).
 
 use crate::buffer::RchanBuf;
 use crate::subbuf::{ReadStep, ReaderPos};
@@ -36,8 +38,8 @@ use kernel::sync::{Arc, ArcBorrow};
 use kernel::types::ForeignOwnable;
 use kernel::uaccess::UserSlice;
 
-/// `FMODE_LSEEK` of `include/linux/fs.h` (a cast macro bindgen skips).
-const FMODE_LSEEK: bindings::fmode_t = 1 << 2;
+/// `IOCB_NOWAIT` of `include/linux/fs.h` (`RWF_NOWAIT`, a cast macro).
+const IOCB_NOWAIT: c_int = 0x8;
 
 /// A `file_operations` table that may live in a `static`.
 #[repr(transparent)]
@@ -134,10 +136,11 @@ unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file
     if let Err(e) = to_result(unsafe { bindings::nonseekable_open(inode, file) }) {
         return e.to_errno();
     }
-    // No pread/pwrite, but FMODE_LSEEK back: sendfile() to a regular file
-    // (`do_splice_direct`) requires it of the input. `llseek` itself fails.
-    // SAFETY: The file is ours to set up during open.
-    unsafe { (*file).f_mode |= FMODE_LSEEK };
+    // A stream: no FMODE_LSEEK. So sendfile() to a file or a socket
+    // (`do_splice_direct`, which needs it of the input) fails with EINVAL:
+    // its internal pipe throws away what a short write leaves, bytes this
+    // file would already have consumed. sendfile() into a pipe, and
+    // splice(), keep every byte.
     // SAFETY: `private_data` is ours; `release` takes the reference back.
     unsafe { (*file).private_data = buf.into_foreign() };
     0
@@ -191,7 +194,7 @@ unsafe extern "C" fn read(
         count,
         done: 0,
     };
-    match buf.read_to(&mut sink) {
+    match buf.read_to(&mut sink, false) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -207,7 +210,9 @@ unsafe extern "C" fn read_iter(iocb: *mut bindings::kiocb, to: *mut bindings::io
     // SAFETY: `to` is the destination iterator of this call, not used
     // elsewhere while we hold it.
     let dest = unsafe { IovIterDest::from_raw(to) };
-    match buf.read_to(&mut IovSink(dest)) {
+    // SAFETY: As above.
+    let nowait = unsafe { (*iocb).ki_flags } & IOCB_NOWAIT != 0;
+    match buf.read_to(&mut IovSink(dest), nowait) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -327,11 +332,16 @@ impl RchanBuf {
     /// oldest intact sub-buffer, counting what was lost.
     ///
     /// A bad user pointer fails with `EFAULT` before anything is consumed;
-    /// once some bytes are out, a fault ends the read short.
-    pub(crate) fn read_to(&self, sink: &mut impl ReadSink) -> Result<usize> {
+    /// once some bytes are out, a fault ends the read short. With `nowait`
+    /// (`IOCB_NOWAIT`), another reader in the way is `EAGAIN`.
+    pub(crate) fn read_to(&self, sink: &mut impl ReadSink, nowait: bool) -> Result<usize> {
         let g = *self.geometry();
         let pad = |slot| self.padding_of(slot);
-        let mut reader = self.lock_reader();
+        let mut reader = if nowait {
+            self.try_lock_reader().ok_or(EAGAIN)?
+        } else {
+            self.lock_reader()
+        };
         let mut done = 0;
         while sink.room() > 0 {
             let snap = self.snapshot();
@@ -457,10 +467,11 @@ impl RchanBuf {
         if pgoff != 0 || vma.end() - vma.start() != size {
             return Err(EINVAL);
         }
-        if vma.writable() {
+        if vma.writable() || vma.executable() {
             return Err(EPERM);
         }
         vma.try_clear_maywrite()?;
+        vma.try_clear_mayexec()?;
         vma.set_dontexpand();
         let map = vma.set_mixedmap();
         for (i, page) in self.mem().pages().iter().enumerate() {
@@ -512,9 +523,11 @@ impl RchanBuf {
             uapi::PUT_CONSUMED => {
                 let n = user.reader().read::<u64>()?;
                 let ready = self.produced().wrapping_sub(self.consumed());
+                // At most what is ready, and at most a ring: more would be
+                // ignored by `relay_subbufs_consumed` and report success.
                 let n = usize::try_from(n)
                     .ok()
-                    .filter(|&n| n <= ready)
+                    .filter(|&n| n <= ready && n <= g.n_subbufs())
                     .ok_or(EINVAL)?;
                 self.put_consumed(n);
                 Ok(())

@@ -18,7 +18,8 @@
 //! One 64-bit word, `ws`, says where writers reserve ([`WriteState`]):
 //!
 //! - `slot`: the ring slot of the current sub-buffer;
-//! - `off`: bytes reserved in it (the start reserve included);
+//! - `off`: bytes reserved in it (the start reserve included); while
+//!   `SWITCHING`, the owner's CPU instead ([`WriteState::owner`]);
 //! - `SWITCHING`: one writer (or a flush, or close) owns a switch; nobody
 //!   else reserves until it stores the next word;
 //! - `STOPPED`: the client refused the next sub-buffer (relay's
@@ -62,15 +63,19 @@
 //! when the owner finishes the current sub-buffer, to (`produced`, in slot)
 //! when the callback accepted the next one.
 //!
-//! A writer that finds `SWITCHING` drops its record and counts it: it may
-//! have interrupted the owner (a hardirq or an NMI over the writer that is
-//! switching), and waiting would deadlock. So `subbuf_start` runs once per
-//! switch attempt and never concurrently for one buffer, on per-CPU and
-//! global buffers alike. A flush that finds a switch in progress has
-//! nothing to do: that switch finishes the sub-buffer. A switch never
-//! waits for anything, except close for a flush on another CPU (close
-//! runs in process context once the writers stopped, so that owner is
-//! never one it interrupted).
+//! A switch runs with its CPU's interrupts off ([`Client::switching`]), so
+//! on its own CPU only an NMI can find it in progress. A writer that finds
+//! `SWITCHING` with its own CPU as the owner interrupted the owner (an NMI
+//! over the switch): waiting would deadlock, so it drops its record and
+//! counts it. One on another CPU (a global buffer, a migrated task) waits
+//! for the switch to end, then tries again: the owner never waits for it
+//! (a switch waits for nothing, except close for a flush on another CPU;
+//! close runs in process context once the writers stopped, so that owner
+//! is never one it interrupted). Where the CPU is unknown
+//! ([`Client::cpu`] is `None`), a writer never waits. So `subbuf_start`
+//! runs once per switch attempt and never concurrently for one buffer, on
+//! per-CPU and global buffers alike. A flush that finds a switch in
+//! progress has nothing to do: that switch finishes the sub-buffer.
 //!
 //! A slot whose previous lap is not completely committed (a writer
 //! interrupted for a whole lap of the ring, in overwrite mode) is not
@@ -134,6 +139,9 @@ const SLOT_SHIFT: u32 = 36;
 
 /// The most sub-buffers a ring may have (the slot's bits in the word).
 pub const MAX_SUBBUFS: usize = 1 << (64 - SLOT_SHIFT);
+
+/// The owner of a switch whose CPU is not known: nobody waits for it.
+const UNKNOWN_OWNER: u64 = OFF_MASK;
 
 /// Whether the protocol can run a buffer of this shape.
 pub const fn supports(g: &Geometry) -> bool {
@@ -214,8 +222,24 @@ impl WriteState {
         self.is_open() && len <= g.subbuf_size() && self.off() + len <= g.subbuf_size()
     }
 
-    const fn with_switching(self) -> Self {
-        Self(self.0 | SWITCHING)
+    /// The word of a switch owned by `owner` (a CPU, or `None`), in place
+    /// of the offset; the slot and `STOPPED` stay.
+    const fn with_switching(self, owner: Option<u32>) -> Self {
+        let owner = match owner {
+            Some(cpu) if (cpu as u64) < UNKNOWN_OWNER => cpu as u64,
+            _ => UNKNOWN_OWNER,
+        };
+        Self((self.0 & !OFF_MASK) | SWITCHING | owner)
+    }
+
+    /// The CPU that owns the switch in progress, if known.
+    pub const fn owner(self) -> Option<u32> {
+        let owner = self.0 & OFF_MASK;
+        if self.switching() && owner != UNKNOWN_OWNER {
+            Some(owner as u32)
+        } else {
+            None
+        }
     }
 
     const fn plus(self, len: usize) -> Self {
@@ -286,6 +310,8 @@ pub enum Step {
     Copy,
     /// Before a switch loads the word.
     SwitchLoad,
+    /// Waiting for another CPU's switch to end.
+    SwitchWait,
     /// Between a switch's load and its claiming CAS.
     SwitchClaim,
     /// After the claim, before the old sub-buffer's padding is committed.
@@ -311,6 +337,20 @@ pub trait Client {
     fn finished(&self, bytes: usize);
     /// A commit completed sub-buffer slot `slot` (reader wakeup).
     fn completed(&self, slot: usize);
+    /// The CPU this runs on, stable for the call (the kernel's writers have
+    /// preemption off); `None` when unknown: then a writer never waits for
+    /// another's switch.
+    #[inline(always)]
+    fn cpu(&self) -> Option<u32> {
+        None
+    }
+    /// Runs a switch; the kernel keeps this CPU's interrupts off meanwhile
+    /// (the slow path, once per sub-buffer), so that only an NMI can find a
+    /// switch in progress on its own CPU.
+    #[inline(always)]
+    fn switching<R>(&self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
     /// A point where the host tests run another writer; nothing in the
     /// kernel.
     #[inline(always)]
@@ -423,7 +463,7 @@ pub fn reserve<S: RingState, C: Client>(
             }
             continue;
         }
-        if switch(g, s, c, Reason::Record(len)) == Switched::Refused {
+        if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
             return None;
         }
     }
@@ -477,6 +517,14 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             core::hint::spin_loop();
             continue;
         }
+        if let (Reason::Record(_), Some(me), Some(owner)) = (why, c.cpu(), w.owner()) {
+            if owner != me {
+                // Another CPU's switch, which never waits for us: let it end.
+                c.step(Step::SwitchWait);
+                core::hint::spin_loop();
+                continue;
+            }
+        }
         if w.switching() || w.is_closed() {
             return drop(c);
         }
@@ -492,7 +540,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         if s.ws()
             .compare_exchange(
                 w.raw(),
-                w.with_switching().raw(),
+                w.with_switching(c.cpu()).raw(),
                 Ordering::Acquire,
                 Ordering::Relaxed,
             )

@@ -8,6 +8,7 @@
 #include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/irq_work.h>
+#include <linux/irqflags.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/poll.h>
@@ -51,6 +52,21 @@ void *rrelay_shim_vmap(struct page **pages, unsigned int count)
 void rrelay_shim_vunmap(void *addr)
 {
 	vunmap(addr);
+}
+
+/* local_irq_save() is a macro over arch code (the switch, once per sub-buffer). */
+unsigned long rrelay_shim_irq_save(void)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	return flags;
+}
+
+/* local_irq_restore() is a macro over arch code. */
+void rrelay_shim_irq_restore(unsigned long flags)
+{
+	local_irq_restore(flags);
 }
 
 /* preempt_disable() is a macro. */
@@ -117,9 +133,9 @@ void rrelay_shim_wakeup_kick(struct rrelay_wakeup *w)
 {
 	/*
 	 * Lockless: the caller's smp_mb(), after it published the new
-	 * sub-buffer, pairs with the smp_mb() in poll_wait() (after the
-	 * reader queues itself, before it checks for data). Either the
-	 * reader sees the data or this check sees the reader.
+	 * sub-buffer, pairs with the smp_mb() in rrelay_shim_wakeup_poll()
+	 * (after the reader queues itself, before it checks for data).
+	 * Either the reader sees the data or this check sees the reader.
 	 */
 	if (waitqueue_active(&w->wait))
 		irq_work_queue(&w->work);
@@ -135,6 +151,13 @@ void rrelay_shim_wakeup_now(struct rrelay_wakeup *w)
 void rrelay_shim_wakeup_poll(struct rrelay_wakeup *w, struct file *file, poll_table *pt)
 {
 	poll_wait(file, &w->wait, pt);
+	/*
+	 * The reader queued itself; now it checks for data. Pairs with the
+	 * writer's smp_mb() between publishing and waitqueue_active(): the
+	 * store-buffering pattern, as in sock_poll_wait(). Either the writer
+	 * sees the reader queued, or the reader sees the data.
+	 */
+	smp_mb();
 }
 
 /* Wait for a queued wakeup to finish (reset). */

@@ -17,6 +17,8 @@ extern "C" {
     // structs are not FFI-safe by rustc's rules.
     fn rrelay_shim_vmap(pages: *mut *mut c_void, count: c_uint) -> *mut c_void;
     fn rrelay_shim_vunmap(addr: *mut c_void);
+    fn rrelay_shim_irq_save() -> c_ulong;
+    fn rrelay_shim_irq_restore(flags: c_ulong);
     fn rrelay_shim_preempt_disable();
     fn rrelay_shim_preempt_enable();
     pub(crate) fn rrelay_shim_wakeup_new() -> *mut RawWakeup;
@@ -54,6 +56,26 @@ pub(crate) unsafe fn vunmap(addr: *mut u8) {
     unsafe { rrelay_shim_vunmap(addr.cast()) }
 }
 
+/// Interrupts off on this CPU while it lives (`local_irq_save`): around a
+/// sub-buffer switch only, never on the write fast path.
+pub(crate) struct IrqGuard(c_ulong);
+
+impl IrqGuard {
+    pub(crate) fn new() -> Self {
+        // SAFETY: Saving and disabling local interrupts is always allowed;
+        // `Drop` restores them.
+        IrqGuard(unsafe { rrelay_shim_irq_save() })
+    }
+}
+
+impl Drop for IrqGuard {
+    fn drop(&mut self) {
+        // SAFETY: The flags come from the save in `new`, on this CPU (the
+        // guard lives on this stack, interrupts off: no migration).
+        unsafe { rrelay_shim_irq_restore(self.0) }
+    }
+}
+
 /// Preemption off on this CPU while it lives (`preempt_disable`).
 pub(crate) struct PreemptGuard;
 
@@ -84,7 +106,8 @@ impl Drop for PreemptGuard {
     }
 }
 
-/// The CPU this code runs on; stable while a [`PreemptGuard`] lives.
+/// The CPU this code runs on; stable while a [`PreemptGuard`] or an
+/// [`IrqGuard`] lives.
 #[inline(always)]
 pub(crate) fn this_cpu() -> usize {
     kernel::cpu::CpuId::current().as_u32() as usize

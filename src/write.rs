@@ -7,10 +7,12 @@
 //! Context rules: every function here may run in any context, NMI
 //! included, nested in another writer of the same buffer (an interrupt
 //! over a writer on its CPU) and concurrently with writers on other CPUs
-//! (a global buffer, or a task that migrated). Nothing disables interrupts
-//! or takes a lock; preemption is off between a reservation and its
-//! commit, so a task is not switched out while it holds a sub-buffer
-//! incomplete.
+//! (a global buffer, or a task that migrated). Nothing takes a lock;
+//! preemption is off between a reservation and its commit, so a task is
+//! not switched out while it holds a sub-buffer incomplete. The fast path
+//! never disables interrupts; the switch (once per sub-buffer) does, so on
+//! its own CPU only an NMI finds it in progress (and drops its record);
+//! writers on other CPUs wait for it (see `ring.rs`).
 //!
 //! The fast path (the record fits) is a compare-and-exchange of the write
 //! state word, a copy and an atomic add to the sub-buffer's commit count.
@@ -25,7 +27,7 @@
 use crate::buffer::RchanBuf;
 use crate::channel::Rchan;
 use crate::ring::{self, Client, Reason, Reservation, Switched};
-use crate::shim::PreemptGuard;
+use crate::shim::{IrqGuard, PreemptGuard};
 use crate::subbuf::Event;
 use kernel::sync::barrier::smp_mb;
 
@@ -59,6 +61,17 @@ impl Client for RchanBuf {
 
     fn completed(&self, _slot: usize) {
         self.wake_reader();
+    }
+
+    #[inline(always)]
+    fn cpu(&self) -> Option<u32> {
+        // Writers run with preemption off, switches with interrupts off.
+        Some(crate::shim::this_cpu() as u32)
+    }
+
+    fn switching<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _irq = IrqGuard::new();
+        f()
     }
 }
 
@@ -114,13 +127,16 @@ impl RchanBuf {
         } else {
             Reason::Record(length)
         };
-        ring::switch(self.geometry(), self, self, why) == Switched::Ready
+        ring::Client::switching(self, || ring::switch(self.geometry(), self, self, why))
+            == Switched::Ready
     }
 
     /// Close of one buffer: finishes the current sub-buffer and starts
     /// none (no `subbuf_start`, nothing counted).
     pub(crate) fn switch_for_close(&self) {
-        ring::switch(self.geometry(), self, self, Reason::Close);
+        ring::Client::switching(self, || {
+            ring::switch(self.geometry(), self, self, Reason::Close)
+        });
     }
 }
 

@@ -760,6 +760,72 @@ fn close_waits_for_a_flush_on_another_cpu() {
 }
 
 #[test]
+fn a_writer_on_another_cpu_waits_for_a_switch_one_on_its_cpu_drops() {
+    // CPU 0 switches, its callback holding the switch; meanwhile a writer
+    // on CPU 1 (a global buffer) and one on CPU 0 (an NMI over the switch).
+    struct OnCpu<'a> {
+        policy: &'a Policy<'a>,
+        cpu: u32,
+        hold: &'a AtomicBool,
+        in_switch: &'a AtomicBool,
+    }
+    impl Client for OnCpu<'_> {
+        fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
+            self.in_switch.store(true, Ordering::SeqCst);
+            while self.hold.load(Ordering::SeqCst) {
+                std::thread::yield_now();
+            }
+            self.policy.callback(slot, prev, full)
+        }
+        fn cpu(&self) -> Option<u32> {
+            Some(self.cpu)
+        }
+        policy_client!(policy, counts);
+    }
+    let b = Buf::new(16, 4);
+    let p = Policy::new(&b, false, 0);
+    let (hold, in_switch) = (AtomicBool::new(false), AtomicBool::new(false));
+    let on = |cpu| OnCpu {
+        policy: &p,
+        cpu,
+        hold: &hold,
+        in_switch: &in_switch,
+    };
+    let (cpu0, cpu1) = (on(0), on(1));
+    ring::start(&b.g, &b, &cpu0);
+    assert!(write(&b, &cpu0, &record(1, 12)));
+    in_switch.store(false, Ordering::SeqCst);
+    hold.store(true, Ordering::SeqCst);
+    std::thread::scope(|s| {
+        // Does not fit: CPU 0 switches, and holds.
+        let owner = s.spawn(|| write(&b, &cpu0, &record(2, 12)));
+        while !in_switch.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let w = WriteState::from_raw(b.ws.load(Ordering::SeqCst));
+        assert_eq!(w.owner(), Some(0), "{w:?}");
+        // The owner's own CPU: it interrupted the switch, drops at once.
+        let (nested, dropped) = (OnCpu { cpu: 0, ..on(0) }, &p.counts.dropped);
+        assert!(!write(&b, &nested, &record(3, 4)));
+        assert_eq!(dropped.load(Ordering::SeqCst), 1);
+        // Another CPU: waits for the switch, then writes.
+        let other = s.spawn(|| write(&b, &cpu1, &record(4, 4)));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let waited = !other.is_finished();
+        hold.store(false, Ordering::SeqCst);
+        assert!(owner.join().unwrap());
+        assert!(other.join().unwrap(), "the other CPU's record was dropped");
+        assert!(waited, "the other CPU did not wait for the switch");
+    });
+    assert_eq!(p.counts.dropped.load(Ordering::SeqCst), 1);
+    let mut r = Reader::default();
+    ring::switch(&b.g, &b, &cpu1, Reason::Flush);
+    r.drain(&b);
+    let got: Vec<u8> = parse(&r.bytes).iter().map(|x| x.0).collect();
+    assert_eq!(got, [1, 2, 4]);
+}
+
+#[test]
 fn close_finishes_without_starting_and_makes_no_empty_subbuffer() {
     for (writes, produced) in [(0, 0), (1, 1)] {
         let b = Buf::new(8, 4);

@@ -263,12 +263,12 @@ static void stress_stop(void)
 		hrtimer_cancel(&s->hrtimer);
 	}
 	hrtimer_cancel(&flush_timer);
-	/* Let NMIs in flight land before the last flush (at most 10 ms each). */
+	/* Let NMIs in flight land before the last flush (at most ~20 ms each). */
 	for_each_online_cpu(cpu) {
 		int i;
 
 		for (i = 0; i < 1000 && READ_ONCE(per_cpu_ptr(&stress_cpus, cpu)->nmi_pending); i++)
-			udelay(10);
+			usleep_range(10, 20);
 	}
 	rrelay_flush(chan);
 }

@@ -132,9 +132,18 @@ static void mappings(void)
 	tap(m != MAP_FAILED, "read-only private mmap of the same size works (control)");
 	if (m != MAP_FAILED)
 		munmap(m, 4096);
+	errno = 0;
+	m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	tap(m == MAP_FAILED && errno == EPERM, "executable mmap: EPERM (%s)",
+	    m == MAP_FAILED ? strerror(errno) : "mapped");
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
 	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 	if (m == MAP_FAILED)
 		bail("mmap buf0");
+	errno = 0;
+	tap(mprotect(m, 4096, PROT_READ | PROT_EXEC) && errno == EACCES,
+	    "mprotect to executable: EACCES (VM_MAYEXEC cleared): %s", strerror(errno));
 	errno = 0;
 	m2 = mremap(m, 4096, 8192, MREMAP_MAYMOVE);
 	tap(m2 == MAP_FAILED && errno == EFAULT,

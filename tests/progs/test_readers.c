@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The five ways to drain an rrelay buffer deliver the same bytes: read(),
- * readv(), mmap + the uapi ioctls, splice into a pipe, sendfile into a file
+ * readv(), mmap + the uapi ioctls, splice into a pipe, sendfile into a pipe
  * (per-CPU and global buffers); splice on a full pipe, partial transfers and
  * O_NONBLOCK; every bad input with its errno; poll woken from hardirq.
  */
@@ -124,23 +124,45 @@ static size_t drain_splice(int fd, unsigned char *out)
 	return got;
 }
 
+/* sendfile into a pipe: lossless (the data stays in the caller's pipe). */
 static size_t drain_sendfile(int fd, unsigned char *out)
 {
-	int f = open("/tmp/sendfile.out", O_RDWR | O_CREAT | O_TRUNC, 0600);
-	size_t got;
+	int p[2];
+	size_t got = 0;
+	ssize_t n;
+
+	if (pipe(p))
+		bail("pipe");
+	while ((n = sendfile(p[1], fd, NULL, MAX)) > 0)
+		got += read_upto(p[0], out + got, n);
+	if (n < 0)
+		diag("sendfile: %s", strerror(errno));
+	close(p[0]);
+	close(p[1]);
+	return got;
+}
+
+/*
+ * sendfile to a file or socket goes through the kernel's internal pipe,
+ * which throws away what a short write leaves: those bytes would be
+ * consumed and lost. rrelay refuses it (EINVAL) and consumes nothing.
+ */
+static void sendfile_to_file_refused(void)
+{
+	int fd = open_buf(), f = open("/tmp/sendfile.out", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ssize_t n;
 
 	if (f < 0)
 		bail("open /tmp/sendfile.out");
-	ssize_t n;
-
-	while ((n = sendfile(f, fd, NULL, MAX)) > 0)
-		;
-	if (n < 0)
-		diag("sendfile: %s", strerror(errno));
-	lseek(f, 0, SEEK_SET);
-	got = read_upto(f, out, MAX);
+	produce();
+	errno = 0;
+	n = sendfile(f, fd, NULL, MAX);
+	tap(n < 0 && errno == EINVAL && read_upto(fd, got, MAX) == 4919 &&
+	    !memcmp(got, ref, 4919),
+	    "sendfile to a regular file: EINVAL, and the data is still there (%s)",
+	    strerror(errno));
 	close(f);
-	return got;
+	close(fd);
 }
 
 static void same_stream(const char *mode)
@@ -353,6 +375,7 @@ int main(void)
 		bail("insmod client");
 	same_stream("per-cpu");
 	splice_full_pipe();
+	sendfile_to_file_refused();
 	bad_inputs();
 	finished_only();
 	hardirq_wakeup();
