@@ -4,7 +4,8 @@
  *
  * A reader maps the whole buffer read-only (offset 0, length mmap_size from
  * RRELAY_IOC_GET_GEOMETRY), then repeatedly:
- *   1. RRELAY_IOC_GET_POSITIONS: sub-buffers produced and consumed so far;
+ *   1. RRELAY_IOC_GET_POSITIONS: sub-buffers produced (finished, with
+ *      every byte reserved in them written) and consumed so far;
  *   2. for each finished sub-buffer k in [consumed, produced): its slot is
  *      k % n_subbufs, its data the first subbuf_size - padding bytes of
  *      that slot (RRELAY_IOC_GET_PADDING with .subbuf = slot);
@@ -13,12 +14,14 @@
  *   4. RRELAY_IOC_PUT_CONSUMED with the number of sub-buffers done.
  * read() and mmap readers share the consumed count: use one or the other.
  *
- * RRELAY_IOC_SET_FLAGS with RRELAY_FLAG_FINISHED_ONLY makes read(), splice()
- * and sendfile() of the buffer return finished sub-buffers only, never the
- * one being written. A reader of a producer that uses rrelay_reserve()
- * wants this while the producer runs: reserved bytes count as written
- * before the producer has filled them (as with relay). Clear it (flags 0)
- * to drain the last, partly filled sub-buffer once the producer is done.
+ * Readers never see bytes reserved and not yet committed by the writer
+ * (rrelay_reserve() + rrelay_commit(), rrelay_write()). A producer on
+ * relay's relay_reserve() (rrelay_reserve_committed() through
+ * rrelay_compat.h) commits before it writes, as relay does:
+ * RRELAY_IOC_SET_FLAGS with RRELAY_FLAG_FINISHED_ONLY makes read() and
+ * splice() of the buffer return finished sub-buffers only, never the one
+ * being written. Clear it (flags 0) to drain the last, partly filled
+ * sub-buffer once the producer is done.
  */
 #ifndef _UAPI_LINUX_RRELAY_H
 #define _UAPI_LINUX_RRELAY_H
@@ -40,9 +43,11 @@ struct rrelay_geometry {
 
 /**
  * struct rrelay_positions - where the writer and the readers are (RRELAY_IOC_GET_POSITIONS)
- * @produced: sub-buffers finished by the writer
+ * @produced: sub-buffers finished by the writer and complete (every byte
+ *	reserved in them committed), counting from @consumed
  * @consumed: sub-buffers released
- * @offset: bytes in the current sub-buffer
+ * @offset: committed bytes of the current sub-buffer (0 while a record in it
+ *	is being written, or while an earlier sub-buffer is incomplete)
  * @flags: RRELAY_POS_* bits
  */
 struct rrelay_positions {
@@ -53,7 +58,7 @@ struct rrelay_positions {
 };
 
 /* Bits of rrelay_positions.flags. */
-#define RRELAY_POS_STOPPED	(1 << 0)	/* writer stopped: buffer full */
+#define RRELAY_POS_STOPPED	(1 << 0)	/* writer in no sub-buffer: stopped, or switching */
 #define RRELAY_POS_FINALIZED	(1 << 1)	/* channel closed */
 
 /**
