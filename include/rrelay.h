@@ -23,7 +23,10 @@
  * The write protocol (src/ring.rs): a writer reserves room with a
  * compare-and-exchange of the buffer's write state word, copies, and adds
  * its length to the sub-buffer's commit count. Readers take a sub-buffer
- * only when every byte reserved in it is committed.
+ * only when every byte reserved in it is committed. The sub-buffer switch
+ * (once per sub-buffer) runs with local interrupts off; a writer on
+ * another CPU that finds one in progress waits for it, one in NMI (or
+ * inside a subbuf_start callback) drops its record and counts it.
  *
  * Differences from <linux/relay.h> are listed in README.md; rrelay_compat.h
  * maps the relay_* names onto these for existing clients.
@@ -54,8 +57,11 @@ struct rrelay_buf;
  *	for the first one, with @prev_subbuf NULL). Return 1 to go on into
  *	@subbuf, overwriting unread data if the buffer is full; 0 to stop, so
  *	writes are dropped (and counted) until the reader frees a sub-buffer.
- *	May call rrelay_subbuf_start_reserve(). Optional: the default stops
- *	when full (no-overwrite). Runs in the writer's context.
+ *	May call rrelay_subbuf_start_reserve(), and write a header into
+ *	@subbuf, but only when it returns 1: when full, @subbuf still holds
+ *	unread data. Optional: the default stops when full (no-overwrite).
+ *	Runs in the writer's context (any, NMI included), with local
+ *	interrupts off, never twice at once for one buffer.
  * @create_buf_file: create the file for a buffer; set *@is_global non-zero
  *	to get one buffer for all CPUs. Optional: when NULL, rrelay creates
  *	the file itself in debugfs with rrelay_create_buf_file() (mode 0400).
@@ -204,7 +210,9 @@ struct rrelay_chan *rrelay_open(const char *base_filename, struct dentry *parent
  * Finishes the current sub-buffer of every buffer (nothing written is lost),
  * wakes readers, removes the files and drops rrelay's references. Files
  * still open keep their buffer readable until released. Writers must have
- * stopped: writing to a closed channel is a use-after-free.
+ * stopped: writing to a closed channel is a use-after-free. A flush or
+ * statistics call already running on another CPU is waited for (an RCU
+ * grace period); one that starts after close is a use-after-free too.
  */
 void rrelay_close(struct rrelay_chan *chan);
 
@@ -471,7 +479,9 @@ static __always_inline void rrelay_commit(const struct rrelay_reservation *res)
  *
  * relay's semantics, for rrelay_compat.h: the bytes are committed before
  * the caller writes them, so a reader may see them unwritten (set
- * RRELAY_FLAG_FINISHED_ONLY, or use rrelay_reserve() + rrelay_commit()).
+ * RRELAY_FLAG_FINISHED_ONLY, or use rrelay_reserve() + rrelay_commit()),
+ * and in overwrite mode a lap of the ring may start over them while the
+ * caller still writes (relay has both hazards).
  *
  * Return: where to write them, or NULL when the record is dropped.
  */

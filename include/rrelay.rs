@@ -17,8 +17,10 @@
 //! // Closed when `chan` is dropped.
 //! ```
 //!
-//! `Channel` is safe to share: writes may come from any context (process,
-//! softirq, hardirq); `flush`, `reset` and dropping the channel sleep.
+//! `Channel` is safe to share: writes, `flush` and `stats` may come from
+//! any context (process, softirq, hardirq, NMI), on per-CPU and global
+//! channels, with no lock of the client's; opening, `reset` and dropping
+//! the channel sleep.
 
 // An API file: each client module uses part of it.
 #![allow(dead_code, unreachable_pub)]
@@ -121,7 +123,8 @@ pub struct Config<'a> {
     pub subbuf_size: usize,
     /// Sub-buffers per buffer.
     pub n_subbufs: usize,
-    /// One buffer for all CPUs (the client then serializes its writers).
+    /// One buffer for all CPUs (writers need no lock: rrelay's protocol
+    /// serializes nothing but a sub-buffer switch).
     pub global: bool,
     /// The debugfs directory for the files; `None` for the debugfs root.
     ///
@@ -306,16 +309,23 @@ impl<T: Callbacks> Channel<T> {
         true
     }
 
-    /// Finishes the current sub-buffer of every buffer (`rrelay_flush`).
+    /// Finishes the current sub-buffer of every buffer (`rrelay_flush`):
+    /// any context.
     pub fn flush(&self) {
         // SAFETY: `raw` is open.
         unsafe { rrelay_flush(self.raw.as_ptr()) }
     }
 
-    /// Empties every buffer (`rrelay_reset`); no writer or reader may be
-    /// active.
-    pub fn reset(&self) {
-        // SAFETY: `raw` is open.
+    /// Empties every buffer (`rrelay_reset`). Process context.
+    ///
+    /// # Safety
+    ///
+    /// No writer may be active on the channel (no `write`, no `reserve`
+    /// closure running, on any CPU): a reset under a reservation would give
+    /// its bytes to a second writer and count them committed before they
+    /// are written. No reader may be active either.
+    pub unsafe fn reset(&self) {
+        // SAFETY: `raw` is open; the caller keeps writers and readers away.
         unsafe { rrelay_reset(self.raw.as_ptr()) }
     }
 

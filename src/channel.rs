@@ -66,7 +66,7 @@ pub(crate) struct Callbacks {
 }
 
 /// `RRELAY_CHANNEL_VERSION`: the layout version of [`RchanPublic`].
-const CHANNEL_VERSION: u32 = 2;
+const CHANNEL_VERSION: u32 = 3;
 
 /// The fields C clients may read (`struct rrelay_chan` in `include/rrelay.h`).
 #[repr(C)]
@@ -351,6 +351,13 @@ impl Rchan {
         unsafe { p.as_ref() }
     }
 
+    /// Calls `f` on the buffer serving `cpu`, if any, under RCU (as
+    /// [`Rchan::for_each_buf_any_context`]); any context.
+    pub(crate) fn with_buf<R>(&self, cpu: usize, f: impl FnOnce(&RchanBuf) -> R) -> Option<R> {
+        let _rcu = kernel::sync::rcu::read_lock();
+        self.buf(cpu).map(f)
+    }
+
     /// The buffer serving `cpu`, if any (none for an impossible CPU).
     pub(crate) fn buf(&self, cpu: usize) -> Option<&RchanBuf> {
         let p = self
@@ -371,10 +378,12 @@ impl Rchan {
     }
 
     /// Calls `f` on every buffer once, from any context: no lock, the
-    /// per-CPU slots. A CPU keeps its buffer while offline, so every
-    /// buffer is in a slot; a global buffer is in all of them, and is
-    /// visited once. The caller's channel is open (not yet closed).
+    /// per-CPU slots, under RCU. A CPU keeps its buffer while offline, so
+    /// every buffer is in a slot; a global buffer is in all of them, and is
+    /// visited once. The caller's channel was open when it called: a close
+    /// racing this waits for it (`teardown`'s grace period).
     pub(crate) fn for_each_buf_any_context(&self, mut f: impl FnMut(&RchanBuf)) {
+        let _rcu = kernel::sync::rcu::read_lock();
         for slot in self.slots.slots() {
             let p = slot.load(Ordering::Acquire);
             // SAFETY: A non-null slot points to a buffer owned by `bufs`
@@ -478,6 +487,11 @@ impl Rchan {
         for s in self.slots.slots() {
             s.store(core::ptr::null_mut(), Ordering::Release);
         }
+        // A flush or stats call from any context that found a buffer in a
+        // slot holds RCU (`for_each_buf_any_context`): let it finish
+        // before the buffers are finished and dropped.
+        // SAFETY: Process context (close and failed opens), no lock held.
+        unsafe { bindings::synchronize_rcu() };
         let bufs = core::mem::take(&mut *self.bufs.lock());
         for buf in bufs.iter() {
             buf.finish();

@@ -298,8 +298,8 @@ unsafe extern "C" fn rrelay_subbuf_start_reserve(buf: *mut RchanBuf, length: usi
 #[no_mangle]
 unsafe extern "C" fn rrelay_subbufs_consumed(chan: *mut Rchan, cpu: c_uint, consumed: usize) {
     // SAFETY: The caller's promise.
-    if let Some(buf) = unsafe { chan_ref(chan) }.and_then(|c| c.buf(cpu as usize)) {
-        buf.put_consumed(consumed);
+    if let Some(chan) = unsafe { chan_ref(chan) } {
+        chan.with_buf(cpu as usize, |buf| buf.put_consumed(consumed));
     }
 }
 
@@ -334,15 +334,19 @@ unsafe extern "C" fn rrelay_buf_stats(
     cpu: c_uint,
     out: *mut StatsSnapshot,
 ) -> c_int {
+    if out.is_null() {
+        return EINVAL.to_errno();
+    }
     // SAFETY: The caller's promise.
-    let buf = unsafe { chan_ref(chan) }.and_then(|c| c.buf(cpu as usize));
-    match (buf, out.is_null()) {
-        (Some(buf), false) => {
+    let stats =
+        unsafe { chan_ref(chan) }.and_then(|c| c.with_buf(cpu as usize, |b| b.stats_snapshot()));
+    match stats {
+        Some(stats) => {
             // SAFETY: `out` is writable, as the caller promised.
-            unsafe { out.write(buf.stats_snapshot()) };
+            unsafe { out.write(stats) };
             0
         }
-        _ => EINVAL.to_errno(),
+        None => EINVAL.to_errno(),
     }
 }
 

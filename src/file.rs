@@ -336,7 +336,6 @@ impl RchanBuf {
     /// (`IOCB_NOWAIT`), another reader in the way is `EAGAIN`.
     pub(crate) fn read_to(&self, sink: &mut impl ReadSink, nowait: bool) -> Result<usize> {
         let g = *self.geometry();
-        let pad = |slot| self.padding_of(slot);
         let mut reader = if nowait {
             self.try_lock_reader().ok_or(EAGAIN)?
         } else {
@@ -344,9 +343,10 @@ impl RchanBuf {
         };
         let mut done = 0;
         while sink.room() > 0 {
-            let snap = self.snapshot();
-            let w = snap.writer(&g);
+            // `consumed` before the snapshot: the snapshot's `produced` is
+            // then at least it, even if PUT_CONSUMED moves it meanwhile.
             let consumed = self.consumed();
+            let w = self.snapshot().writer(&g);
             if reader.consumed != consumed {
                 // `rrelay_subbufs_consumed` (or the mmap reader's ioctl)
                 // moved the reader: start at the sub-buffer it left.
@@ -356,9 +356,19 @@ impl RchanBuf {
                 };
             }
             let r = *reader;
+            // The padding of the reader's sub-buffer, loaded once per step:
+            // `read_step` and `consume` must see the same end.
+            let padding = self.padding_of(g.slot(r.consumed));
+            let pad = |_slot| padding;
             match g.read_step(w, r, pad) {
                 ReadStep::Empty => break,
                 ReadStep::Next => {
+                    // The end came from the padding, which a later lap may
+                    // have rewritten: validate it as a copy (see `ring.rs`).
+                    smp_rmb();
+                    if !self.snapshot().intact(&g, r.consumed) {
+                        continue;
+                    }
                     self.advance(&mut reader, g.consume(w, r, 0, pad));
                 }
                 ReadStep::Skip { to, lost } => {
@@ -491,6 +501,9 @@ impl RchanBuf {
                 user.writer().write(&geo)
             }
             uapi::GET_POSITIONS => {
+                // `consumed` before the snapshot, as in `read_to`: then
+                // `produced >= consumed` whatever PUT_CONSUMED does meanwhile.
+                let consumed = self.consumed();
                 let snap = self.snapshot();
                 let mut flags = 0;
                 if snap.stopped {
@@ -499,7 +512,6 @@ impl RchanBuf {
                 if self.is_finalized() {
                     flags |= uapi::POS_FINALIZED;
                 }
-                let consumed = self.consumed();
                 let produced = self.complete_through(consumed, snap.produced);
                 // The current sub-buffer's committed bytes, once the ones
                 // before it are complete.

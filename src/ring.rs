@@ -68,11 +68,18 @@
 //! `SWITCHING` with its own CPU as the owner interrupted the owner (an NMI
 //! over the switch): waiting would deadlock, so it drops its record and
 //! counts it. One on another CPU (a global buffer, a migrated task) waits
-//! for the switch to end, then tries again: the owner never waits for it
-//! (a switch waits for nothing, except close for a flush on another CPU;
+//! for the switch to end, then tries again, if it may
+//! ([`Client::may_wait`]): not in NMI, and not inside a switch (a
+//! `subbuf_start` that writes to another channel). An owner's switch then
+//! never waits for a waiter: it runs with interrupts off, so on its CPU
+//! only NMIs interrupt it, and they never wait; and a waiter owns no
+//! switch. So waits form no cycle (two CPUs each flushing the other's
+//! buffer, each under an NMI writing its own, cannot deadlock). Nobody
+//! waits for the retry of a stopped buffer (it would refuse the waiter
+//! too), nor where the CPU is unknown ([`Client::cpu`] is `None`). A
+//! switch waits for nothing, except close for a flush on another CPU;
 //! close runs in process context once the writers stopped, so that owner
-//! is never one it interrupted). Where the CPU is unknown
-//! ([`Client::cpu`] is `None`), a writer never waits. So `subbuf_start`
+//! is never one it interrupted. So `subbuf_start`
 //! runs once per switch attempt and never concurrently for one buffer, on
 //! per-CPU and global buffers alike. A flush that finds a switch in
 //! progress has nothing to do: that switch finishes the sub-buffer.
@@ -338,11 +345,21 @@ pub trait Client {
     /// A commit completed sub-buffer slot `slot` (reader wakeup).
     fn completed(&self, slot: usize);
     /// The CPU this runs on, stable for the call (the kernel's writers have
-    /// preemption off); `None` when unknown: then a writer never waits for
-    /// another's switch.
+    /// preemption off): it names the owner of a switch. `None` when unknown:
+    /// then this writer never waits for another's switch, and nobody waits
+    /// for its.
     #[inline(always)]
     fn cpu(&self) -> Option<u32> {
         None
+    }
+    /// Whether this writer may wait for another CPU's switch: never from a
+    /// context that a switch could be waiting on, directly or through a
+    /// chain of waits. The kernel answers no in NMI (an NMI may sit on top
+    /// of a switch on its CPU) and inside a switch (a `subbuf_start` that
+    /// writes to another channel).
+    #[inline(always)]
+    fn may_wait(&self) -> bool {
+        true
     }
     /// Runs a switch; the kernel keeps this CPU's interrupts off meanwhile
     /// (the slow path, once per sub-buffer), so that only an NMI can find a
@@ -490,7 +507,9 @@ fn commit_bytes<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize
 }
 
 /// Finishes the current sub-buffer and starts the next, as
-/// `relay_switch_subbuf` does; see the protocol above. Never waits.
+/// `relay_switch_subbuf` does; see the protocol above. Waits only for
+/// another CPU's switch, as [`Client::may_wait`] allows (and close for a
+/// flush).
 pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) -> Switched {
     let len = match why {
         Reason::Record(len) if len > g.subbuf_size() => {
@@ -518,8 +537,10 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             continue;
         }
         if let (Reason::Record(_), Some(me), Some(owner)) = (why, c.cpu(), w.owner()) {
-            if owner != me {
-                // Another CPU's switch, which never waits for us: let it end.
+            // Another CPU's switch, which never waits for us (we are in no
+            // switch and no NMI): let it end. Not a retry of a stopped
+            // buffer: that one will refuse us too.
+            if owner != me && !w.is_stopped() && c.may_wait() {
                 c.step(Step::SwitchWait);
                 core::hint::spin_loop();
                 continue;

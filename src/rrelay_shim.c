@@ -9,6 +9,7 @@
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/irqflags.h>
+#include <linux/hardirq.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/poll.h>
@@ -54,19 +55,33 @@ void rrelay_shim_vunmap(void *addr)
 	vunmap(addr);
 }
 
-/* local_irq_save() is a macro over arch code (the switch, once per sub-buffer). */
-unsigned long rrelay_shim_irq_save(void)
+/*
+ * A sub-buffer switch (src/ring.rs): local interrupts off, and this CPU's
+ * depth of switches, so that a writer inside one (a subbuf_start callback
+ * writing to another channel) never waits for another CPU's switch.
+ * local_irq_save() is a macro over arch code; per-CPU data is macros too.
+ */
+static DEFINE_PER_CPU(unsigned int, rrelay_switch_depth);
+
+unsigned long rrelay_shim_switch_enter(void)
 {
 	unsigned long flags;
 
 	local_irq_save(flags);
+	this_cpu_inc(rrelay_switch_depth);
 	return flags;
 }
 
-/* local_irq_restore() is a macro over arch code. */
-void rrelay_shim_irq_restore(unsigned long flags)
+void rrelay_shim_switch_exit(unsigned long flags)
 {
+	this_cpu_dec(rrelay_switch_depth);
 	local_irq_restore(flags);
+}
+
+/* Not in NMI (in_nmi() is a macro), and inside no switch but the caller's own. */
+bool rrelay_shim_may_wait(void)
+{
+	return !in_nmi() && this_cpu_read(rrelay_switch_depth) <= 1;
 }
 
 /* preempt_disable() is a macro. */

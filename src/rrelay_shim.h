@@ -16,8 +16,9 @@ struct rrelay_wakeup;
 
 void *rrelay_shim_vmap(struct page **pages, unsigned int count);
 void rrelay_shim_vunmap(void *addr);
-unsigned long rrelay_shim_irq_save(void);
-void rrelay_shim_irq_restore(unsigned long flags);
+unsigned long rrelay_shim_switch_enter(void);
+void rrelay_shim_switch_exit(unsigned long flags);
+bool rrelay_shim_may_wait(void);
 void rrelay_shim_preempt_disable(void);
 void rrelay_shim_preempt_enable(void);
 struct rrelay_buf *__percpu *rrelay_shim_alloc_percpu_ptrs(void);

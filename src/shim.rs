@@ -17,8 +17,9 @@ extern "C" {
     // structs are not FFI-safe by rustc's rules.
     fn rrelay_shim_vmap(pages: *mut *mut c_void, count: c_uint) -> *mut c_void;
     fn rrelay_shim_vunmap(addr: *mut c_void);
-    fn rrelay_shim_irq_save() -> c_ulong;
-    fn rrelay_shim_irq_restore(flags: c_ulong);
+    fn rrelay_shim_switch_enter() -> c_ulong;
+    fn rrelay_shim_switch_exit(flags: c_ulong);
+    fn rrelay_shim_may_wait() -> bool;
     fn rrelay_shim_preempt_disable();
     fn rrelay_shim_preempt_enable();
     pub(crate) fn rrelay_shim_wakeup_new() -> *mut RawWakeup;
@@ -56,24 +57,32 @@ pub(crate) unsafe fn vunmap(addr: *mut u8) {
     unsafe { rrelay_shim_vunmap(addr.cast()) }
 }
 
-/// Interrupts off on this CPU while it lives (`local_irq_save`): around a
-/// sub-buffer switch only, never on the write fast path.
-pub(crate) struct IrqGuard(c_ulong);
+/// A sub-buffer switch in progress on this CPU while it lives: local
+/// interrupts off, and the CPU's switch depth raised (see [`may_wait`]).
+/// Around a switch only, never on the write fast path.
+pub(crate) struct SwitchGuard(c_ulong);
 
-impl IrqGuard {
+impl SwitchGuard {
     pub(crate) fn new() -> Self {
-        // SAFETY: Saving and disabling local interrupts is always allowed;
-        // `Drop` restores them.
-        IrqGuard(unsafe { rrelay_shim_irq_save() })
+        // SAFETY: Disabling local interrupts is always allowed; `Drop`
+        // restores them and the depth.
+        SwitchGuard(unsafe { rrelay_shim_switch_enter() })
     }
 }
 
-impl Drop for IrqGuard {
+impl Drop for SwitchGuard {
     fn drop(&mut self) {
-        // SAFETY: The flags come from the save in `new`, on this CPU (the
-        // guard lives on this stack, interrupts off: no migration).
-        unsafe { rrelay_shim_irq_restore(self.0) }
+        // SAFETY: Matches `new`, on this CPU (interrupts off since: no
+        // migration).
+        unsafe { rrelay_shim_switch_exit(self.0) }
     }
+}
+
+/// Whether a writer here may wait for another CPU's switch: not in NMI,
+/// and inside no switch but its own ([`SwitchGuard`]).
+pub(crate) fn may_wait() -> bool {
+    // SAFETY: Reads this CPU's state; preemption or interrupts are off.
+    unsafe { rrelay_shim_may_wait() }
 }
 
 /// Preemption off on this CPU while it lives (`preempt_disable`).
@@ -106,8 +115,8 @@ impl Drop for PreemptGuard {
     }
 }
 
-/// The CPU this code runs on; stable while a [`PreemptGuard`] or an
-/// [`IrqGuard`] lives.
+/// The CPU this code runs on; stable while a [`PreemptGuard`] or a
+/// [`SwitchGuard`] lives.
 #[inline(always)]
 pub(crate) fn this_cpu() -> usize {
     kernel::cpu::CpuId::current().as_u32() as usize

@@ -12,7 +12,8 @@
 //! not switched out while it holds a sub-buffer incomplete. The fast path
 //! never disables interrupts; the switch (once per sub-buffer) does, so on
 //! its own CPU only an NMI finds it in progress (and drops its record);
-//! writers on other CPUs wait for it (see `ring.rs`).
+//! writers on other CPUs wait for it, except in NMI or inside a switch
+//! (see `ring.rs`).
 //!
 //! The fast path (the record fits) is a compare-and-exchange of the write
 //! state word, a copy and an atomic add to the sub-buffer's commit count.
@@ -27,7 +28,7 @@
 use crate::buffer::RchanBuf;
 use crate::channel::Rchan;
 use crate::ring::{self, Client, Reason, Reservation, Switched};
-use crate::shim::{IrqGuard, PreemptGuard};
+use crate::shim::{PreemptGuard, SwitchGuard};
 use crate::subbuf::Event;
 use kernel::sync::barrier::smp_mb;
 
@@ -69,8 +70,12 @@ impl Client for RchanBuf {
         Some(crate::shim::this_cpu() as u32)
     }
 
+    fn may_wait(&self) -> bool {
+        crate::shim::may_wait()
+    }
+
     fn switching<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _irq = IrqGuard::new();
+        let _switch = SwitchGuard::new();
         f()
     }
 }
