@@ -14,7 +14,7 @@ use crate::shim;
 use crate::stats::BufStats;
 use crate::subbuf::{Geometry, ReaderPos};
 use crate::wakeup::Wakeup;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::alloc::KVVec;
 use kernel::bindings;
 use kernel::page::{Page, PAGE_SIZE};
@@ -118,8 +118,13 @@ unsafe impl Sync for BufMem {}
 ///   `mem` holds at least `chan.geometry().data_size()` bytes.
 /// - `public.ws`, `pos`, `consumed`, `commit`, `padding` and
 ///   `start_reserve` move only as the protocol in `ring.rs` says (through
-///   `ring::*` and [`RchanBuf::release_to`]): a sub-buffer is readable
-///   once complete, and the reader never gets ahead of the writer.
+///   `ring::*`, [`RchanBuf::release_to`] and [`RchanBuf::release_lent`]): a
+///   sub-buffer is readable once complete, and the reader never gets ahead
+///   of the writer.
+/// - `consumed <= taken <= produced` (wrapping): the writer may reuse a
+///   sub-buffer once the reader took it and no pipe holds its pages
+///   (`lent[slot].count == 0`); `lent.len() == n_subbufs`, and every
+///   `lent[..].owner` is this buffer.
 #[repr(C)]
 #[pin_data]
 pub(crate) struct RchanBuf {
@@ -128,8 +133,13 @@ pub(crate) struct RchanBuf {
     mem: BufMem,
     /// The position word ([`ring::Position`]).
     pos: AtomicUsize,
-    /// Sub-buffers the reader released, ever.
+    /// Sub-buffers given back to the writer, ever: taken, and not lent.
     consumed: AtomicUsize,
+    /// Sub-buffers the reader took, ever: read, skipped, released by an mmap
+    /// reader, or lent to a pipe (zero-copy splice).
+    taken: AtomicUsize,
+    /// Per slot: the pipe buffers holding its pages (`splice.rs`).
+    lent: KVVec<Lent>,
     commit: KVVec<AtomicUsize>,
     padding: KVVec<AtomicUsize>,
     /// Bytes the client reserved from its `subbuf_start` callback.
@@ -180,6 +190,13 @@ impl RingState for RchanBuf {
     }
 }
 
+/// The pipe buffers that hold a slot's pages, and the buffer they belong
+/// to: the token a lent pipe buffer carries (`splice.rs`).
+pub(crate) struct Lent {
+    pub(crate) count: AtomicUsize,
+    pub(crate) owner: AtomicPtr<RchanBuf>,
+}
+
 /// `n` zeroed atomics.
 fn zeroed_atomics(n: usize) -> Result<KVVec<AtomicUsize>> {
     let mut v = KVVec::with_capacity(n, GFP_KERNEL)?;
@@ -195,6 +212,16 @@ impl RchanBuf {
         let g = chan.geometry();
         let commit = zeroed_atomics(g.n_subbufs())?;
         let padding = zeroed_atomics(g.n_subbufs())?;
+        let mut lent = KVVec::with_capacity(g.n_subbufs(), GFP_KERNEL)?;
+        for _ in 0..g.n_subbufs() {
+            lent.push(
+                Lent {
+                    count: AtomicUsize::new(0),
+                    owner: AtomicPtr::new(core::ptr::null_mut()),
+                },
+                GFP_KERNEL,
+            )?;
+        }
         let mem = BufMem::new(g.alloc_size(PAGE_SIZE))?;
         let buf = Arc::pin_init(
             // INVARIANT: the public pointers are `mem`'s and `commit`'s
@@ -214,6 +241,8 @@ impl RchanBuf {
                 mem,
                 pos: AtomicUsize::new(0),
                 consumed: AtomicUsize::new(0),
+                taken: AtomicUsize::new(0),
+                lent,
                 commit,
                 padding,
                 start_reserve: AtomicUsize::new(0),
@@ -226,6 +255,11 @@ impl RchanBuf {
             }? Error),
             GFP_KERNEL,
         )?;
+        for l in buf.lent.iter() {
+            // INVARIANT: every token names this buffer.
+            l.owner
+                .store(Arc::as_ptr(&buf).cast_mut(), Ordering::Relaxed);
+        }
         ring::start(g, &*buf, &*buf);
         Ok(buf)
     }
@@ -268,9 +302,19 @@ impl RchanBuf {
         Position::from_raw(self.pos.load(Ordering::Acquire)).produced()
     }
 
-    /// Sub-buffers the reader released, ever.
+    /// Sub-buffers given back to the writer, ever.
     pub(crate) fn consumed(&self) -> usize {
         self.consumed.load(Ordering::Acquire)
+    }
+
+    /// Sub-buffers the reader took, ever: where readers stand.
+    pub(crate) fn taken(&self) -> usize {
+        self.taken.load(Ordering::Acquire)
+    }
+
+    /// The lend token of `slot`.
+    pub(crate) fn lend_token(&self, slot: usize) -> &Lent {
+        &self.lent[slot]
     }
 
     /// The padding of the sub-buffer last finished in `slot`; acquire,
@@ -313,9 +357,34 @@ impl RchanBuf {
     pub(crate) fn release_to(&self, from: usize, to: usize) -> bool {
         // INVARIANT: `to` is at most `produced`: the callers derive it
         // from a snapshot, or clamp it (`add_consumed`).
-        self.consumed
+        let moved = self
+            .taken
             .compare_exchange(from, to, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+            .is_ok();
+        self.release_lent();
+        moved
+    }
+
+    /// Gives the writer every taken sub-buffer, in order, up to the first
+    /// whose pages a pipe still holds. Release: pairs with the switch's
+    /// acquire of `consumed` in its full test, so a sub-buffer is reused
+    /// only after the reader is done with its bytes.
+    pub(crate) fn release_lent(&self) {
+        let g = self.geometry();
+        loop {
+            let c = self.consumed.load(Ordering::Acquire);
+            let t = self.taken.load(Ordering::Acquire);
+            if t == c || self.lent[g.slot(c)].count.load(Ordering::Acquire) != 0 {
+                return;
+            }
+            // INVARIANT: `c < taken`, and no pipe holds sub-buffer `c`.
+            let _ = self.consumed.compare_exchange(
+                c,
+                c.wrapping_add(1),
+                Ordering::Release,
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// The end of the run of complete sub-buffers from `consumed` (at most
@@ -340,7 +409,7 @@ impl RchanBuf {
     /// Whether the reader has something to read, or to skip, in a finished
     /// sub-buffer (poll's POLLIN): one is ready and complete, or lost.
     pub(crate) fn has_ready_subbuf(&self) -> bool {
-        let consumed = self.consumed();
+        let consumed = self.taken();
         let ready = self.produced().wrapping_sub(consumed);
         ready > 0 && (ready >= self.geometry().n_subbufs() || self.complete(consumed))
     }
@@ -350,6 +419,7 @@ impl RchanBuf {
     pub(crate) fn reset(&self) {
         let mut reader = self.reader.lock();
         *reader = ReaderPos::default();
+        self.taken.store(0, Ordering::Relaxed);
         self.stats.reset();
         self.finalized.store(false, Release);
         // INVARIANT: `ring::start` sets every counter of the protocol.

@@ -378,9 +378,9 @@ impl RchanBuf {
     /// next step.
     pub(crate) fn put_consumed(&self, n: usize) {
         loop {
-            let consumed = self.consumed();
-            let c = self.geometry().add_consumed(self.produced(), consumed, n);
-            if c == consumed || self.release_to(consumed, c) {
+            let taken = self.taken();
+            let c = self.geometry().add_consumed(self.produced(), taken, n);
+            if c == taken || self.release_to(taken, c) {
                 return;
             }
         }

@@ -23,7 +23,7 @@
 //! is refused (see `open`).
 
 use crate::buffer::RchanBuf;
-use crate::subbuf::{ReadStep, ReaderPos};
+use crate::subbuf::{Geometry, ReadStep, ReaderPos, WriterSnapshot};
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::fs::file::flags::{O_ACCMODE, O_RDONLY};
@@ -62,7 +62,7 @@ const fn buffer_fops(
         llseek: Some(llseek),
         read: Some(read),
         read_iter: Some(read_iter),
-        splice_read: Some(bindings::copy_splice_read),
+        splice_read: Some(crate::splice::splice_read),
         poll: Some(poll),
         mmap: Some(mmap),
         unlocked_ioctl: Some(ioctl),
@@ -173,7 +173,7 @@ unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::
 /// # Safety
 ///
 /// `file` must have been opened by [`open`] and not yet released.
-unsafe fn file_buf<'a>(file: *mut bindings::file) -> ArcBorrow<'a, RchanBuf> {
+pub(crate) unsafe fn file_buf<'a>(file: *mut bindings::file) -> ArcBorrow<'a, RchanBuf> {
     // SAFETY: The caller guarantees `private_data` holds our `Arc`.
     unsafe { Arc::<RchanBuf>::borrow((*file).private_data) }
 }
@@ -241,6 +241,28 @@ unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong)
     match buf.ioctl(cmd, arg) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// Readable bytes, from [`RchanBuf::next_data`], and the look at the
+/// writer they come from.
+pub(crate) struct DataStep {
+    /// The writer as the step saw it.
+    pub(crate) w: WriterSnapshot,
+    /// The reader's position.
+    pub(crate) r: ReaderPos,
+    /// The padding of the reader's sub-buffer, as the step saw it.
+    pub(crate) padding: usize,
+    /// Where the bytes start in the buffer.
+    pub(crate) start: usize,
+    /// How many.
+    pub(crate) len: usize,
+}
+
+impl DataStep {
+    /// The reader's position once `n` of the bytes are taken.
+    pub(crate) fn consumed(&self, g: &Geometry, n: usize) -> ReaderPos {
+        g.consume(self.w, self.r, n, |_| self.padding)
     }
 }
 
@@ -343,15 +365,62 @@ impl RchanBuf {
         };
         let mut done = 0;
         while sink.room() > 0 {
-            // `consumed` before the snapshot: the snapshot's `produced` is
+            let Some(d) = self.next_data(&mut reader) else {
+                break;
+            };
+            let current = d.w.produced == d.r.consumed;
+            // The sub-buffer being written, to a reader that wants finished
+            // ones only; or a finished one with a record still being
+            // written (its last commit wakes the reader).
+            if (current && self.finished_only.load(Relaxed))
+                || (!current && !self.complete(d.r.consumed))
+            {
+                break;
+            }
+            let n = d.len.min(sink.room());
+            // SAFETY: `read_step` keeps `start..start + len` inside the
+            // mapping, in committed bytes.
+            let put = unsafe { sink.put(self.at(d.start), n) };
+            // The copy before the second look (pairs with the switch's
+            // write barrier before `subbuf_start`, see `ring.rs`).
+            smp_rmb();
+            // The writer may have lapped us during the copy (overwrite
+            // mode): then these bytes do not count, and the next step skips
+            // what was lost.
+            if !self.snapshot().intact(&g, d.r.consumed) {
+                sink.take_back(put);
+                continue;
+            }
+            if put > 0 {
+                done += put;
+                self.stats.add_read(put);
+                self.advance(&mut reader, d.consumed(&g, put));
+            }
+            if put < n {
+                if done == 0 {
+                    return Err(EFAULT);
+                }
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Steps the reader to the next readable bytes: releases read-out
+    /// sub-buffers and skips lost ones on the way; `None` when nothing is
+    /// readable now. Shared by `read_to` and the zero-copy splice.
+    pub(crate) fn next_data(&self, reader: &mut ReaderPos) -> Option<DataStep> {
+        let g = *self.geometry();
+        loop {
+            // `taken` before the snapshot: the snapshot's `produced` is
             // then at least it, even if PUT_CONSUMED moves it meanwhile.
-            let consumed = self.consumed();
+            let taken = self.taken();
             let w = self.snapshot().writer(&g);
-            if reader.consumed != consumed {
+            if reader.consumed != taken {
                 // `rrelay_subbufs_consumed` (or the mmap reader's ioctl)
                 // moved the reader: start at the sub-buffer it left.
                 *reader = ReaderPos {
-                    consumed,
+                    consumed: taken,
                     bytes_consumed: 0,
                 };
             }
@@ -359,76 +428,42 @@ impl RchanBuf {
             // The padding of the reader's sub-buffer, loaded once per step:
             // `read_step` and `consume` must see the same end.
             let padding = self.padding_of(g.slot(r.consumed));
-            let pad = |_slot| padding;
-            match g.read_step(w, r, pad) {
-                ReadStep::Empty => break,
+            match g.read_step(w, r, |_| padding) {
+                ReadStep::Empty => return None,
                 ReadStep::Next => {
                     // The end came from the padding, which a later lap may
                     // have rewritten: validate it as a copy (see `ring.rs`).
                     smp_rmb();
-                    if !self.snapshot().intact(&g, r.consumed) {
-                        continue;
+                    if self.snapshot().intact(&g, r.consumed) {
+                        self.advance(reader, g.consume(w, r, 0, |_| padding));
                     }
-                    self.advance(&mut reader, g.consume(w, r, 0, pad));
                 }
                 ReadStep::Skip { to, lost } => {
                     let to = ReaderPos {
                         consumed: to,
                         bytes_consumed: 0,
                     };
-                    if self.advance(&mut reader, to) {
+                    if self.advance(reader, to) {
                         self.stats.add_lost(lost);
                     }
                 }
-                // The sub-buffer being written, to a reader that wants
-                // finished ones only.
-                ReadStep::Data { .. }
-                    if w.produced == r.consumed && self.finished_only.load(Relaxed) =>
-                {
-                    break
-                }
-                // A finished sub-buffer with a record still being written:
-                // its last commit wakes the reader.
-                ReadStep::Data { .. } if w.produced != r.consumed && !self.complete(r.consumed) => {
-                    break
-                }
                 ReadStep::Data { start, len } => {
-                    let n = len.min(sink.room());
-                    // SAFETY: `read_step` keeps `start..start + len` inside
-                    // the mapping, in committed bytes.
-                    let put = unsafe { sink.put(self.at(start), n) };
-                    // The copy before the second look (pairs with the
-                    // switch's write barrier before `subbuf_start`, see
-                    // `ring.rs`).
-                    smp_rmb();
-                    // The writer may have lapped us during the copy
-                    // (overwrite mode): then these bytes do not count, and
-                    // the next step skips what was lost.
-                    if !self.snapshot().intact(&g, r.consumed) {
-                        sink.take_back(put);
-                        continue;
-                    }
-                    if put > 0 {
-                        done += put;
-                        self.stats.add_read(put);
-                        self.advance(&mut reader, g.consume(w, r, put, pad));
-                    }
-                    if put < n {
-                        if done == 0 {
-                            return Err(EFAULT);
-                        }
-                        break;
-                    }
+                    return Some(DataStep {
+                        w,
+                        r,
+                        padding,
+                        start,
+                        len,
+                    })
                 }
             }
         }
-        Ok(done)
     }
 
     /// Moves the reader to `pos`, releasing the sub-buffers it left;
     /// returns `false` when `rrelay_subbufs_consumed` moved it meanwhile
     /// (the next step starts from there).
-    fn advance(&self, reader: &mut ReaderPos, pos: ReaderPos) -> bool {
+    pub(crate) fn advance(&self, reader: &mut ReaderPos, pos: ReaderPos) -> bool {
         if pos.consumed == reader.consumed || self.release_to(reader.consumed, pos.consumed) {
             *reader = pos;
             true
@@ -501,9 +536,9 @@ impl RchanBuf {
                 user.writer().write(&geo)
             }
             uapi::GET_POSITIONS => {
-                // `consumed` before the snapshot, as in `read_to`: then
+                // `taken` before the snapshot, as in `read_to`: then
                 // `produced >= consumed` whatever PUT_CONSUMED does meanwhile.
-                let consumed = self.consumed();
+                let consumed = self.taken();
                 let snap = self.snapshot();
                 let mut flags = 0;
                 if snap.stopped {
@@ -534,7 +569,7 @@ impl RchanBuf {
             }
             uapi::PUT_CONSUMED => {
                 let n = user.reader().read::<u64>()?;
-                let ready = self.produced().wrapping_sub(self.consumed());
+                let ready = self.produced().wrapping_sub(self.taken());
                 // At most what is ready, and at most a ring: more would be
                 // ignored by `relay_subbufs_consumed` and report success.
                 let n = usize::try_from(n)

@@ -87,7 +87,8 @@
 //! A slot whose previous lap is not completely committed (a writer
 //! interrupted for a whole lap of the ring, in overwrite mode) is not
 //! started again: the switch stops the buffer and drops the record, so two
-//! laps never share a slot's commit count.
+//! laps never share a slot's commit count. Nor is a slot whose pages a
+//! pipe holds ([`Client::lent`], zero-copy splice), in overwrite mode too.
 //!
 //! # Readers
 //!
@@ -352,6 +353,15 @@ pub trait Client {
     fn cpu(&self) -> Option<u32> {
         None
     }
+    /// Whether a pipe holds pages of `slot` (zero-copy splice): then the
+    /// switch does not start it (it stops the buffer and drops the record,
+    /// as for a lap still being committed), so lent pages never change.
+    /// A reader marks a lend, then (after a full fence) checks that the
+    /// slot was not started anew; see the fence in [`switch`].
+    #[inline(always)]
+    fn lent(&self, _slot: usize) -> bool {
+        false
+    }
     /// Whether this writer may wait for another CPU's switch: never from a
     /// context that a switch could be waiting on, directly or through a
     /// chain of waits. The kernel answers no in NMI (an NMI may sit on top
@@ -607,8 +617,13 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     if full {
         c.count(Event::Full);
     }
-    // The slot's previous lap must be complete before a new lap starts.
-    if s.commit(slot).load(Ordering::Acquire) != lap_base(g, produced) {
+    // The slot's previous lap must be complete before a new lap starts, and
+    // no pipe may hold its pages. The full fence orders the claim before
+    // the look at the lends; it pairs with the reader's full fence between
+    // its lend and its second look at `pos` (`Client::lent`): either the
+    // reader sees this switch, or this switch sees the lend.
+    fence(Ordering::SeqCst);
+    if s.commit(slot).load(Ordering::Acquire) != lap_base(g, produced) || c.lent(slot) {
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
         return drop(c);

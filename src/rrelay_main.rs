@@ -17,6 +17,7 @@ mod file;
 mod hotplug;
 pub mod ring;
 mod shim;
+mod splice;
 mod stats;
 pub mod subbuf;
 mod wakeup;

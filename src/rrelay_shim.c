@@ -10,11 +10,14 @@
 #include <linux/irq_work.h>
 #include <linux/irqflags.h>
 #include <linux/hardirq.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/poll.h>
 #include <linux/preempt.h>
 #include <linux/slab.h>
+#include <linux/splice.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 
@@ -94,6 +97,58 @@ void rrelay_shim_preempt_disable(void)
 void rrelay_shim_preempt_enable(void)
 {
 	preempt_enable();
+}
+
+/*
+ * Zero-copy splice (src/splice.rs): pipe buffers that lend a buffer's
+ * pages. pipe_buf_operations and add_to_pipe() have no Rust abstraction
+ * in 7.2. Each lent pipe buffer holds a page reference, a module
+ * reference (the ops live here) and a token, whose lend count and buffer
+ * reference Rust keeps (rrelay_lend_get/rrelay_lend_release).
+ */
+static void rrelay_pipe_buf_release(struct pipe_inode_info *pipe, struct pipe_buffer *pb)
+{
+	rrelay_lend_release((void *)pb->private);
+	put_page(pb->page);
+	module_put(THIS_MODULE);
+}
+
+/* tee(): the copy holds its own references. */
+static bool rrelay_pipe_buf_get(struct pipe_inode_info *pipe, struct pipe_buffer *pb)
+{
+	if (!try_get_page(pb->page))
+		return false;
+	__module_get(THIS_MODULE);
+	rrelay_lend_get((void *)pb->private);
+	return true;
+}
+
+/* No .try_steal: the pages stay the buffer's. No .confirm: always valid. */
+static const struct pipe_buf_operations rrelay_pipe_buf_ops = {
+	.release = rrelay_pipe_buf_release,
+	.get = rrelay_pipe_buf_get,
+};
+
+/*
+ * Lends @len bytes at @offset of @page to @pipe (locked by the splice
+ * caller); the caller took the token's references for it. Returns @len,
+ * or a negative errno after add_to_pipe() released them (pipe full, or
+ * no reader).
+ */
+ssize_t rrelay_shim_lend_page(struct pipe_inode_info *pipe, struct page *page,
+			      unsigned int offset, unsigned int len, void *token)
+{
+	struct pipe_buffer pb = {
+		.page = page,
+		.offset = offset,
+		.len = len,
+		.ops = &rrelay_pipe_buf_ops,
+		.private = (unsigned long)token,
+	};
+
+	get_page(page);
+	__module_get(THIS_MODULE);
+	return add_to_pipe(pipe, &pb);
 }
 
 /* alloc_percpu() is a type-generic macro (with allocation profiling hooks). */

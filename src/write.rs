@@ -30,6 +30,7 @@ use crate::channel::Rchan;
 use crate::ring::{self, Client, Reason, Reservation, Switched};
 use crate::shim::{PreemptGuard, SwitchGuard};
 use crate::subbuf::Event;
+use core::sync::atomic::Ordering;
 use kernel::sync::barrier::smp_mb;
 
 impl Client for RchanBuf {
@@ -72,6 +73,10 @@ impl Client for RchanBuf {
 
     fn may_wait(&self) -> bool {
         crate::shim::may_wait()
+    }
+
+    fn lent(&self, slot: usize) -> bool {
+        self.lend_token(slot).count.load(Ordering::Acquire) != 0
     }
 
     fn switching<R>(&self, f: impl FnOnce() -> R) -> R {

@@ -9,6 +9,7 @@
 
 #include <linux/rrelay.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -331,13 +332,108 @@ static void after_close(void)
 }
 
 /* Overwrite mode: a reader that fell behind loses whole sub-buffers, counted. */
+/*
+ * The figures of buffer @cpu in the stats view of channel "buf" (cpu
+ * produced consumed bytes_written bytes_read full big dropped overwritten
+ * lost); false when there is no such row.
+ */
+static bool buf_stats(int cpu, long long v[10])
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen("/sys/kernel/debug/rrelay/buf/stats", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld",
+			       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8],
+			       &v[9]) == 10 && v[0] == cpu;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Zero-copy splice lends the sub-buffers' pages to the pipe: the writer gets
+ * them back (the stats view's consumed) only once the pipe lets go of them.
+ */
+static void splice_lends_pages(void)
+{
+	long long held[10] = {0}, back[10] = {0};
+	int fd = open_buf(), p[2];
+	ssize_t n;
+
+	produce();
+	if (pipe(p))
+		bail("pipe");
+	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+	n = splice(fd, NULL, p[1], NULL, MAX, SPLICE_F_NONBLOCK);
+	buf_stats(0, held);
+	tap(n == 4919 && held[1] > 0 && held[2] == 0,
+	    "spliced sub-buffers stay lent to the pipe (%zd bytes, %lld finished, %lld back)",
+	    n, held[1], held[2]);
+	read_upto(p[0], got, n > 0 ? n : 0);
+	buf_stats(0, back);
+	tap(n > 0 && !memcmp(got, ref, n) && back[2] == held[1],
+	    "the pipe delivers the stream, and the writer gets the sub-buffers back once it is read (%lld)",
+	    back[2]);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+
+/* Record k of @len bytes, as relay_test_client.c writes it (fill_record). */
+static bool is_record(const unsigned char *p, size_t len, unsigned int k)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (i < 4 ? (k >> (8 * i)) & 0xff : (unsigned char)(k * 7 + i)))
+			return false;
+	return true;
+}
+
+/*
+ * In overwrite mode too, the writer never starts a sub-buffer whose pages a
+ * pipe holds: it drops (and counts) instead, and the pipe's bytes stay put.
+ */
+static void overwrite_spares_lent_pages(void)
+{
+	long long v[10] = {0};
+	unsigned char b[3 * 512];
+	int fd, p[2], k;
+	bool same = true;
+	ssize_t n;
+
+	if (sh("insmod %s default_files=1 overwrite=1 subbuf_size=512 n_subbufs=4", CLIENT))
+		bail("insmod client");
+	/* Three of the four sub-buffers; the flush starts the fourth. */
+	ctl("write 256 6");
+	ctl("flush");
+	fd = open_buf();
+	if (pipe(p))
+		bail("pipe");
+	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+	n = splice(fd, NULL, p[1], NULL, MAX, SPLICE_F_NONBLOCK);
+	/* Two laps' worth: every switch finds the next slot lent. */
+	ctl("write 256 16");
+	buf_stats(0, v);
+	read_upto(p[0], b, n > 0 ? n : 0);
+	for (k = 0; k < 6 && n == sizeof(b); k++)
+		same &= is_record(b + 256 * k, 256, k);
+	tap(n == sizeof(b) && same && v[7] > 0 && v[8] == 0,
+	    "overwrite mode: lent pages stay (spliced %zd, intact %d, dropped %lld, overwritten %lld)",
+	    n, same, v[7], v[8]);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+	if (sh("rmmod rrelay_test_client"))
+		bail("rmmod");
+}
+
 static void overwrite_loss(void)
 {
-	const char *stats = "/sys/kernel/debug/rrelay/buf/stats";
-	unsigned char b[MAX];
-	char line[256];
 	long long lost = -1, overwritten = -1, v[10];
-	FILE *f;
+	unsigned char b[MAX];
 	size_t n;
 	int fd;
 
@@ -350,15 +446,10 @@ static void overwrite_loss(void)
 	tap(n == 4 * 512 && b[0] == 6,
 	    "a lagging reader resumes at the oldest intact sub-buffer (record %u, %zu bytes)",
 	    b[0], n);
-	f = fopen(stats, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1],
-			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) == 10) {
-			overwritten = v[8];
-			lost = v[9];
-		}
-	if (f)
-		fclose(f);
+	if (buf_stats(0, v)) {
+		overwritten = v[8];
+		lost = v[9];
+	}
 	tap(lost == 6 && overwritten == 6,
 	    "the 6 overwritten sub-buffers are reported: overwritten %lld, lost %lld",
 	    overwritten, lost);
@@ -376,6 +467,7 @@ int main(void)
 	same_stream("per-cpu");
 	splice_full_pipe();
 	sendfile_to_file_refused();
+	splice_lends_pages();
 	bad_inputs();
 	finished_only();
 	hardirq_wakeup();
@@ -396,5 +488,6 @@ int main(void)
 	if (sh("rmmod rrelay_test_client"))
 		bail("rmmod");
 	overwrite_loss();
+	overwrite_spares_lent_pages();
 	return tap_done();
 }
