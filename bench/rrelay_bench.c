@@ -435,20 +435,86 @@ static int produce(bool use_rrelay, uint secs, ulong rate)
 	return 0;
 }
 
+/*
+ * The prefilled drain: one global buffer of @mib MiB (64 KiB sub-buffers,
+ * no overwrite) filled to the brim with 1 KiB records and flushed, the
+ * producer stopped, so a reader's drain measures the reader alone. Files
+ * rfill0 / kfill0; "close" ends it.
+ */
+static struct rrelay_chan *fill_r;
+static struct rchan *fill_k;
+
+static struct dentry *k_create_global(const char *name, struct dentry *parent, umode_t mode,
+				      struct rchan_buf *buf, int *is_global)
+{
+	*is_global = 1;
+	return debugfs_create_file(name, mode, parent, buf, &relay_file_operations);
+}
+
+static const struct rchan_callbacks k_fill_cb = {
+	.subbuf_start = k_noov_start,
+	.create_buf_file = k_create_global,
+	.remove_buf_file = k_remove,
+};
+
+static const struct rrelay_callbacks r_fill_cb = { .is_global = 1 };
+
+static void fill_close(void)
+{
+	rrelay_close(fill_r);
+	fill_r = NULL;
+	if (fill_k)
+		relay_close(fill_k);
+	fill_k = NULL;
+}
+
+static int fill(bool use_rrelay, ulong mib)
+{
+	size_t i, n = mib << 10;
+
+	fill_close();
+	if (use_rrelay)
+		fill_r = rrelay_open("rfill", dir, SUBBUF_SIZE, mib << 4, &r_fill_cb, NULL);
+	else
+		fill_k = relay_open("kfill", dir, SUBBUF_SIZE, mib << 4, &k_fill_cb, NULL);
+	if (use_rrelay ? !fill_r : !fill_k)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (use_rrelay)
+			rrelay_write(fill_r, src, 1024);
+		else
+			relay_write(fill_k, src, 1024);
+		if (!(i % 1024))
+			cond_resched();
+	}
+	if (use_rrelay)
+		rrelay_flush(fill_r);
+	else
+		relay_flush(fill_k);
+	return 0;
+}
+
 static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t count, loff_t *ppos)
 {
 	char cmd[64], which[16];
 	uint secs;
-	ulong rate;
+	ulong rate, mib;
 	int ret;
 
 	if (count >= sizeof(cmd) || copy_from_user(cmd, ubuf, count))
 		return -EINVAL;
 	cmd[count] = 0;
-	if (sscanf(cmd, "produce %15s %u %lu", which, &secs, &rate) != 3 || secs > 600)
-		return -EINVAL;
 	mutex_lock(&prod_lock);
-	ret = produce(!strcmp(which, "rrelay"), secs, rate);
+	if (sscanf(cmd, "produce %15s %u %lu", which, &secs, &rate) == 3 && secs <= 600) {
+		ret = produce(!strcmp(which, "rrelay"), secs, rate);
+	} else if (sscanf(cmd, "fill %15s %lu", which, &mib) == 2 && mib && mib <= 256) {
+		ret = fill(!strcmp(which, "rrelay"), mib);
+	} else if (sysfs_streq(cmd, "close")) {
+		fill_close();
+		ret = 0;
+	} else {
+		ret = -EINVAL;
+	}
 	mutex_unlock(&prod_lock);
 	return ret ? ret : count;
 }
@@ -511,6 +577,7 @@ static int __init rrelay_bench_init(void)
 
 static void __exit rrelay_bench_exit(void)
 {
+	fill_close();
 	if (fbuf)
 		ring_buffer_free(fbuf);
 	rrelay_close(rchan);

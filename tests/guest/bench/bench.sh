@@ -12,6 +12,25 @@ grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko
 insmod /opt/modules/rrelay_bench.ko rounds=$rounds batch_bytes=$batch setup_mib=$setup
 trap 'rmmod rrelay_bench' EXIT
 cat $B/results
+
+# prefill IMPL MODE: drain a prefilled 16 MiB global buffer, producer
+# stopped (the reader's rate alone); one line:
+# prefill <impl> <mode> <bytes received> <seconds>
+prefill() {
+    echo "fill $1 16" >$B/ctl
+    base=rfill
+    [ "$1" = relay ] && base=kfill
+    $R record -d $B -b $base -o /tmp/prefill -m $2 --drain --json >/tmp/prefill.json
+    bytes=$(sed -n 's/^  "bytes": \([0-9]*\),/\1/p' /tmp/prefill.json)
+    seconds=$(sed -n 's/^  "seconds": \([0-9.]*\),/\1/p' /tmp/prefill.json)
+    echo "prefill $1 $2 $bytes $seconds"
+    echo close >$B/ctl
+    rm -rf /tmp/prefill
+}
+prefill rrelay read
+prefill rrelay mmap
+prefill rrelay splice
+prefill relay read
 [ "$accel" = tcg ] || exit 0
 
 # drain CHANNEL MODE RATE: produce for $secs s and record it; one line:

@@ -1,7 +1,7 @@
 # A short run of the benchmark (make bench), so it never rots: every
 # measurement is made and printed. No timing is judged here.
 . /opt/lib/tap.sh
-plan 6
+plan 7
 sh /opt/bench/bench.sh 1 16384 1 1 >/tmp/bench.out 2>/tmp/bench.err
 status=$?
 check "the benchmark script completes" test $status = 0
@@ -15,5 +15,7 @@ check "the ftrace ring buffer is measured" test "$(grep -c '^write 1 ftrace_' /t
 check "set-up cost: open and close of rrelay and relay" test "$(grep -c '^setup ' /tmp/bench.out)" = 4
 check "drain: read, mmap, splice on rrelay and read on relay, all with data" \
     sh -c "test \$(awk '\$1 == \"drain\" && \$5 > 0' /tmp/bench.out | wc -l) = 4"
+check "prefilled drains: rrelay by read, mmap and splice, relay by read, 16 MiB each" \
+    test "$(awk '$1 == "prefill" && $4 == 16777216' /tmp/bench.out | wc -l)" = 4
 check "no-overwrite sweep at 50, 80 and 100% of the splice rate" test "$(grep -c '^lossless ' /tmp/bench.out)" = 3
 done_testing
