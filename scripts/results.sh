@@ -23,7 +23,7 @@ summary() {
     ((FAILED == 0))
 }
 
-# Cargo's libtest lines: "test NAME ... ok|FAILED|ignored". A build failure
+# Cargo's libtest lines: "test NAME [- should panic] ... ok|FAILED|ignored". A build failure
 # (no test lines at all) is one failure.
 count_cargo() {
     local log=$1 n=0 name status
@@ -34,7 +34,7 @@ count_cargo() {
             ignored) result skip "host: $name" ;;
             *) result fail "host: $name" ;;
         esac
-    done < <(sed -n 's/^test \(.*\) \.\.\. \(ok\|FAILED\|ignored\)$/\1 \2/p' "$log")
+    done < <(sed -n 's/^test \([^ ]*\)\( - should panic\)\? \.\.\. \(ok\|FAILED\|ignored\)$/\1 \3/p' "$log")
     if ((n == 0)) || grep -q '^error\(\[E[0-9]*\]\)\?:' "$log"; then
         grep -m 20 -A 5 '^error' "$log" >&2
         result fail "host: cargo test build"

@@ -228,7 +228,9 @@ fn read_to(
     let mut rounds = 0;
     while room - done > 0 {
         rounds += 1;
-        assert!(rounds < 1000, "read_to loops");
+        // A livelock guard, not a timing check: under heavy host load a
+        // reader may retry torn copies many times.
+        assert!(rounds < 1_000_000, "read_to loops");
         let (snap, consumed) = match port {
             Port::Module => {
                 let snap = ring::snapshot(&g, b);
