@@ -14,7 +14,7 @@ use crate::shim;
 use crate::stats::BufStats;
 use crate::subbuf::{Geometry, ReaderPos};
 use crate::wakeup::Wakeup;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::alloc::KVVec;
 use kernel::bindings;
 use kernel::page::{Page, PAGE_SIZE};
@@ -115,7 +115,8 @@ unsafe impl Sync for BufMem {}
 ///   pointer to an `RchanBuf` is a valid `struct rrelay_buf *` for C.
 /// - `public.start` is `mem.start()`, `public.commit` is `commit`'s storage,
 ///   and `commit.len() == padding.len() == chan.geometry().n_subbufs()`;
-///   `mem` holds at least `chan.geometry().data_size()` bytes.
+///   `mem` holds `chan.geometry().alloc_size(PAGE_SIZE)` bytes of data,
+///   then the meta page ([`Meta`]).
 /// - `public.ws`, `pos`, `consumed`, `commit`, `padding` and
 ///   `start_reserve` move only as the protocol in `ring.rs` says (through
 ///   `ring::*`, [`RchanBuf::release_to`] and [`RchanBuf::release_lent`]): a
@@ -138,8 +139,13 @@ pub(crate) struct RchanBuf {
     /// Sub-buffers the reader took, ever: read, skipped, released by an mmap
     /// reader, or lent to a pipe (zero-copy splice).
     taken: AtomicUsize,
-    /// Per slot: the pipe buffers holding its pages (`splice.rs`).
+    /// Per slot: the pipe buffers and mmap readers holding its pages
+    /// (`splice.rs`, `mmap.rs`).
     lent: KVVec<Lent>,
+    /// The sub-buffer handed out to an mmap reader (`mmap.rs`). Lock order:
+    /// `reader`, then `held`.
+    #[pin]
+    pub(crate) held: Mutex<Option<crate::mmap::Held>>,
     commit: KVVec<AtomicUsize>,
     padding: KVVec<AtomicUsize>,
     /// Bytes the client reserved from its `subbuf_start` callback.
@@ -190,6 +196,29 @@ impl RingState for RchanBuf {
     }
 }
 
+/// The meta page (`struct rrelay_meta` of the uapi header): the last page
+/// of the buffer's mapping, mapped read-only by mmap readers. Each field is
+/// updated atomically; the fields are independent.
+#[repr(C)]
+pub(crate) struct Meta {
+    pub(crate) version: AtomicU64,
+    pub(crate) subbuf_size: AtomicU64,
+    pub(crate) n_subbufs: AtomicU64,
+    pub(crate) produced: AtomicU64,
+    pub(crate) consumed: AtomicU64,
+    pub(crate) lost: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) reader_subbuf: AtomicU64,
+    pub(crate) reader_offset: AtomicU64,
+    pub(crate) reader_len: AtomicU64,
+    pub(crate) reader_held: AtomicU64,
+}
+
+/// `RRELAY_META_VERSION`.
+const META_VERSION: u64 = 1;
+
+const _: () = assert!(core::mem::size_of::<Meta>() <= PAGE_SIZE);
+
 /// The pipe buffers that hold a slot's pages, and the buffer they belong
 /// to: the token a lent pipe buffer carries (`splice.rs`).
 pub(crate) struct Lent {
@@ -222,7 +251,8 @@ impl RchanBuf {
                 GFP_KERNEL,
             )?;
         }
-        let mem = BufMem::new(g.alloc_size(PAGE_SIZE))?;
+        // The data, then the meta page.
+        let mem = BufMem::new(g.alloc_size(PAGE_SIZE) + PAGE_SIZE)?;
         let buf = Arc::pin_init(
             // INVARIANT: the public pointers are `mem`'s and `commit`'s
             // (a `KVVec` does not move its storage when moved itself); the
@@ -249,6 +279,7 @@ impl RchanBuf {
                 stats: BufStats::new(),
                 wakeup: Wakeup::new()?,
                 reader <- new_mutex!(ReaderPos::default(), "rrelay_buf::reader"),
+                held <- new_mutex!(None, "rrelay_buf::held"),
                 finalized: Atomic::new(false),
                 finished_only: Atomic::new(false),
                 dentry: Atomic::new(core::ptr::null_mut()),
@@ -260,6 +291,12 @@ impl RchanBuf {
             l.owner
                 .store(Arc::as_ptr(&buf).cast_mut(), Ordering::Relaxed);
         }
+        let meta = buf.meta();
+        meta.version.store(META_VERSION, Ordering::Relaxed);
+        meta.subbuf_size
+            .store(g.subbuf_size() as u64, Ordering::Relaxed);
+        meta.n_subbufs
+            .store(g.n_subbufs() as u64, Ordering::Relaxed);
         ring::start(g, &*buf, &*buf);
         Ok(buf)
     }
@@ -290,6 +327,47 @@ impl RchanBuf {
     /// What the reader may read now ([`ring::snapshot`]).
     pub(crate) fn snapshot(&self) -> Snapshot {
         ring::snapshot(self.geometry(), self)
+    }
+
+    /// The meta page.
+    pub(crate) fn meta(&self) -> &Meta {
+        let at = self.at(self.geometry().alloc_size(PAGE_SIZE));
+        // SAFETY: The page after the data is the meta page (type
+        // invariant): page-aligned, zeroed at allocation (a valid `Meta`),
+        // alive as long as `self`, and only ever accessed through these
+        // atomics (user space maps it read-only).
+        unsafe { &*at.cast::<Meta>() }
+    }
+
+    /// Counts `n` sub-buffers a reader had to skip (statistics and meta).
+    pub(crate) fn count_lost(&self, n: usize) {
+        self.stats.add_lost(n);
+        self.meta().lost.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Marks a lend of sub-buffer `k` (its slot's pages go to a pipe or an
+    /// mmap reader) if it is still intact; `None` (and no lend) when the
+    /// writer started its slot anew. The full fence orders the lend before
+    /// the second look; it pairs with the switch's fence before it checks
+    /// the lends (`ring.rs`): either this sees the switch, or the switch
+    /// sees the lend and does not start the slot.
+    pub(crate) fn lend_if_intact(&self, k: usize) -> Option<&Lent> {
+        let g = self.geometry();
+        let token = self.lend_token(g.slot(k));
+        token.count.fetch_add(1, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.snapshot().intact(g, k) {
+            Some(token)
+        } else {
+            self.unlend(token);
+            None
+        }
+    }
+
+    /// Drops one lend of `token`'s slot; gives the writer what it frees.
+    pub(crate) fn unlend(&self, token: &Lent) {
+        token.count.fetch_sub(1, Ordering::Release);
+        self.release_lent();
     }
 
     /// Whether finished sub-buffer `k` has every reserved byte committed.
@@ -361,6 +439,9 @@ impl RchanBuf {
             .taken
             .compare_exchange(from, to, Ordering::Release, Ordering::Relaxed)
             .is_ok();
+        if moved {
+            self.meta().consumed.fetch_max(to as u64, Ordering::Relaxed);
+        }
         self.release_lent();
         moved
     }
@@ -420,6 +501,10 @@ impl RchanBuf {
         let mut reader = self.reader.lock();
         *reader = ReaderPos::default();
         self.taken.store(0, Ordering::Relaxed);
+        let meta = self.meta();
+        for counter in [&meta.produced, &meta.consumed, &meta.lost, &meta.dropped] {
+            counter.store(0, Ordering::Relaxed);
+        }
         self.stats.reset();
         self.finalized.store(false, Release);
         // INVARIANT: `ring::start` sets every counter of the protocol.

@@ -164,7 +164,9 @@ unsafe extern "C" fn llseek(
 /// Called by the VFS as `release` of a file opened by [`open`].
 unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
     // SAFETY: `open` stored an `Arc<RchanBuf>` here; this is its last use.
-    drop(unsafe { Arc::<RchanBuf>::from_foreign((*file).private_data) });
+    let buf = unsafe { Arc::<RchanBuf>::from_foreign((*file).private_data) };
+    // A sub-buffer this file holds goes back to the writer.
+    buf.drop_held(file);
     0
 }
 
@@ -238,7 +240,7 @@ unsafe extern "C" fn mmap(file: *mut bindings::file, vma: *mut bindings::vm_area
 unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: Our caller's promise.
     let buf = unsafe { file_buf(file) };
-    match buf.ioctl(cmd, arg) {
+    match buf.ioctl(file, cmd, arg) {
         Ok(()) => 0,
         Err(e) => e.to_errno() as c_long,
     }
@@ -444,7 +446,7 @@ impl RchanBuf {
                         bytes_consumed: 0,
                     };
                     if self.advance(reader, to) {
-                        self.stats.add_lost(lost);
+                        self.count_lost(lost);
                     }
                 }
                 ReadStep::Data { start, len } => {
@@ -487,7 +489,7 @@ impl RchanBuf {
 
 /// The ioctl numbers of `include/uapi/linux/rrelay.h`.
 mod uapi {
-    use kernel::ioctl::{_IOR, _IOW, _IOWR};
+    use kernel::ioctl::{_IO, _IOR, _IOW, _IOWR};
 
     const MAGIC: u32 = 0xb7;
     pub(super) const GET_GEOMETRY: u32 = _IOR::<[u64; 3]>(MAGIC, 1);
@@ -495,38 +497,16 @@ mod uapi {
     pub(super) const GET_PADDING: u32 = _IOWR::<[u64; 2]>(MAGIC, 3);
     pub(super) const PUT_CONSUMED: u32 = _IOW::<u64>(MAGIC, 4);
     pub(super) const SET_FLAGS: u32 = _IOW::<u64>(MAGIC, 5);
+    pub(super) const GET_NEXT_SUBBUF: u32 = _IOR::<[u64; 3]>(MAGIC, 6);
+    pub(super) const PUT_NEXT_SUBBUF: u32 = _IO(MAGIC, 7);
     pub(super) const FLAG_FINISHED_ONLY: u64 = 1 << 0;
     pub(super) const POS_STOPPED: u64 = 1 << 0;
     pub(super) const POS_FINALIZED: u64 = 1 << 1;
 }
 
 impl RchanBuf {
-    /// `mmap`: the whole buffer, from offset 0, read-only, never growing.
-    fn mmap(&self, vma: &VmaNew) -> Result {
-        if self.chan().is_closed() {
-            return Err(ENODEV);
-        }
-        let size = self.geometry().alloc_size(PAGE_SIZE);
-        // SAFETY: The VMA is valid while this mmap call sets it up.
-        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
-        if pgoff != 0 || vma.end() - vma.start() != size {
-            return Err(EINVAL);
-        }
-        if vma.writable() || vma.executable() {
-            return Err(EPERM);
-        }
-        vma.try_clear_maywrite()?;
-        vma.try_clear_mayexec()?;
-        vma.set_dontexpand();
-        let map = vma.set_mixedmap();
-        for (i, page) in self.mem().pages().iter().enumerate() {
-            map.vm_insert_page(vma.start() + i * PAGE_SIZE, page)?;
-        }
-        Ok(())
-    }
-
     /// The mmap readers' ioctls.
-    fn ioctl(&self, cmd: u32, arg: usize) -> Result {
+    fn ioctl(&self, file: *mut bindings::file, cmd: u32, arg: usize) -> Result {
         let g = *self.geometry();
         let user = UserSlice::new(UserPtr::from_addr(arg), kernel::ioctl::_IOC_SIZE(cmd));
         match cmd {
@@ -579,6 +559,12 @@ impl RchanBuf {
                 self.put_consumed(n);
                 Ok(())
             }
+            uapi::GET_NEXT_SUBBUF => {
+                let next = self.get_next_subbuf(file)?;
+                user.writer()
+                    .write(&[next.k, next.start, next.len].map(|v| v as u64))
+            }
+            uapi::PUT_NEXT_SUBBUF => self.put_next_subbuf(),
             uapi::SET_FLAGS => {
                 let flags = user.reader().read::<u64>()?;
                 if flags & !uapi::FLAG_FINISHED_ONLY != 0 {

@@ -15,6 +15,7 @@ mod channel;
 mod ffi;
 mod file;
 mod hotplug;
+mod mmap;
 pub mod ring;
 mod shim;
 mod splice;

@@ -22,7 +22,7 @@
 //! `read_iter`), or not read at all with `RRELAY_FLAG_FINISHED_ONLY`.
 
 use crate::buffer::{Lent, RchanBuf};
-use core::sync::atomic::{fence, Ordering};
+use core::sync::atomic::Ordering;
 use kernel::bindings;
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
@@ -124,18 +124,11 @@ impl RchanBuf {
         start: usize,
         n: usize,
     ) -> Result<Lend> {
-        let g = self.geometry();
-        let token = self.lend_token(g.slot(k));
         // A guard lend while the pieces go out, so the count cannot drop to
         // zero between them (a pipe reader may release the first already).
-        token.count.fetch_add(1, Ordering::Relaxed);
-        // Full fence: the lend before the second look (pairs with the
-        // switch's fence before it checks the lends).
-        fence(Ordering::SeqCst);
-        if !self.snapshot().intact(g, k) {
-            self.unlend(token);
+        let Some(token) = self.lend_if_intact(k) else {
             return Ok(Lend::Torn);
-        }
+        };
         let mut lent = 0;
         let mut result = Ok(());
         while lent < n {
@@ -171,12 +164,6 @@ impl RchanBuf {
         }
         self.unlend(token);
         result.map(|()| Lend::Lent(lent))
-    }
-
-    /// Drops one lend of `token`'s slot; gives the writer what it frees.
-    fn unlend(&self, token: &Lent) {
-        token.count.fetch_sub(1, Ordering::Release);
-        self.release_lent();
     }
 }
 

@@ -53,11 +53,18 @@ impl Client for RchanBuf {
     }
 
     fn count(&self, event: Event) {
-        self.stats.count(event)
+        self.stats.count(event);
+        if event == Event::Dropped {
+            self.meta().dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn finished(&self, bytes: usize) {
         self.stats.add_written(bytes);
+        // Under the switch's ownership: one store at a time, in order.
+        self.meta()
+            .produced
+            .store(self.produced() as u64, Ordering::Release);
         self.wake_reader();
     }
 

@@ -120,7 +120,7 @@ static void fuzz_mmap(int fd, enum kind kind)
 {
 	size_t len = (next() % 3) ? 4096 * (1 + next() % 64) : 4096;
 	int writable = !(next() % 4), shared = next() % 2;
-	off_t off = (next() % 4) ? 0 : 4096;
+	off_t off = (next() % 4) ? 0 : 4096 * (next() % 3);
 	int want, also = NONE, err;
 	void *m, *m2;
 
@@ -133,7 +133,8 @@ static void fuzz_mmap(int fd, enum kind kind)
 	} else {
 		if (kind == CHURN)
 			also = ENODEV; /* the churn may have closed the channel */
-		if (len != map_size[kind] || off)
+		/* The data (offset 0, the whole buffer) or the meta page after it. */
+		if (!(len == map_size[kind] && !off) && !(len == 4096 && off == map_size[kind]))
 			want = EINVAL;
 		else if (writable)
 			want = EPERM;

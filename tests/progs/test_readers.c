@@ -166,6 +166,31 @@ static void sendfile_to_file_refused(void)
 	close(fd);
 }
 
+/* The sub-buffer protocol: GET_NEXT_SUBBUF, copy from the mapping, PUT_NEXT_SUBBUF. */
+static size_t drain_next(int fd, unsigned char *out)
+{
+	struct rrelay_geometry g;
+	struct rrelay_next nx;
+	unsigned char *map;
+	size_t got = 0;
+
+	if (ioctl(fd, RRELAY_IOC_GET_GEOMETRY, &g))
+		bail("GET_GEOMETRY");
+	map = mmap(NULL, g.mmap_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		bail("mmap");
+	while (!ioctl(fd, RRELAY_IOC_GET_NEXT_SUBBUF, &nx) && got + nx.len <= MAX) {
+		memcpy(out + got, map + nx.offset, nx.len);
+		got += nx.len;
+		if (ioctl(fd, RRELAY_IOC_PUT_NEXT_SUBBUF))
+			bail("PUT_NEXT_SUBBUF");
+	}
+	if (errno != EAGAIN)
+		diag("GET_NEXT_SUBBUF: %s", strerror(errno));
+	munmap(map, g.mmap_size);
+	return got;
+}
+
 static void same_stream(const char *mode)
 {
 	static const struct {
@@ -174,6 +199,7 @@ static void same_stream(const char *mode)
 	} readers[] = {
 		{ "readv", drain_readv },
 		{ "mmap+ioctl", drain_mmap },
+		{ "mmap+next", drain_next },
 		{ "splice", drain_splice },
 		{ "sendfile", drain_sendfile },
 	};
@@ -381,6 +407,47 @@ static void splice_lends_pages(void)
 	close(fd);
 }
 
+/*
+ * The meta page (offset mmap_size) shows the counts and the sub-buffer
+ * handed out; one is handed out at a time, and given back once.
+ */
+static void next_subbuf_protocol(void)
+{
+	struct rrelay_geometry g;
+	struct rrelay_next nx = {0};
+	volatile struct rrelay_meta *m;
+	long long v[10] = {0};
+	int fd = open_buf(), busy, held, again;
+	unsigned char *map;
+
+	produce();
+	if (ioctl(fd, RRELAY_IOC_GET_GEOMETRY, &g))
+		bail("GET_GEOMETRY");
+	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, g.mmap_size);
+	map = mmap(NULL, g.mmap_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED || map == MAP_FAILED)
+		bail("mmap meta and data");
+	buf_stats(0, v);
+	tap(m->version == RRELAY_META_VERSION && m->subbuf_size == 512 && m->n_subbufs == 16 &&
+	    m->produced == (unsigned long long)v[1] && m->consumed == 0,
+	    "meta page: version %llu, %llu x %llu, produced %llu (stats %lld), consumed %llu",
+	    m->version, m->subbuf_size, m->n_subbufs, m->produced, v[1], m->consumed);
+	held = ioctl(fd, RRELAY_IOC_GET_NEXT_SUBBUF, &nx);
+	busy = ioctl(fd, RRELAY_IOC_GET_NEXT_SUBBUF, &nx) < 0 && errno == EBUSY;
+	tap(!held && busy && m->reader_held == 1 && m->reader_subbuf == nx.subbuf &&
+	    m->reader_offset == nx.offset && m->reader_len == nx.len && nx.len > 0 &&
+	    !memcmp(map + nx.offset, ref, nx.len),
+	    "GET_NEXT_SUBBUF hands out sub-buffer %llu (%llu bytes at %llu), in the meta page; EBUSY again",
+	    nx.subbuf, nx.len, nx.offset);
+	again = ioctl(fd, RRELAY_IOC_PUT_NEXT_SUBBUF);
+	tap(!again && ioctl(fd, RRELAY_IOC_PUT_NEXT_SUBBUF) < 0 && errno == EINVAL &&
+	    m->reader_held == 0 && m->consumed == 1,
+	    "PUT_NEXT_SUBBUF gives it back (consumed %llu); once only (EINVAL)", m->consumed);
+	munmap((void *)m, 4096);
+	munmap(map, g.mmap_size);
+	close(fd);
+}
+
 /* Record k of @len bytes, as relay_test_client.c writes it (fill_record). */
 static bool is_record(const unsigned char *p, size_t len, unsigned int k)
 {
@@ -430,6 +497,52 @@ static void overwrite_spares_lent_pages(void)
 		bail("rmmod");
 }
 
+/*
+ * In overwrite mode, a sub-buffer held by an mmap reader is out of the
+ * writer's reach: it drops records rather than overwrite it, until it is
+ * given back.
+ */
+static void overwrite_spares_a_held_subbuf(void)
+{
+	struct rrelay_geometry g;
+	struct rrelay_next nx = {0};
+	long long v[10] = {0}, produced;
+	unsigned char *map;
+	int fd, k;
+	bool same = true;
+
+	if (sh("insmod %s default_files=1 overwrite=1 subbuf_size=512 n_subbufs=4", CLIENT))
+		bail("insmod client");
+	ctl("write 256 6");
+	ctl("flush");
+	fd = open_buf();
+	if (ioctl(fd, RRELAY_IOC_GET_GEOMETRY, &g))
+		bail("GET_GEOMETRY");
+	map = mmap(NULL, g.mmap_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED || ioctl(fd, RRELAY_IOC_GET_NEXT_SUBBUF, &nx))
+		bail("mmap and GET_NEXT_SUBBUF");
+	ctl("write 256 16");
+	buf_stats(0, v);
+	for (k = 0; k < 2; k++)
+		same &= is_record(map + nx.offset + 256 * k, 256, k);
+	tap(nx.subbuf == 0 && nx.len == 512 && same && v[7] == 14 && v[8] == 0,
+	    "overwrite mode: a held sub-buffer stays (intact %d, dropped %lld, overwritten %lld)",
+	    same, v[7], v[8]);
+	if (ioctl(fd, RRELAY_IOC_PUT_NEXT_SUBBUF))
+		bail("PUT_NEXT_SUBBUF");
+	produced = v[1];
+	ctl("write 256 2");
+	ctl("flush");
+	buf_stats(0, v);
+	tap(v[7] == 14 && v[1] == produced + 1,
+	    "given back, the writer starts its slot again (produced %lld, then %lld; dropped %lld)",
+	    produced, v[1], v[7]);
+	munmap(map, g.mmap_size);
+	close(fd);
+	if (sh("rmmod rrelay_test_client"))
+		bail("rmmod");
+}
+
 static void overwrite_loss(void)
 {
 	long long lost = -1, overwritten = -1, v[10];
@@ -468,6 +581,7 @@ int main(void)
 	splice_full_pipe();
 	sendfile_to_file_refused();
 	splice_lends_pages();
+	next_subbuf_protocol();
 	bad_inputs();
 	finished_only();
 	hardirq_wakeup();
@@ -489,5 +603,6 @@ int main(void)
 		bail("rmmod");
 	overwrite_loss();
 	overwrite_spares_lent_pages();
+	overwrite_spares_a_held_subbuf();
 	return tap_done();
 }

@@ -14,6 +14,22 @@
  *   4. RRELAY_IOC_PUT_CONSUMED with the number of sub-buffers done.
  * read() and mmap readers share the consumed count: use one or the other.
  *
+ * The sub-buffer protocol (like LTTng's GET_NEXT_SUBBUF / PUT_NEXT_SUBBUF,
+ * or ftrace's mapped trace_pipe_raw), safe in overwrite mode too:
+ *   1. map the data (offset 0, mmap_size bytes) and the meta page (offset
+ *      mmap_size, one page), both read-only; struct rrelay_meta shows the
+ *      counts, with no syscall;
+ *   2. RRELAY_IOC_GET_NEXT_SUBBUF hands out the next finished sub-buffer,
+ *      every byte of it written: its data is rrelay_next.len bytes at
+ *      rrelay_next.offset in the data mapping. It is out of the writer's
+ *      reach until given back: in overwrite mode the writer drops records
+ *      (counted) rather than overwrite it. EAGAIN: none ready; EBUSY: one is
+ *      held already (by any file of the buffer);
+ *   3. RRELAY_IOC_PUT_NEXT_SUBBUF gives it back (EINVAL: none held). Closing
+ *      the file that holds one gives it back too.
+ * Sub-buffers the writer overwrote before the reader got to them are
+ * skipped, and counted in rrelay_meta.lost.
+ *
  * Readers never see bytes reserved and not yet committed by the writer
  * (rrelay_reserve() + rrelay_commit(), rrelay_write()). A producer on
  * relay's relay_reserve() (rrelay_reserve_committed() through
@@ -57,6 +73,52 @@ struct rrelay_positions {
 	__u64 flags;
 };
 
+/**
+ * struct rrelay_meta - the meta page, mapped read-only at offset mmap_size
+ * @version: RRELAY_META_VERSION
+ * @subbuf_size: bytes per sub-buffer
+ * @n_subbufs: sub-buffers in the ring
+ * @produced: sub-buffers finished by the writer
+ * @consumed: sub-buffers taken by readers (read, skipped, or handed out)
+ * @lost: sub-buffers readers skipped: the writer overwrote them first
+ * @dropped: records the writer dropped (buffer stopped, or a held
+ *	sub-buffer in its way)
+ * @reader_subbuf: the sub-buffer RRELAY_IOC_GET_NEXT_SUBBUF handed out
+ * @reader_offset: its data's offset in the data mapping
+ * @reader_len: its data bytes, padding excluded
+ * @reader_held: 1 while it is handed out
+ *
+ * The kernel updates each field atomically as things happen; fields are
+ * independent (read @reader_held before the other reader_ fields).
+ */
+struct rrelay_meta {
+	__u64 version;
+	__u64 subbuf_size;
+	__u64 n_subbufs;
+	__u64 produced;
+	__u64 consumed;
+	__u64 lost;
+	__u64 dropped;
+	__u64 reader_subbuf;
+	__u64 reader_offset;
+	__u64 reader_len;
+	__u64 reader_held;
+};
+
+#define RRELAY_META_VERSION	1
+
+/**
+ * struct rrelay_next - a sub-buffer handed out (RRELAY_IOC_GET_NEXT_SUBBUF)
+ * @subbuf: its number (sub-buffers finished before it)
+ * @offset: its data's offset in the data mapping
+ * @len: its data bytes, padding excluded
+ */
+struct rrelay_next {
+	__u64 subbuf;
+	__u64 offset;
+	__u64 len;
+};
+
 /* Bits of rrelay_positions.flags. */
 #define RRELAY_POS_STOPPED	(1 << 0)	/* writer in no sub-buffer: stopped, or switching */
 #define RRELAY_POS_FINALIZED	(1 << 1)	/* channel closed */
@@ -77,6 +139,8 @@ struct rrelay_padding {
 #define RRELAY_IOC_GET_PADDING		_IOWR(RRELAY_IOC_MAGIC, 3, struct rrelay_padding)
 #define RRELAY_IOC_PUT_CONSUMED		_IOW(RRELAY_IOC_MAGIC, 4, __u64)
 #define RRELAY_IOC_SET_FLAGS		_IOW(RRELAY_IOC_MAGIC, 5, __u64)
+#define RRELAY_IOC_GET_NEXT_SUBBUF	_IOR(RRELAY_IOC_MAGIC, 6, struct rrelay_next)
+#define RRELAY_IOC_PUT_NEXT_SUBBUF	_IO(RRELAY_IOC_MAGIC, 7)
 
 /* Flags for RRELAY_IOC_SET_FLAGS. */
 #define RRELAY_FLAG_FINISHED_ONLY	(1 << 0)	/* read finished sub-buffers only */
