@@ -165,7 +165,6 @@ struct Cpu {
 struct Map {
     addr: *mut u8,
     geo: uapi::Geometry,
-    lapped: u64,
 }
 
 impl Drop for Map {
@@ -189,8 +188,6 @@ pub struct Summary {
     /// The kernel's counts, from rrelay's stats (absent for other relays).
     pub dropped_writes: Option<u64>,
     pub lost_subbufs: Option<u64>,
-    /// Sub-buffers an mmap reader found overwritten while copying.
-    pub lapped_subbufs: u64,
 }
 
 fn ctx(path: &Path) -> String {
@@ -362,49 +359,41 @@ impl Map {
         Ok(Map {
             addr: addr.cast(),
             geo,
-            lapped: 0,
         })
     }
 
-    /// Copies finished sub-buffers out, `room` bytes at most, and releases
-    /// them. A sub-buffer larger than the room left is read() in part
-    /// instead, so its rest stays readable.
+    /// Copies finished sub-buffers out, `room` bytes at most, by the
+    /// sub-buffer protocol: `RRELAY_IOC_GET_NEXT_SUBBUF` hands one out (out
+    /// of the writer's reach, in overwrite mode too, so the copy is never
+    /// torn), `RRELAY_IOC_PUT_NEXT_SUBBUF` gives it back. Sub-buffers the
+    /// writer overwrote first are skipped by the kernel and counted lost.
+    /// With less room left than a sub-buffer, read() takes the bytes that
+    /// fit and leaves the rest in the buffer.
     fn drain(&mut self, file: &mut File, path: &Path, sink: &mut Sink, room: u64) -> Result<u64> {
-        let (size, n) = (self.geo.subbuf_size, self.geo.n_subbufs);
-        let pos = uapi::positions(&*file).context("RRELAY_IOC_GET_POSITIONS")?;
         let mut total = 0;
-        let mut chunk = vec![0u8; size as usize];
-        for k in pos.consumed..pos.produced {
-            if total >= room {
-                break;
-            }
-            let slot = k % n;
-            let padding = uapi::padding(&*file, slot).context("RRELAY_IOC_GET_PADDING")?;
-            let len = (size - padding.min(size)) as usize;
-            if len as u64 > room - total {
-                // read() starts where the consumed count says: here.
+        while total < room {
+            if room - total < self.geo.subbuf_size {
                 return Ok(total + read_out(file, path, sink, room - total)?);
             }
-            // SAFETY: The slot lies inside the mapping and `chunk` holds a
-            // whole sub-buffer. The bytes are copied through raw pointers,
-            // never borrowed: a writer that laps us may be changing them
-            // (checked below, and the copy then thrown away).
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    self.addr.add((slot * size) as usize),
-                    chunk.as_mut_ptr(),
-                    len,
-                )
+            let next = match uapi::get_next_subbuf(&*file) {
+                Ok(next) => next,
+                Err(e) if e.raw_os_error() == Some(Errno::AGAIN.raw_os_error()) => break,
+                Err(e) => return Err(e).context("RRELAY_IOC_GET_NEXT_SUBBUF"),
             };
-            // In overwrite mode the writer may have come round meanwhile.
-            let after = uapi::positions(&*file).context("RRELAY_IOC_GET_POSITIONS")?;
-            if after.produced - k >= n && after.flags & 1 == 0 {
-                self.lapped += 1;
-            } else {
-                sink.write_all(&chunk[..len])?;
-                total += len as u64;
+            let len = next.len;
+            if next.offset + next.len > self.geo.mmap_size {
+                bail!("RRELAY_IOC_GET_NEXT_SUBBUF: {next:?} lies outside the mapping");
             }
-            uapi::put_consumed(&*file, 1).context("RRELAY_IOC_PUT_CONSUMED")?;
+            // SAFETY: Checked just above: inside our mapping. The kernel
+            // keeps the sub-buffer out of the writer's reach until it is
+            // put back below, so the bytes do not change meanwhile.
+            let data = unsafe {
+                std::slice::from_raw_parts(self.addr.add(next.offset as usize), len as usize)
+            };
+            let written = sink.write_all(data);
+            uapi::put_next_subbuf(&*file).context("RRELAY_IOC_PUT_NEXT_SUBBUF")?;
+            written?;
+            total += len;
         }
         Ok(total)
     }
@@ -559,13 +548,6 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
         cpus: cpus.iter().map(|(&k, c)| (k, c.bytes)).collect(),
         dropped_writes: kernel.as_ref().map(|s| s.total(|b| b.dropped + b.big)),
         lost_subbufs: kernel.as_ref().map(|s| s.total(|b| b.lost)),
-        lapped_subbufs: cpus
-            .values()
-            .map(|c| match &c.how {
-                How::Mmap(m) => m.lapped,
-                _ => 0,
-            })
-            .sum(),
     })
 }
 
@@ -644,13 +626,6 @@ pub fn print_summary(s: &Summary, out: &mut impl Write) -> Result<()> {
             out,
             "kernel counts: not available (no rrelay stats for this channel)"
         )?,
-    }
-    if s.lapped_subbufs > 0 {
-        writeln!(
-            out,
-            "mmap reader: {} sub-buffers overwritten while copying, skipped",
-            s.lapped_subbufs
-        )?;
     }
     Ok(())
 }

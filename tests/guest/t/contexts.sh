@@ -1,7 +1,8 @@
 # Writers in process, softirq, hardirq and NMI context at once
 # (tests/modules/rrelay_stress.c), with remote flushes from hardirq, on
 # per-CPU and global channels (no client lock), in both modes, drained by
-# readers in every mode. Every record is verified (checksum, per-stream
+# readers in every mode (mmap by the sub-buffer protocol, in overwrite mode
+# too). Every record is verified (checksum, per-stream
 # sequence), and per stream received + dropped + lost == written exactly:
 # in no-overwrite mode nothing is lost; in overwrite mode the records
 # neither received nor dropped are the kernel's lost sub-buffers times the
@@ -61,6 +62,6 @@ run() {
 run percpu 0 0 splice
 run global 0 0 mmap
 run percpu-overwrite 0 1 read
-run global-overwrite 1 1 splice
+run global-overwrite 1 1 mmap
 check "rrelay unloads" rmmod rrelay
 done_testing
