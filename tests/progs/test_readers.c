@@ -481,8 +481,8 @@ static void overwrite_spares_lent_pages(void)
 		bail("pipe");
 	fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
 	n = splice(fd, NULL, p[1], NULL, MAX, SPLICE_F_NONBLOCK);
-	/* Two laps' worth: every switch finds the next slot lent. */
-	ctl("write 256 16");
+	/* Ten laps' worth: every switch finds the next slot lent. */
+	ctl("write 256 80");
 	buf_stats(0, v);
 	read_upto(p[0], b, n > 0 ? n : 0);
 	for (k = 0; k < 6 && n == sizeof(b); k++)
