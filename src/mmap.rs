@@ -40,7 +40,7 @@ impl RchanBuf {
         }
         let size = self.geometry().alloc_size(PAGE_SIZE);
         // SAFETY: The VMA is valid while this mmap call sets it up.
-        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff } as usize;
+        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
         let len = vma.end() - vma.start();
         let pages = match (pgoff * PAGE_SIZE, len) {
             (0, l) if l == size => &self.mem().pages()[..size / PAGE_SIZE],
