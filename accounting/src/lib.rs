@@ -20,6 +20,7 @@ mod ring_atomics {
     pub use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 }
 
+pub mod buf;
 pub mod reference;
 pub mod sim;
 

@@ -9,31 +9,23 @@
 //! refusal, every byte read, every count, the writer and reader positions
 //! and the bytes in the ring. The property tests and the fuzzer call it.
 
+use crate::buf::Buf;
 use crate::reference::{header, record, Counts, Reference, StartCall};
-use crate::ring::{self, Client, Position, Reason, RingState, WriteState};
+use crate::ring::{self, Client, Reason, WriteState};
 use crate::*;
 use std::cell::{Cell, RefCell};
 use std::string::String;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::vec::Vec;
 
-/// A value no correct start leaves in the protocol's state.
-const POISON: usize = usize::MAX / 4;
-
-/// A buffer: the protocol's state in atomics, the data in a vector, the
-/// counts, and the client's state.
+/// A buffer: the protocol's state and the data ([`Buf`]), the counts, and
+/// the client's state.
 pub struct Sim {
     pub g: Geometry,
     /// The client's own copy of the sub-buffer size.
     pub size: usize,
     pub overwrite: bool,
-    ws: AtomicU64,
-    pos: AtomicUsize,
-    consumed: AtomicUsize,
-    commit: Vec<AtomicUsize>,
-    padding: Vec<AtomicUsize>,
-    start_reserve: AtomicUsize,
-    pub data: RefCell<Vec<u8>>,
+    pub buf: Buf,
     pub events: RefCell<Vec<Event>>,
     pub published_bytes: Cell<usize>,
     pub reader: Cell<ReaderPos>,
@@ -44,27 +36,6 @@ pub struct Sim {
     pub paused: Cell<bool>,
     /// Every `subbuf_start` call, in order.
     pub starts: RefCell<Vec<StartCall>>,
-}
-
-impl RingState for Sim {
-    fn ws(&self) -> &AtomicU64 {
-        &self.ws
-    }
-    fn pos(&self) -> &AtomicUsize {
-        &self.pos
-    }
-    fn consumed(&self) -> &AtomicUsize {
-        &self.consumed
-    }
-    fn commit(&self, slot: usize) -> &AtomicUsize {
-        &self.commit[slot]
-    }
-    fn padding(&self, slot: usize) -> &AtomicUsize {
-        &self.padding[slot]
-    }
-    fn start_reserve(&self) -> &AtomicUsize {
-        &self.start_reserve
-    }
 }
 
 impl Client for Sim {
@@ -79,10 +50,9 @@ impl Client for Sim {
         // sub-buffer being started is number `produced`.
         let k = self.produced();
         let len = self.header_len.get();
-        let at = slot * self.size;
         let room = len.min(self.size);
-        self.data.borrow_mut()[at..at + room].copy_from_slice(&header(k, room));
-        self.start_reserve.store(len, SeqCst);
+        self.buf.put(slot * self.size, &header(k, room));
+        self.buf.start_reserve.store(len, SeqCst);
         true
     }
     fn count(&self, event: Event) {
@@ -111,19 +81,12 @@ impl Sim {
         paused: bool,
     ) -> Self {
         let g = Geometry::new(subbuf_size, n_subbufs).unwrap();
-        let poison = || (0..n_subbufs).map(|_| AtomicUsize::new(POISON)).collect();
-        // The state starts as garbage: `start` must set all of it.
+        // The state starts as garbage (`Buf::new`): `start` must set all of it.
         let sim = Sim {
             g,
             size: subbuf_size,
             overwrite,
-            ws: AtomicU64::new(POISON as u64),
-            pos: AtomicUsize::new(POISON),
-            consumed: AtomicUsize::new(POISON),
-            commit: poison(),
-            padding: poison(),
-            start_reserve: AtomicUsize::new(POISON),
-            data: RefCell::new(std::vec![0; subbuf_size * n_subbufs]),
+            buf: Buf::new(subbuf_size, n_subbufs),
             events: RefCell::new(Vec::new()),
             published_bytes: Cell::new(0),
             reader: Cell::new(ReaderPos::default()),
@@ -132,37 +95,36 @@ impl Sim {
             paused: Cell::new(paused),
             starts: RefCell::new(Vec::new()),
         };
-        ring::start(&g, &sim, &sim);
+        ring::start(&g, &sim.buf, &sim);
         sim
     }
 
     /// Sub-buffers finished.
     pub fn produced(&self) -> usize {
-        Position::from_raw(self.pos.load(SeqCst)).produced()
+        self.buf.produced()
     }
 
     /// Sub-buffers released by the reader.
     pub fn consumed(&self) -> usize {
-        self.consumed.load(SeqCst)
+        self.buf.consumed.load(SeqCst)
     }
 
     /// The write state word.
     pub fn write_state(&self) -> WriteState {
-        WriteState::from_raw(self.ws.load(SeqCst))
+        WriteState::from_raw(self.buf.ws.load(SeqCst))
     }
 
     /// The padding recorded for `slot`.
     pub fn padding_of(&self, slot: usize) -> usize {
-        self.padding[slot].load(SeqCst)
+        self.buf.padding[slot].load(SeqCst)
     }
 
     /// `relay_write`: returns whether the record went in.
     pub fn write(&self, rec: &[u8]) -> bool {
-        match ring::reserve(&self.g, self, self, rec.len()) {
+        match ring::reserve(&self.g, &self.buf, self, rec.len()) {
             Some(r) => {
-                let pos = r.pos(&self.g);
-                self.data.borrow_mut()[pos..pos + rec.len()].copy_from_slice(rec);
-                ring::commit(&self.g, self, self, r);
+                self.buf.put(r.pos(&self.g), rec);
+                ring::commit(&self.g, &self.buf, self, r);
                 true
             }
             None => false,
@@ -170,11 +132,11 @@ impl Sim {
     }
 
     pub fn flush(&self) {
-        let _ = ring::switch(&self.g, self, self, Reason::Flush);
+        let _ = ring::switch(&self.g, &self.buf, self, Reason::Flush);
     }
 
     pub fn snapshot(&self) -> WriterSnapshot {
-        ring::snapshot(&self.g, self).writer(&self.g)
+        ring::snapshot(&self.g, &self.buf).writer(&self.g)
     }
 
     /// `read()` of up to `max` bytes, as the file operation does it.
@@ -209,13 +171,13 @@ impl Sim {
                     // One writer, no interrupts: a finished sub-buffer is
                     // always complete.
                     assert!(
-                        w.produced == r.consumed || ring::complete(&self.g, self, r.consumed),
+                        w.produced == r.consumed || ring::complete(&self.g, &self.buf, r.consumed),
                         "sub-buffer {} finished but not complete",
                         r.consumed
                     );
                     let n = len.min(max - out.len());
-                    out.extend_from_slice(&self.data.borrow()[start..start + n]);
-                    assert!(ring::snapshot(&self.g, self).intact(&self.g, r.consumed));
+                    out.extend(self.buf.get(start, n));
+                    assert!(ring::snapshot(&self.g, &self.buf).intact(&self.g, r.consumed));
                     self.release(self.g.consume(w, r, n, pad));
                 }
             }
@@ -232,12 +194,12 @@ impl Sim {
                 bytes_consumed: 0,
             });
         }
-        self.consumed.store(c, SeqCst);
+        self.buf.consumed.store(c, SeqCst);
     }
 
     fn release(&self, pos: ReaderPos) {
         self.reader.set(pos);
-        self.consumed.store(pos.consumed, SeqCst);
+        self.buf.consumed.store(pos.consumed, SeqCst);
     }
 
     pub fn count(&self, e: Event) -> usize {
@@ -418,13 +380,13 @@ fn compare(sim: &Sim, m: &Reference, at: &str) -> Result<(), String> {
     );
     // The sub-buffers in the ring hold their bytes; finished ones record
     // their padding.
-    let data = sim.data.borrow();
+
     for k in m.subbufs.len().saturating_sub(n)..m.subbufs.len() {
         let (at_slot, bytes) = ((k % n) * size, &m.subbufs[k]);
+        let held = sim.buf.get(at_slot, bytes.len());
         ensure!(
-            data[at_slot..at_slot + bytes.len()] == bytes[..],
-            "{at}: sub-buffer {k} holds {:?}, reference {bytes:?}",
-            &data[at_slot..at_slot + bytes.len()]
+            held == *bytes,
+            "{at}: sub-buffer {k} holds {held:?}, reference {bytes:?}"
         );
         ensure!(
             k >= finished || sim.padding_of(k % n) == size - bytes.len(),
@@ -433,11 +395,11 @@ fn compare(sim: &Sim, m: &Reference, at: &str) -> Result<(), String> {
             size - bytes.len()
         );
         ensure!(
-            k >= finished || ring::complete(&g, sim, k),
+            k >= finished || ring::complete(&g, &sim.buf, k),
             "{at}: sub-buffer {k} finished but not complete"
         );
     }
-    let snap = ring::snapshot(&g, sim);
+    let snap = ring::snapshot(&g, &sim.buf);
     for k in finished.saturating_sub(2 * n)..=finished {
         ensure!(
             snap.intact(&g, k) == m.intact(k),

@@ -16,81 +16,17 @@
 //! `Port::Module` stays as the code before them, and the tests named
 //! `before_the_fix_*` (`should_panic`) show each scenario catches its bug.
 
-use rrelay_accounting::ring::{
-    self, Client, Position, Reason, RingState, Step, Switched, WriteState,
-};
-use rrelay_accounting::{Event, Geometry, ReadStep, ReaderPos};
+use rrelay_accounting::ring::{self, Client, Position, Reason, Step, Switched, WriteState};
+use rrelay_accounting::{Event, ReadStep, ReaderPos};
 use std::cell::Cell;
-use std::sync::atomic::{fence, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------
 // A buffer and a client (as in tests/ring.rs).
 
-struct Buf {
-    g: Geometry,
-    ws: AtomicU64,
-    pos: AtomicUsize,
-    consumed: AtomicUsize,
-    commit: Vec<AtomicUsize>,
-    padding: Vec<AtomicUsize>,
-    start_reserve: AtomicUsize,
-    data: Vec<AtomicU8>,
-}
-
-impl Buf {
-    fn new(size: usize, n: usize) -> Self {
-        Buf {
-            g: Geometry::new(size, n).unwrap(),
-            ws: AtomicU64::new(u64::MAX),
-            pos: AtomicUsize::new(77),
-            consumed: AtomicUsize::new(5),
-            commit: (0..n).map(|_| AtomicUsize::new(3)).collect(),
-            padding: (0..n).map(|_| AtomicUsize::new(9)).collect(),
-            start_reserve: AtomicUsize::new(1),
-            // Never written by a writer: 0xa5.
-            data: (0..size * n).map(|_| AtomicU8::new(0xa5)).collect(),
-        }
-    }
-
-    fn put(&self, pos: usize, bytes: &[u8]) {
-        for (i, b) in bytes.iter().enumerate() {
-            self.data[pos + i].store(*b, Ordering::Relaxed);
-        }
-    }
-
-    fn get(&self, pos: usize, len: usize) -> Vec<u8> {
-        (pos..pos + len)
-            .map(|i| self.data[i].load(Ordering::Relaxed))
-            .collect()
-    }
-
-    fn produced(&self) -> usize {
-        Position::from_raw(self.pos.load(Ordering::Acquire)).produced()
-    }
-}
-
-impl RingState for Buf {
-    fn ws(&self) -> &AtomicU64 {
-        &self.ws
-    }
-    fn pos(&self) -> &AtomicUsize {
-        &self.pos
-    }
-    fn consumed(&self) -> &AtomicUsize {
-        &self.consumed
-    }
-    fn commit(&self, slot: usize) -> &AtomicUsize {
-        &self.commit[slot]
-    }
-    fn padding(&self, slot: usize) -> &AtomicUsize {
-        &self.padding[slot]
-    }
-    fn start_reserve(&self) -> &AtomicUsize {
-        &self.start_reserve
-    }
-}
+use rrelay_accounting::buf::Buf;
 
 /// relay's default client (stop when full), or an overwriting one.
 struct Cl {

@@ -15,72 +15,12 @@
 //!   once, and written == received + dropped (+ lost with overwrite).
 
 use rrelay_accounting::reference::{self, Reference};
-use rrelay_accounting::ring::{self, Client, Reason, RingState, Step, Switched, WriteState};
-use rrelay_accounting::{Event, Geometry, ReadStep, ReaderPos, WriterSnapshot};
+use rrelay_accounting::ring::{self, Client, Reason, Step, Switched, WriteState};
+use rrelay_accounting::{Event, ReadStep, ReaderPos, WriterSnapshot};
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 
-/// A buffer: the protocol's state and the bytes.
-struct Buf {
-    g: Geometry,
-    ws: AtomicU64,
-    pos: AtomicUsize,
-    consumed: AtomicUsize,
-    commit: Vec<AtomicUsize>,
-    padding: Vec<AtomicUsize>,
-    start_reserve: AtomicUsize,
-    data: Vec<AtomicU8>,
-}
-
-impl Buf {
-    fn new(size: usize, n: usize) -> Self {
-        let g = Geometry::new(size, n).unwrap();
-        // Poisoned: `ring::start` must set everything it relies on.
-        Buf {
-            g,
-            ws: AtomicU64::new(u64::MAX),
-            pos: AtomicUsize::new(77),
-            consumed: AtomicUsize::new(5),
-            commit: (0..n).map(|_| AtomicUsize::new(3)).collect(),
-            padding: (0..n).map(|_| AtomicUsize::new(9)).collect(),
-            start_reserve: AtomicUsize::new(1),
-            data: (0..size * n).map(|_| AtomicU8::new(0xa5)).collect(),
-        }
-    }
-
-    fn put(&self, pos: usize, bytes: &[u8]) {
-        for (i, b) in bytes.iter().enumerate() {
-            self.data[pos + i].store(*b, Ordering::Relaxed);
-        }
-    }
-
-    fn get(&self, pos: usize, len: usize) -> Vec<u8> {
-        (pos..pos + len)
-            .map(|i| self.data[i].load(Ordering::Relaxed))
-            .collect()
-    }
-}
-
-impl RingState for Buf {
-    fn ws(&self) -> &AtomicU64 {
-        &self.ws
-    }
-    fn pos(&self) -> &AtomicUsize {
-        &self.pos
-    }
-    fn consumed(&self) -> &AtomicUsize {
-        &self.consumed
-    }
-    fn commit(&self, slot: usize) -> &AtomicUsize {
-        &self.commit[slot]
-    }
-    fn padding(&self, slot: usize) -> &AtomicUsize {
-        &self.padding[slot]
-    }
-    fn start_reserve(&self) -> &AtomicUsize {
-        &self.start_reserve
-    }
-}
+use rrelay_accounting::buf::Buf;
 
 /// The counts a client keeps, indexed by [`Event`].
 #[derive(Default)]
