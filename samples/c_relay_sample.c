@@ -22,14 +22,11 @@
 #include <linux/percpu.h>
 #include <linux/timer.h>
 #include <linux/uaccess.h>
-#include <linux/unaligned.h>
 #include <linux/workqueue.h>
 
-#define RECORD_MAGIC	0x594c5252	/* "RRLY", see samples/record_format.rs */
-#define HEADER_LEN	32
-#define RECORD_SIZE	64
+#include "record_format.h"
 
-enum { CTX_PROCESS, CTX_SOFTIRQ, CTX_HARDIRQ, NR_CTX };
+#define NR_CTX	3	/* process, softirq, hardirq (record_format.h) */
 static const char *const ctx_names[NR_CTX] = { "process", "softirq", "hardirq" };
 
 static ulong subbuf_size = 16384;
@@ -55,35 +52,6 @@ static struct dentry *dir;
 static DEFINE_MUTEX(control_lock);
 static bool running;
 
-static u32 fnv1a(u32 h, const u8 *p, size_t n)
-{
-	while (n--) {
-		h ^= *p++;
-		h *= 0x01000193;
-	}
-	return h;
-}
-
-/* One record, as record_format.rs lays it out. */
-static void encode(u8 *rec, int cpu, int ctx, u64 seq)
-{
-	u32 len = RECORD_SIZE - HEADER_LEN, sum;
-	u64 now = ktime_get_ns();
-	size_t i;
-
-	put_unaligned_le32(RECORD_MAGIC, rec);
-	put_unaligned_le16(cpu, rec + 4);
-	rec[6] = ctx;
-	rec[7] = 0;
-	put_unaligned_le64(seq, rec + 8);
-	put_unaligned_le64(now, rec + 16);
-	put_unaligned_le32(len, rec + 24);
-	for (i = 0; i < len; i++)
-		rec[HEADER_LEN + i] = (u8)(seq + i);
-	sum = fnv1a(fnv1a(0x811c9dc5, rec, 28), rec + HEADER_LEN, len);
-	put_unaligned_le32(sum, rec + 28);
-}
-
 /* Called on the CPU of @s, in context @ctx; each (CPU, context) has one writer. */
 static void emit(struct sample_cpu *s, int ctx)
 {
@@ -93,7 +61,7 @@ static void emit(struct sample_cpu *s, int ctx)
 	local_irq_save(flags);
 	slot = relay_reserve(chan, RECORD_SIZE);
 	if (slot)
-		encode(slot, s->cpu, ctx, s->written[ctx]);
+		record_encode(slot, s->cpu, ctx, s->written[ctx], ktime_get_ns());
 	else
 		s->dropped[ctx]++;
 	s->written[ctx]++;

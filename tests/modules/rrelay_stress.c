@@ -36,13 +36,10 @@
 #include <linux/percpu.h>
 #include <linux/timekeeping.h>
 #include <linux/timer.h>
-#include <linux/unaligned.h>
 
-#define RECORD_MAGIC	0x594c5252	/* "RRLY", see samples/record_format.rs */
-#define HEADER_LEN	32
-#define RECORD_SIZE	64
+#include "../../samples/record_format.h"
 
-enum { CTX_PROCESS, CTX_SOFTIRQ, CTX_HARDIRQ, CTX_NMI, NR_CTX };
+#define NR_CTX	4	/* process, softirq, hardirq, nmi (record_format.h) */
 static const char *const ctx_names[NR_CTX] = { "process", "softirq", "hardirq", "nmi" };
 
 static bool global;
@@ -88,40 +85,12 @@ static struct hrtimer flush_timer;
 static atomic_long_t nmis, flushes;
 static int flush_cpu;
 
-static u32 fnv1a(u32 h, const u8 *p, size_t n)
-{
-	while (n--) {
-		h ^= *p++;
-		h *= 0x01000193;
-	}
-	return h;
-}
-
-/* One record, as record_format.rs lays it out; NMI-safe (the fast clock). */
-static void encode(u8 *rec, int cpu, int ctx, u64 seq)
-{
-	u32 len = RECORD_SIZE - HEADER_LEN, sum;
-	size_t i;
-
-	put_unaligned_le32(RECORD_MAGIC, rec);
-	put_unaligned_le16(cpu, rec + 4);
-	rec[6] = ctx;
-	rec[7] = 0;
-	put_unaligned_le64(seq, rec + 8);
-	put_unaligned_le64(ktime_get_mono_fast_ns(), rec + 16);
-	put_unaligned_le32(len, rec + 24);
-	for (i = 0; i < len; i++)
-		rec[HEADER_LEN + i] = (u8)(seq + i);
-	sum = fnv1a(fnv1a(0x811c9dc5, rec, 28), rec + HEADER_LEN, len);
-	put_unaligned_le32(sum, rec + 28);
-}
-
 /* Stream (@s's CPU, @ctx) has one writer at a time: no lock needed here. */
 static void emit_write(struct stress_cpu *s, int ctx)
 {
 	u8 rec[RECORD_SIZE];
 
-	encode(rec, s->cpu, ctx, s->written[ctx]);
+	record_encode(rec, s->cpu, ctx, s->written[ctx], ktime_get_mono_fast_ns());
 	if (!rrelay_write_noinline(chan, rec, sizeof(rec)))
 		s->dropped[ctx]++;
 	s->written[ctx]++;
@@ -133,7 +102,7 @@ static void emit_reserve(struct stress_cpu *s, int ctx)
 	void *p = rrelay_reserve(chan, RECORD_SIZE, &res);
 
 	if (p) {
-		encode(p, s->cpu, ctx, s->written[ctx]);
+		record_encode(p, s->cpu, ctx, s->written[ctx], ktime_get_mono_fast_ns());
 		rrelay_commit(&res);
 	} else {
 		s->dropped[ctx]++;
