@@ -59,7 +59,10 @@ struct rrelay_buf;
  *	writes are dropped (and counted) until the reader frees a sub-buffer.
  *	May call rrelay_subbuf_start_reserve(), and write a header into
  *	@subbuf, but only when it returns 1: when full, @subbuf still holds
- *	unread data. Optional: the default stops when full (no-overwrite).
+ *	unread data. May write into @prev_subbuf (the sub-buffer just
+ *	finished, not yet visible to readers), which is NULL on the first call
+ *	and when retrying a stopped buffer (that one was finished before).
+ *	Optional: the default stops when full (no-overwrite).
  *	Runs in the writer's context (any, NMI included), with local
  *	interrupts off, never twice at once for one buffer.
  * @create_buf_file: create the file for a buffer; set *@is_global non-zero
@@ -230,7 +233,9 @@ void rrelay_flush(struct rrelay_chan *chan);
  * rrelay_reset - empty every buffer and restart it
  * @chan: the channel (NULL is ignored)
  *
- * The pages are kept. No writer or reader may be active. Process context.
+ * The pages are kept. No writer or reader may be active, and no page may
+ * still sit in a pipe (splice) or be held by an mmap reader: the writer
+ * starts over them. Process context.
  */
 void rrelay_reset(struct rrelay_chan *chan);
 

@@ -366,7 +366,7 @@ impl RchanBuf {
 
     /// Drops one lend of `token`'s slot; gives the writer what it frees.
     pub(crate) fn unlend(&self, token: &Lent) {
-        token.count.fetch_sub(1, Ordering::Release);
+        token.count.fetch_sub(1, Ordering::SeqCst);
         self.release_lent();
     }
 
@@ -452,10 +452,18 @@ impl RchanBuf {
     /// only after the reader is done with its bytes.
     pub(crate) fn release_lent(&self) {
         let g = self.geometry();
+        // Full fence: the caller's move of `taken` or of a lend count
+        // before the loads below (store buffering: an unlend and a reader's
+        // move each see the other's, or one of them releases).
+        fence(Ordering::SeqCst);
         loop {
             let c = self.consumed.load(Ordering::Acquire);
             let t = self.taken.load(Ordering::Acquire);
-            if t == c || self.lent[g.slot(c)].count.load(Ordering::Acquire) != 0 {
+            // `t == c`: all released. `c` ahead of `t` (wrapping): a reset
+            // in progress, seen half done; nothing to release. (`t` far
+            // ahead is fine: a reader skipped what the writer overwrote.)
+            let ahead = c.wrapping_sub(t) <= usize::MAX / 2;
+            if t == c || ahead || self.lent[g.slot(c)].count.load(Ordering::Acquire) != 0 {
                 return;
             }
             // INVARIANT: `c < taken`, and no pipe holds sub-buffer `c`.
@@ -500,14 +508,16 @@ impl RchanBuf {
     pub(crate) fn reset(&self) {
         let mut reader = self.reader.lock();
         *reader = ReaderPos::default();
-        self.taken.store(0, Ordering::Relaxed);
+        // INVARIANT: `ring::start` zeroes `pos` and `consumed` first, then
+        // `taken`: never ahead of `produced` (PUT_CONSUMED takes the reader
+        // lock, held here).
+        ring::start(self.geometry(), self, self);
+        self.taken.store(0, Ordering::Release);
         let meta = self.meta();
         for counter in [&meta.produced, &meta.consumed, &meta.lost, &meta.dropped] {
             counter.store(0, Ordering::Relaxed);
         }
         self.stats.reset();
         self.finalized.store(false, Release);
-        // INVARIANT: `ring::start` sets every counter of the protocol.
-        ring::start(self.geometry(), self, self);
     }
 }

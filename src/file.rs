@@ -418,6 +418,11 @@ impl RchanBuf {
             // then at least it, even if PUT_CONSUMED moves it meanwhile.
             let taken = self.taken();
             let w = self.snapshot().writer(&g);
+            if taken.wrapping_sub(w.produced) <= usize::MAX / 2 && taken != w.produced {
+                // Ahead of the writer: only a reset racing the reader (a
+                // misuse) shows this; read nothing rather than wrap.
+                return None;
+            }
             if reader.consumed != taken {
                 // `rrelay_subbufs_consumed` (or the mmap reader's ioctl)
                 // moved the reader: start at the sub-buffer it left.
@@ -556,15 +561,20 @@ impl RchanBuf {
                     .ok()
                     .filter(|&n| n <= ready && n <= g.n_subbufs())
                     .ok_or(EINVAL)?;
+                // Under the reader lock: ordered with read() and reset.
+                let _reader = self.lock_reader();
                 self.put_consumed(n);
                 Ok(())
             }
             uapi::GET_NEXT_SUBBUF => {
-                let next = self.get_next_subbuf(file)?;
-                user.writer()
-                    .write(&[next.k, next.start, next.len].map(|v| v as u64))
+                // Told before it is taken: a fault takes nothing.
+                let mut out = user.writer();
+                self.get_next_subbuf(file, |next| {
+                    out.write(&[next.k, next.start, next.len].map(|v| v as u64))
+                })
+                .map(|_| ())
             }
-            uapi::PUT_NEXT_SUBBUF => self.put_next_subbuf(),
+            uapi::PUT_NEXT_SUBBUF => self.put_next_subbuf(file),
             uapi::SET_FLAGS => {
                 let flags = user.reader().read::<u64>()?;
                 if flags & !uapi::FLAG_FINISHED_ONLY != 0 {

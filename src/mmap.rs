@@ -42,7 +42,9 @@ impl RchanBuf {
         // SAFETY: The VMA is valid while this mmap call sets it up.
         let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
         let len = vma.end() - vma.start();
-        let pages = match (pgoff * PAGE_SIZE, len) {
+        // `pgoff` comes from user space: no overflow.
+        let off = pgoff.checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
+        let pages = match (off, len) {
             (0, l) if l == size => &self.mem().pages()[..size / PAGE_SIZE],
             (off, PAGE_SIZE) if off == size => &self.mem().pages()[size / PAGE_SIZE..],
             _ => return Err(EINVAL),
@@ -61,9 +63,14 @@ impl RchanBuf {
     }
 
     /// `RRELAY_IOC_GET_NEXT_SUBBUF`: hands `file` the next finished,
-    /// complete sub-buffer, lent until [`RchanBuf::put_next_subbuf`].
-    /// `EAGAIN`: none ready; `EBUSY`: one is held already.
-    pub(crate) fn get_next_subbuf(&self, file: *mut bindings::file) -> Result<Held> {
+    /// complete sub-buffer, lent until [`RchanBuf::put_next_subbuf`];
+    /// `tell` gives it to user space first (when that fails, nothing is
+    /// taken). `EAGAIN`: none ready; `EBUSY`: one is held already.
+    pub(crate) fn get_next_subbuf(
+        &self,
+        file: *mut bindings::file,
+        tell: impl FnOnce(&Held) -> Result,
+    ) -> Result<Held> {
         let g = *self.geometry();
         let mut reader = self.lock_reader();
         let mut held = self.held.lock();
@@ -86,6 +93,10 @@ impl RchanBuf {
                 len: d.len,
                 file: file as usize,
             };
+            if let Err(e) = tell(&h) {
+                self.unlend(self.lend_token(g.slot(h.k)));
+                return Err(e);
+            }
             self.advance(&mut reader, d.consumed(&g, d.len));
             self.stats.add_read(d.len);
             let meta = self.meta();
@@ -98,10 +109,15 @@ impl RchanBuf {
         }
     }
 
-    /// `RRELAY_IOC_PUT_NEXT_SUBBUF`: gives the held sub-buffer back to the
-    /// writer. `EINVAL`: none is held.
-    pub(crate) fn put_next_subbuf(&self) -> Result {
-        let h = self.held.lock().take().ok_or(EINVAL)?;
+    /// `RRELAY_IOC_PUT_NEXT_SUBBUF`: gives the sub-buffer `file` holds back
+    /// to the writer. `EINVAL`: it holds none.
+    pub(crate) fn put_next_subbuf(&self, file: *mut bindings::file) -> Result {
+        let mut held = self.held.lock();
+        let h = held.filter(|h| h.file == file as usize).ok_or(EINVAL)?;
+        *held = None;
+        // Inside the lock: a GET_NEXT that follows sets it again after.
+        self.meta().reader_held.store(0, Ordering::Release);
+        drop(held);
         self.give_back(h);
         Ok(())
     }
@@ -111,13 +127,13 @@ impl RchanBuf {
         let mut held = self.held.lock();
         if let Some(h) = held.filter(|h| h.file == file as usize) {
             *held = None;
+            self.meta().reader_held.store(0, Ordering::Release);
             drop(held);
             self.give_back(h);
         }
     }
 
     fn give_back(&self, h: Held) {
-        self.meta().reader_held.store(0, Ordering::Release);
         self.unlend(self.lend_token(self.geometry().slot(h.k)));
     }
 }

@@ -112,9 +112,12 @@
 //!   with the reader's acquire load of `commit`: every committer's release
 //!   heads a release sequence the reader's load reads from, so the reader
 //!   sees every byte of a complete sub-buffer.
-//! - Finish: `padding[slot]` (release), the padding's commit (release),
-//!   then `pos` (release); pairs with the reader's acquire of `pos` before
-//!   it reads `padding` (acquire). A reader reads the padding once per
+//! - Finish: `padding[slot]` (release), then `pos` (release); pairs with
+//!   the reader's acquire of `pos` before it reads `padding` (acquire). The
+//!   padding's commit (release) comes only after the callback returned, so
+//!   the finished sub-buffer stays incomplete, and unread, while the
+//!   callback may write into it as `prev` (a retry of a stopped buffer
+//!   gets no `prev`: that sub-buffer is complete already). A reader reads the padding once per
 //!   step and validates what it derived from it (the end of a sub-buffer,
 //!   even when it reads nothing more) like a copy: a later lap may have
 //!   rewritten it.
@@ -582,9 +585,14 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     };
     // This switch owns the buffer's write side until it stores `ws` again.
     let mut produced = Position::from_raw(s.pos().load(Ordering::Relaxed)).produced();
+    // The padding of the sub-buffer this switch finishes: committed once
+    // the callback returned, so that sub-buffer stays incomplete (no
+    // reader takes it) while the callback may write into `prev`.
+    let mut pending = None;
     let prev = if w.is_stopped() {
-        // The writer still stands after the last finished sub-buffer.
-        Some(g.slot(produced.wrapping_sub(1)))
+        // A retry: the last finished sub-buffer is complete, maybe read or
+        // lent already, so the callback gets no `prev` to write into.
+        None
     } else {
         if why == Reason::Close && w.off() == s.start_reserve().load(Ordering::Relaxed) {
             // No record in it: close produces no empty sub-buffer.
@@ -597,7 +605,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         // (read_step) sees the claim and validates it away.
         s.padding(w.slot()).store(padding, Ordering::Release);
         c.step(Step::SwitchPad);
-        commit_bytes(g, s, c, w.slot(), padding);
+        pending = Some((w.slot(), padding));
         c.step(Step::SwitchProduce);
         produced = produced.wrapping_add(1);
         // Release: the padding (and its commit) before the new count.
@@ -606,11 +614,22 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         c.finished(w.off());
         Some(w.slot())
     };
+    let commit_pending = |pending: &mut Option<(usize, usize)>| {
+        if let Some((slot, padding)) = pending.take() {
+            commit_bytes(g, s, c, slot, padding);
+        }
+    };
     let slot = g.slot(produced);
     if why == Reason::Close {
+        commit_pending(&mut pending);
         s.ws()
             .store(WriteState::closed(slot).raw(), Ordering::Release);
         return Switched::Refused;
+    }
+    if g.n_subbufs() == 1 {
+        // One slot: the next sub-buffer is the one just finished, whose
+        // lap must be complete before it starts again.
+        commit_pending(&mut pending);
     }
     // Acquire: pairs with the reader's release of `consumed`.
     let full = g.is_full(produced, s.consumed().load(Ordering::Acquire));
@@ -624,6 +643,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     // reader sees this switch, or this switch sees the lend.
     fence(Ordering::SeqCst);
     if s.commit(slot).load(Ordering::Acquire) != lap_base(g, produced) || c.lent(slot) {
+        commit_pending(&mut pending);
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
         return drop(c);
@@ -633,7 +653,10 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     // into the slot (pairs with the reader's smp_rmb() after its copy).
     fence(Ordering::Release);
     c.step(Step::SwitchCallback);
-    if !c.subbuf_start(slot, prev, full) {
+    let accepted = c.subbuf_start(slot, prev, full);
+    // The callback is done with `prev`: readers may have it.
+    commit_pending(&mut pending);
+    if !accepted {
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
         return drop(c);

@@ -110,6 +110,11 @@ static void rrelay_pipe_buf_release(struct pipe_inode_info *pipe, struct pipe_bu
 {
 	rrelay_lend_release((void *)pb->private);
 	put_page(pb->page);
+	/*
+	 * Last: this may drop the module's last reference while its code
+	 * still runs. The compiler makes it a tail call (jmp module_put) here,
+	 * as it must for any module_put(THIS_MODULE) ending a module function.
+	 */
 	module_put(THIS_MODULE);
 }
 

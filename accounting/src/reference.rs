@@ -16,7 +16,9 @@
 //!   logging on its own (here: `paused`). When it refuses, the writer is
 //!   stopped: each record is dropped (a flush or an empty record drops
 //!   nothing) until a later attempt is allowed to start a sub-buffer. The
-//!   first sub-buffer starts whatever the client answers, as in relay.
+//!   first sub-buffer starts whatever the client answers, as in relay. The
+//!   callback gets the sub-buffer just finished as `prev`; a retry finishes
+//!   none and gets none.
 //! - The client may reserve a header at the start of each new sub-buffer
 //!   (`subbuf_start_reserve`); a header that leaves fewer than two bytes
 //!   is ignored (relay's `BUG_ON`), and a record that no longer fits after
@@ -180,12 +182,10 @@ impl Reference {
     /// the writer is in a new one. `record`: a record waits and is dropped
     /// if refused.
     fn switch(&mut self, record: bool) -> bool {
-        // The writer stays in the slot it was last in, slot 0 if it never
-        // started a sub-buffer.
-        let prev = match self.subbufs.len() {
-            0 => 0,
-            started => (started - 1) % self.n,
-        };
+        // The sub-buffer being finished is the callback's `prev`; a retry
+        // of a stopped writer finishes none, and passes none (the last one
+        // is complete, maybe read already: not for the callback to write).
+        let prev = self.writing.then(|| (self.subbufs.len() - 1) % self.n);
         if let Some(used) = self.current_len() {
             self.counts.written += used;
             self.writing = false;
@@ -196,7 +196,7 @@ impl Reference {
         }
         self.starts.push(StartCall {
             slot: self.subbufs.len() % self.n,
-            prev: Some(prev),
+            prev,
             full,
         });
         if self.paused || (full && !self.overwrite) {

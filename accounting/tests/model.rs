@@ -301,12 +301,20 @@ fn paused_client_gets_the_first_subbuf_anyway() {
         prev: None,
         full: false,
     };
-    let again = StartCall {
+    let finish = StartCall {
         slot: 1,
         prev: Some(0),
         full: false,
     };
-    assert_eq!(*sim.starts.borrow(), [vec![first], vec![again; 3]].concat());
+    // The retries finish no sub-buffer: no `prev`.
+    let retry = StartCall {
+        prev: None,
+        ..finish
+    };
+    assert_eq!(
+        *sim.starts.borrow(),
+        [vec![first, finish], vec![retry; 2]].concat()
+    );
 }
 
 #[test]

@@ -65,11 +65,12 @@ impl<'a> Policy<'a> {
             !self.in_callback.swap(true, Ordering::AcqRel),
             "subbuf_start ran twice at once"
         );
-        self.starts
-            .lock()
-            .unwrap()
-            .push(reference::StartCall { slot, prev, full });
-        let go = self.overwrite || !full || prev.is_none();
+        let mut starts = self.starts.lock().unwrap();
+        // relay ignores the answer to the first call (at open) anyway.
+        let first = starts.is_empty();
+        starts.push(reference::StartCall { slot, prev, full });
+        drop(starts);
+        let go = self.overwrite || !full || first;
         if go {
             // As relay clients do: the header only in a sub-buffer that
             // will be written.
