@@ -338,6 +338,44 @@ static void hardirq_wakeup(void)
 	close(fd);
 }
 
+/*
+ * Wakeup stress: a hardirq writer finishes a sub-buffer every 2 ms (two
+ * 256-byte records a millisecond apart, 512-byte sub-buffers), 1000 times;
+ * the reader drains, then sleeps in poll() again. A lost wakeup shows as a
+ * poll that times out while a finished sub-buffer waits.
+ */
+static void poll_wakeup_stress(void)
+{
+	const size_t total = 2000 * 256;
+	struct pollfd p = { .fd = open_buf(), .events = POLLIN };
+	unsigned char b[MAX];
+	int wakeups = 0, timeouts = 0;
+	size_t got = 0;
+	ssize_t n;
+
+	while (read(p.fd, b, sizeof(b)) > 0)
+		;
+	ctl("hrtimer 256 2000");
+	/* The last sub-buffer fills without finishing: the flush below ends it. */
+	while (got < total - 512) {
+		if (poll(&p, 1, 5000) != 1) {
+			timeouts++;
+			break;
+		}
+		wakeups++;
+		while ((n = read(p.fd, b, sizeof(b))) > 0)
+			got += n;
+	}
+	usleep(200000); /* the timer's last records */
+	ctl("flush");
+	while ((n = read(p.fd, b, sizeof(b))) > 0)
+		got += n;
+	tap(!timeouts && got == total && wakeups > 0,
+	    "poll wakeup stress: %d wakeups, %zu of %zu bytes, %d lost", wakeups, got, total,
+	    timeouts);
+	close(p.fd);
+}
+
 static void after_close(void)
 {
 	unsigned char b[MAX];
@@ -594,6 +632,7 @@ int main(void)
 	    keyval("/sys/kernel/debug/rrelay/buf/stats", "buffers") == 1,
 	    "global: one buffer, and the stats view says so");
 	same_stream("global");
+	poll_wakeup_stress();
 	if (sh("rmmod rrelay_test_client"))
 		bail("rmmod");
 	if (sh("insmod " CLIENT " helper_files=1 subbuf_size=512 n_subbufs=16"))
