@@ -117,6 +117,7 @@ struct rrelay_chan {
  * @start: the buffer's mapping
  * @subbuf_size: the channel's sub-buffer size
  * @commit: bytes committed to each slot, ever
+ * @commit_mask: @subbuf_size - 1 if that is a power of two, else 0
  *
  * @ws, @start, @subbuf_size and @commit serve the inline write functions
  * below. rrelay's private state follows in memory.
@@ -128,6 +129,7 @@ struct rrelay_buf {
 	void *start;
 	size_t subbuf_size;
 	atomic_long_t *commit;
+	unsigned long commit_mask;
 };
 
 /**
@@ -371,17 +373,15 @@ static __always_inline void *__rrelay_room(const struct rrelay_reservation *res)
  * complete sees all its bytes. A sub-buffer is complete when its count
  * reaches a multiple of the sub-buffer size (its padding is committed by
  * the switch that finished it); the commit that gets it there wakes the
- * reader.
+ * reader (an empty record's commit may wake it once more: harmless).
  */
 static __always_inline void __rrelay_commit(const struct rrelay_reservation *res)
 {
 	struct rrelay_buf *buf = res->buf;
-	size_t size = buf->subbuf_size;
-	unsigned long total;
+	unsigned long total, mask = buf->commit_mask;
 
 	total = atomic_long_add_return_release(res->length, &buf->commit[res->slot]);
-	if (unlikely((size & (size - 1)) ? !(total % size) : !(total & (size - 1))) &&
-	    res->length)
+	if (unlikely(likely(mask) ? !(total & mask) : !(total % buf->subbuf_size)))
 		__rrelay_completed(buf);
 }
 

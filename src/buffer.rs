@@ -42,6 +42,10 @@ pub(crate) struct RchanBufPublic {
     subbuf_size: usize,
     /// `commit[slot]`, one per sub-buffer (`RchanBuf::commit`'s storage).
     commit: *const AtomicUsize,
+    /// `subbuf_size - 1` when it is a power of two (a commit count is then
+    /// whole sub-buffers when `count & commit_mask == 0`), else 0 (the
+    /// header's commit divides).
+    commit_mask: usize,
 }
 
 // The header's `struct rrelay_buf` has these offsets (rrelay_shim.c checks
@@ -52,6 +56,7 @@ const _: () = {
     assert!(core::mem::offset_of!(RchanBufPublic, start) == 24);
     assert!(core::mem::offset_of!(RchanBufPublic, subbuf_size) == 32);
     assert!(core::mem::offset_of!(RchanBufPublic, commit) == 40);
+    assert!(core::mem::offset_of!(RchanBufPublic, commit_mask) == 48);
 };
 
 /// The pages of a buffer, mapped contiguously.
@@ -266,6 +271,11 @@ impl RchanBuf {
                     start: mem.start(),
                     subbuf_size: g.subbuf_size(),
                     commit: commit.as_ptr(),
+                    commit_mask: if g.subbuf_size().is_power_of_two() {
+                        g.subbuf_size() - 1
+                    } else {
+                        0
+                    },
                 },
                 chan: chan.clone(),
                 mem,

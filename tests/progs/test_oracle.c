@@ -114,5 +114,8 @@ int main(void)
 	run("per-cpu start_reserve", "start_reserve=16", (struct expected){ 5103, 112, 3 });
 	run("global overwrite", "global=1 overwrite=1", (struct expected){ 6064, 41, 3 });
 	run("per-cpu 8x512", "subbuf_size=512 n_subbufs=8", (struct expected){ 14962, 88, 0 });
+	/* Not a power of two: the inline commit's division path. */
+	run("overwrite 5x300", "overwrite=1 subbuf_size=300 n_subbufs=5",
+	    (struct expected){ 8566, 40, 0 });
 	return tap_done();
 }
