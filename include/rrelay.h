@@ -111,9 +111,10 @@ struct rrelay_chan {
  * struct rrelay_buf - one buffer of a channel; clients may read @chan and @cpu
  * @chan: the channel
  * @cpu: the CPU it serves (0 for a global buffer)
- * @ws: the write state word: bytes reserved in the current sub-buffer
- *	(bits 0-31), switching, stopped and closed flags (bits 32-34), the
- *	current sub-buffer's slot (bits 36-63). Changed by compare-and-exchange
+ * @ws: the write state word: the room left in the current sub-buffer plus
+ *	one while writers may reserve, else 0 (bits 0-31); switching, stopped
+ *	and closed flags (bits 32-34); the current sub-buffer's slot (bits
+ *	36-63). Changed by compare-and-exchange
  * @start: the buffer's mapping
  * @subbuf_size: the channel's sub-buffer size
  * @commit: bytes committed to each slot, ever
@@ -332,8 +333,6 @@ void *rrelay_reserve_noinline(struct rrelay_chan *chan, size_t length,
  */
 void rrelay_commit_noinline(const struct rrelay_reservation *res);
 
-#define __RRELAY_WS_OFF		0xffffffffULL
-#define __RRELAY_WS_BUSY	(7ULL << 32)	/* switching, stopped or closed */
 #define __RRELAY_WS_SLOT_SHIFT	36
 
 /*
@@ -346,17 +345,15 @@ static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t 
 						 struct rrelay_reservation *res)
 {
 	u64 w = READ_ONCE(buf->ws);
-	size_t off;
 
 	do {
-		/* Open, and room: off <= subbuf_size, so no overflow. */
-		off = w & __RRELAY_WS_OFF;
-		if (unlikely(w & __RRELAY_WS_BUSY) || unlikely(length > buf->subbuf_size - off))
+		/* Room plus one in the low half; 0 unless open: nothing fits. */
+		if (unlikely(length >= (u32)w))
 			return false;
-	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, w + length)));
+	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, w - length)));
 	res->buf = buf;
 	res->slot = w >> __RRELAY_WS_SLOT_SHIFT;
-	res->off = off;
+	res->off = buf->subbuf_size + 1 - (u32)w;
 	res->length = length;
 	return true;
 }

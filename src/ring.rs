@@ -17,9 +17,11 @@
 //!
 //! One 64-bit word, `ws`, says where writers reserve ([`WriteState`]):
 //!
-//! - `slot`: the ring slot of the current sub-buffer;
-//! - `off`: bytes reserved in it (the start reserve included); while
-//!   `SWITCHING`, the owner's CPU instead ([`WriteState::owner`]);
+//! - `slot`: the ring slot of the current sub-buffer; while `SWITCHING`,
+//!   the owner's CPU instead ([`WriteState::owner`]);
+//! - `off`: bytes reserved in it (the start reserve included), kept as the
+//!   room left plus one, so that one comparison tells whether a record
+//!   fits (0: not open, nothing fits);
 //! - `SWITCHING`: one writer (or a flush, or close) owns a switch; nobody
 //!   else reserves until it stores the next word;
 //! - `STOPPED`: the client refused the next sub-buffer (relay's
@@ -141,40 +143,45 @@
 use super::ring_atomics::{fence, AtomicU64, AtomicUsize, Ordering};
 use super::subbuf::{Event, Geometry, WriterSnapshot};
 
-const OFF_BITS: u32 = 32;
-const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
+const ROOM_MASK: u64 = (1 << 32) - 1;
 const SWITCHING: u64 = 1 << 32;
 const STOPPED: u64 = 1 << 33;
 const CLOSED: u64 = 1 << 34;
 const SLOT_SHIFT: u32 = 36;
+const SLOT_MASK: u64 = (1 << (64 - SLOT_SHIFT)) - 1;
 
 /// The most sub-buffers a ring may have (the slot's bits in the word).
 pub const MAX_SUBBUFS: usize = 1 << (64 - SLOT_SHIFT);
 
 /// The owner of a switch whose CPU is not known: nobody waits for it.
-const UNKNOWN_OWNER: u64 = OFF_MASK;
+const UNKNOWN_OWNER: u64 = SLOT_MASK;
 
 /// Whether the protocol can run a buffer of this shape.
 pub const fn supports(g: &Geometry) -> bool {
-    // `subbuf_size * n_subbufs <= u32::MAX` (a `Geometry` invariant), so an
-    // offset always fits its 32 bits.
-    g.n_subbufs() <= MAX_SUBBUFS
+    // `subbuf_size * n_subbufs <= u32::MAX` (a `Geometry` invariant); the
+    // room field holds `subbuf_size + 1`.
+    g.n_subbufs() <= MAX_SUBBUFS && g.subbuf_size() < ROOM_MASK as usize
 }
 
-/// The write state word.
+/// The write state word: bits 0-31 the room left in the current
+/// sub-buffer plus one (`subbuf_size - off + 1`) while open, 0 otherwise;
+/// bits 32-34 the flags; bits 36-63 the slot (while `SWITCHING`, the
+/// owner's CPU instead). A record of `len` bytes fits when `len < room + 1`:
+/// one comparison, and none fits a word that is not open.
 ///
 /// # Invariants
 ///
-/// `off() <= subbuf_size` and `slot() < n_subbufs` of the buffer it
-/// belongs to; at most one of `SWITCHING`, `STOPPED`, `CLOSED` is set,
-/// except that `SWITCHING` may be set over `STOPPED`.
+/// The room field is 0 unless the word is open, then at most
+/// `subbuf_size + 1` and at least 1; `slot() < n_subbufs` of the buffer it
+/// belongs to unless `SWITCHING`; at most one of `SWITCHING`, `STOPPED`,
+/// `CLOSED` is set, except that `SWITCHING` may be set over `STOPPED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteState(u64);
 
 impl WriteState {
-    /// A word for `slot` at `off`.
-    pub const fn open(slot: usize, off: usize) -> Self {
-        Self(((slot as u64) << SLOT_SHIFT) | off as u64)
+    /// A word for `slot` at `off` (at most `subbuf_size`).
+    pub const fn open(g: &Geometry, slot: usize, off: usize) -> Self {
+        Self(((slot as u64) << SLOT_SHIFT) | (g.subbuf_size() - off + 1) as u64)
     }
 
     /// A word for a stopped writer whose next sub-buffer is in `slot`.
@@ -197,9 +204,9 @@ impl WriteState {
         Self(raw)
     }
 
-    /// Bytes reserved in the current sub-buffer.
-    pub const fn off(self) -> usize {
-        (self.0 & OFF_MASK) as usize
+    /// Bytes reserved in the current sub-buffer of an open word.
+    pub const fn off(self, g: &Geometry) -> usize {
+        g.subbuf_size() + 1 - (self.0 & ROOM_MASK) as usize
     }
 
     /// The slot of the current (or, when stopped, the next) sub-buffer.
@@ -227,25 +234,25 @@ impl WriteState {
         self.0 & (SWITCHING | STOPPED | CLOSED) == 0
     }
 
-    /// `len` more bytes fit in an open word.
+    /// `len` more bytes fit: the word is open, with room for them.
     #[inline(always)]
-    pub const fn fits(self, g: &Geometry, len: usize) -> bool {
-        self.is_open() && len <= g.subbuf_size() && self.off() + len <= g.subbuf_size()
+    pub const fn fits(self, len: usize) -> bool {
+        (len as u64) < self.0 & ROOM_MASK
     }
 
-    /// The word of a switch owned by `owner` (a CPU, or `None`), in place
-    /// of the offset; the slot and `STOPPED` stay.
+    /// The word of a switch owned by `owner` (a CPU, or `None`) in place of
+    /// the slot, no room; `STOPPED` stays.
     const fn with_switching(self, owner: Option<u32>) -> Self {
         let owner = match owner {
             Some(cpu) if (cpu as u64) < UNKNOWN_OWNER => cpu as u64,
             _ => UNKNOWN_OWNER,
         };
-        Self((self.0 & !OFF_MASK) | SWITCHING | owner)
+        Self((owner << SLOT_SHIFT) | (self.0 & STOPPED) | SWITCHING)
     }
 
     /// The CPU that owns the switch in progress, if known.
     pub const fn owner(self) -> Option<u32> {
-        let owner = self.0 & OFF_MASK;
+        let owner = self.0 >> SLOT_SHIFT;
         if self.switching() && owner != UNKNOWN_OWNER {
             Some(owner as u32)
         } else {
@@ -253,8 +260,9 @@ impl WriteState {
         }
     }
 
-    const fn plus(self, len: usize) -> Self {
-        Self(self.0 + len as u64)
+    /// The word after a reservation of `len` bytes (that fit).
+    const fn minus(self, len: usize) -> Self {
+        Self(self.0 - len as u64)
     }
 }
 
@@ -457,7 +465,7 @@ pub fn start<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C) {
     s.start_reserve().store(reserve, Ordering::Relaxed);
     s.commit(0).store(reserve, Ordering::Relaxed);
     s.ws()
-        .store(WriteState::open(0, reserve).raw(), Ordering::Release);
+        .store(WriteState::open(g, 0, reserve).raw(), Ordering::Release);
 }
 
 /// Reserves `len` bytes for a record: any context, any CPU. Returns `None`
@@ -474,12 +482,12 @@ pub fn reserve<S: RingState, C: Client>(
         c.step(Step::ReserveLoad);
         // Acquire: pairs with the release that published this word.
         let w = WriteState(s.ws().load(Ordering::Acquire));
-        if w.fits(g, len) {
+        if w.fits(len) {
             c.step(Step::ReserveCas);
             if s.ws()
                 .compare_exchange(
                     w.raw(),
-                    w.plus(len).raw(),
+                    w.minus(len).raw(),
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 )
@@ -487,7 +495,7 @@ pub fn reserve<S: RingState, C: Client>(
             {
                 return Some(Reservation {
                     slot: w.slot(),
-                    off: w.off(),
+                    off: w.off(g),
                     len,
                 });
             }
@@ -563,7 +571,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             return drop(c);
         }
         if let Reason::Record(_) = why {
-            if w.fits(g, len) {
+            if w.fits(len) {
                 // Another writer switched meanwhile.
                 return Switched::Ready;
             }
@@ -594,13 +602,13 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         // lent already, so the callback gets no `prev` to write into.
         None
     } else {
-        if why == Reason::Close && w.off() == s.start_reserve().load(Ordering::Relaxed) {
+        if why == Reason::Close && w.off(g) == s.start_reserve().load(Ordering::Relaxed) {
             // No record in it: close produces no empty sub-buffer.
             s.ws()
                 .store(WriteState::closed(w.slot()).raw(), Ordering::Release);
             return Switched::Refused;
         }
-        let padding = g.subbuf_size() - w.off();
+        let padding = g.subbuf_size() - w.off(g);
         // Release: a reader that takes this padding for an older lap's
         // (read_step) sees the claim and validates it away.
         s.padding(w.slot()).store(padding, Ordering::Release);
@@ -611,7 +619,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         // Release: the padding (and its commit) before the new count.
         s.pos()
             .store(Position::new(produced, false).raw(), Ordering::Release);
-        c.finished(w.off());
+        c.finished(w.off(g));
         Some(w.slot())
     };
     let commit_pending = |pending: &mut Option<(usize, usize)>| {
@@ -676,7 +684,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     c.step(Step::SwitchPublish);
     // Release: everything above before writers reserve in the slot.
     s.ws()
-        .store(WriteState::open(slot, reserve).raw(), Ordering::Release);
+        .store(WriteState::open(g, slot, reserve).raw(), Ordering::Release);
     if reserve + len > g.subbuf_size() {
         c.count(Event::TooBig);
         return Switched::Refused;
@@ -742,8 +750,8 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
             continue;
         }
         let open = pos.in_slot() && w.is_open() && w.slot() == slot;
-        let prefix = if open && committed == lap_base(g, produced).wrapping_add(w.off()) {
-            w.off()
+        let prefix = if open && committed == lap_base(g, produced).wrapping_add(w.off(g)) {
+            w.off(g)
         } else {
             0
         };

@@ -366,7 +366,7 @@ fn compare(sim: &Sim, m: &Reference, at: &str) -> Result<(), String> {
     // stopped before the next one.
     let ws = sim.write_state();
     let want = match m.current_len() {
-        Some(len) => WriteState::open((m.subbufs.len() - 1) % n, len),
+        Some(len) => WriteState::open(&g, (m.subbufs.len() - 1) % n, len),
         None => WriteState::stopped(m.subbufs.len() % n),
     };
     ensure!(ws == want, "{at}: write state {ws:?}, reference {want:?}");

@@ -432,7 +432,7 @@ fn position_wrap_wedges_the_buffer() {
     b.consumed.store(p0, Ordering::Relaxed);
     b.pos
         .store(Position::new(p0, true).raw(), Ordering::Relaxed);
-    b.ws.store(WriteState::open(p0 % n, 0).raw(), Ordering::Release);
+    b.ws.store(WriteState::open(&b.g, p0 % n, 0).raw(), Ordering::Release);
     let accepted = (0..12)
         .filter(|i| write(&b, &c, &rec(*i as u8, size)))
         .count();
