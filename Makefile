@@ -87,18 +87,18 @@ demo:
 bench:
 	scripts/bench.sh
 
-# Boot the test kernel with rrelay (and FILES=...) and run CMD as root, e.g.
-#   make vm-run CMD='insmod /opt/rrelay.ko && cat /proc/modules'
+# Boot the test kernel with everything the guest runs in /opt (FILES=...
+# under /opt/files) and run CMD as root, unexpanded by make, e.g.
+#   make vm-run CMD='insmod /opt/modules/rrelay.ko && cat /proc/modules'
 SIZE ?= 64
 RATE ?= 1000
 MODE ?= splice
 OVERWRITE ?= 0
 GLOBAL ?= 0
 DURATION ?= $(if $(filter stress,$(MAKECMDGOALS)),60,3)
-CMD ?= sh
 FILES ?=
-vm-run: modules
-	scripts/vm-run.sh --add rrelay.ko $(foreach f,$(FILES),--add $(f)) -- '$(CMD)'
+vm-run:
+	CMD='$(subst ','\'',$(value CMD))' FILES='$(FILES)' KERNEL='$(KERNEL)' scripts/vm-cmd.sh
 
 help:
 	@echo 'make demo          boot the VM and show rrelay at work'
@@ -107,7 +107,11 @@ help:
 	@echo 'make check-debug   the whole suite on the KASAN/lockdep kernel, with stress and kmemleak'
 	@echo 'make stress DURATION=60 KERNEL=base|debug   every context, reader, hotplug and churn at once'
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
-	@echo 'make vm-run CMD=.. FILES=..  run a command in the test VM with rrelay.ko'
+	@echo 'make vm-run CMD=.. FILES=.. KERNEL=base|debug   run a command in the test VM; /opt holds'
+	@echo '                   the modules, the rrelay tool and the tests (no CMD: it says what is where)'
+	@echo 'make demo SIZE=64 RATE=1000 MODE=splice|mmap|read OVERWRITE=0|1 GLOBAL=0|1 DURATION=3'
+	@echo 'make bench BENCH_ROUNDS=5 BENCH_BATCH=2097152 BENCH_SETUP_MIB=16 BENCH_SECS=3'
+	@echo 'KDIR=/path/to/kernel/build   build against your own Rust-enabled kernel (make, make clippy)'
 	@echo 'make lint          rustfmt, clippy, kernel-doc and checkpatch (make lint-c: the C lints only)'
 	@echo 'make rustdoc       the documentation of the module crate (target/rustdoc-module)'
 	@echo 'make mutants       mutation testing of src/subbuf.rs; fails on a survivor not listed as equivalent'
