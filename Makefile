@@ -78,10 +78,10 @@ KERNEL ?= base
 stress:
 	DURATION=$(DURATION) KERNEL=$(KERNEL) scripts/stress.sh
 
-# make demo SIZE=64 RATE=1000 MODE=splice OVERWRITE=0 GLOBAL=0 DURATION=3
+# make demo SIZE=64 RATE=1000 MODE=splice OVERWRITE=0 GLOBAL=0 DURATION=3 SUBBUF_SIZE=16384 N_SUBBUFS=16
 demo:
 	SIZE=$(SIZE) RATE=$(RATE) MODE=$(MODE) OVERWRITE=$(OVERWRITE) GLOBAL=$(GLOBAL) \
-		DURATION=$(DURATION) scripts/demo.sh
+		DURATION=$(DURATION) SUBBUF_SIZE=$(SUBBUF_SIZE) N_SUBBUFS=$(N_SUBBUFS) scripts/demo.sh
 
 # make bench BENCH_ROUNDS=5 BENCH_BATCH=2097152 BENCH_SETUP_MIB=16 BENCH_SECS=3
 bench:
@@ -92,6 +92,8 @@ bench:
 #   make vm-run CMD='insmod /opt/modules/rrelay.ko && cat /proc/modules'
 SIZE ?= 64
 RATE ?= 1000
+SUBBUF_SIZE ?= 16384
+N_SUBBUFS ?= 16
 MODE ?= splice
 OVERWRITE ?= 0
 GLOBAL ?= 0
@@ -109,7 +111,8 @@ help:
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
 	@echo 'make vm-run CMD=.. FILES=.. KERNEL=base|debug   run a command in the test VM; /opt holds'
 	@echo '                   the modules, the rrelay tool and the tests (no CMD: it says what is where)'
-	@echo 'make demo SIZE=64 RATE=1000 MODE=splice|mmap|read OVERWRITE=0|1 GLOBAL=0|1 DURATION=3'
+	@echo 'make demo SIZE=64 RATE=1000 (0: flat out) MODE=splice|mmap|read OVERWRITE=0|1 GLOBAL=0|1'
+	@echo '          DURATION=3 SUBBUF_SIZE=16384 N_SUBBUFS=16'
 	@echo 'make bench BENCH_ROUNDS=5 BENCH_BATCH=2097152 BENCH_SETUP_MIB=16 BENCH_SECS=3'
 	@echo 'KDIR=/path/to/kernel/build   build against your own Rust-enabled kernel (make, make clippy)'
 	@echo 'make lint          rustfmt, clippy, kernel-doc and checkpatch (make lint-c: the C lints only)'

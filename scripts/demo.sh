@@ -6,7 +6,7 @@
 # Parameters (environment, or make variables): SIZE (record bytes, 32-512,
 # default 64), RATE (records/s per writer, default 1000), MODE (read, mmap
 # or splice; default splice), OVERWRITE (0/1), GLOBAL (0/1), DURATION (s,
-# default 3).
+# default 3), SUBBUF_SIZE (bytes, default 16384), N_SUBBUFS (default 16).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -14,4 +14,5 @@ prepare_guest base
 cp "$RRELAY_ROOT/tests/guest/demo/demo.sh" "$GUEST/demo.sh"
 log "booting the VM (QEMU TCG, 4 CPUs)"
 args="${SIZE:-64} ${RATE:-1000} ${MODE:-splice} ${OVERWRITE:-0} ${GLOBAL:-0} ${DURATION:-3}"
+args+=" ${SUBBUF_SIZE:-16384} ${N_SUBBUFS:-16}"
 "$RRELAY_ROOT/scripts/vm-run.sh" --timeout 300 --add "$GUEST:/opt" -- "sh /opt/demo.sh $args"
