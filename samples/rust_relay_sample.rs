@@ -14,10 +14,12 @@
 //! - `control`: write `start` or `stop` (stop flushes the channel);
 //! - `counts`: read `cpu context written dropped` lines: the records each
 //!   writer has written (dropped ones included), and how many of them
-//!   rrelay dropped (a full buffer in no-overwrite mode).
+//!   rrelay dropped (a full buffer in no-overwrite mode, or a switch in
+//!   the way: see `src/ring.rs`).
 //!
 //! Context rules: `emit` runs in all three contexts and uses only
-//! `Channel::write` (interrupts off inside); start and stop sleep.
+//! `Channel::write` (lockless, any context, on a global buffer too); start
+//! and stop sleep.
 
 use kernel::bindings;
 use kernel::debugfs::{Dir, File as DebugfsFile};
