@@ -381,7 +381,8 @@ impl Rchan {
     /// per-CPU slots, under RCU. A CPU keeps its buffer while offline, so
     /// every buffer is in a slot; a global buffer is in all of them, and is
     /// visited once. The caller's channel was open when it called: a close
-    /// racing this waits for it (`teardown`'s grace period).
+    /// racing this waits for it (`teardown`'s grace period). `f` runs under
+    /// RCU: it must not sleep.
     pub(crate) fn for_each_buf_any_context(&self, mut f: impl FnMut(&RchanBuf)) {
         let _rcu = kernel::sync::rcu::read_lock();
         for slot in self.slots.slots() {
@@ -532,7 +533,8 @@ impl Rchan {
         });
     }
 
-    /// The figures of every buffer; any context.
+    /// The figures of every buffer; any context. `f` runs under RCU: it
+    /// must not sleep (nor allocate with `GFP_KERNEL`).
     pub(crate) fn stats(&self, mut f: impl FnMut(u32, &StatsSnapshot)) {
         self.for_each_buf_any_context(|buf| f(buf.cpu(), &buf.stats_snapshot()));
     }

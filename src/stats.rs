@@ -258,7 +258,10 @@ mod view {
             "cpu produced consumed bytes_written bytes_read full big dropped overwritten lost"
         )?;
         let mut res = Ok(());
-        chan.stats(|cpu, s| {
+        // Process context, and `out` allocates: the walk under `bufs`, not
+        // the any-context one (`Rchan::stats` holds RCU).
+        chan.for_each_buf(|buf| {
+            let (cpu, s) = (buf.cpu(), buf.stats_snapshot());
             if res.is_ok() {
                 res = writeln!(
                     out,
