@@ -26,9 +26,6 @@
 
 #include "record_format.h"
 
-#define NR_CTX	3	/* process, softirq, hardirq (record_format.h) */
-static const char *const ctx_names[NR_CTX] = { "process", "softirq", "hardirq" };
-
 static ulong subbuf_size = 16384;
 module_param(subbuf_size, ulong, 0444);
 MODULE_PARM_DESC(subbuf_size, "Sub-buffer size in bytes");
@@ -42,8 +39,7 @@ struct sample_cpu {
 	struct delayed_work work;
 	struct timer_list timer;
 	struct hrtimer hrtimer;
-	u64 written[NR_CTX];
-	u64 dropped[NR_CTX];
+	struct record_counts counts;
 };
 
 static DEFINE_PER_CPU(struct sample_cpu, sample_cpus);
@@ -61,10 +57,10 @@ static void emit(struct sample_cpu *s, int ctx)
 	local_irq_save(flags);
 	slot = relay_reserve(chan, RECORD_SIZE);
 	if (slot)
-		record_encode(slot, s->cpu, ctx, s->written[ctx], ktime_get_ns());
+		record_encode(slot, s->cpu, ctx, s->counts.written[ctx], ktime_get_ns());
 	else
-		s->dropped[ctx]++;
-	s->written[ctx]++;
+		s->counts.dropped[ctx]++;
+	s->counts.written[ctx]++;
 	local_irq_restore(flags);
 }
 
@@ -142,21 +138,10 @@ static void sample_stop(void)
 	relay_flush(chan);
 }
 
-static ssize_t control_write(struct file *file, const char __user *ubuf, size_t count, loff_t *ppos)
+static ssize_t control_write(struct file *file, const char __user *ubuf, size_t count,
+			     loff_t *ppos)
 {
-	char cmd[16] = "";
-
-	if (copy_from_user(cmd, ubuf, min(count, sizeof(cmd) - 1)))
-		return -EFAULT;
-	mutex_lock(&control_lock);
-	if (sysfs_streq(cmd, "start") && !running)
-		sample_start();
-	else if (sysfs_streq(cmd, "stop") && running)
-		sample_stop();
-	else
-		count = -EINVAL;
-	mutex_unlock(&control_lock);
-	return count;
+	return producer_control(ubuf, count, &control_lock, &running, sample_start, sample_stop);
 }
 
 static ssize_t dropped_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
@@ -167,25 +152,14 @@ static ssize_t dropped_read(struct file *file, char __user *ubuf, size_t count, 
 	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
 }
 
+static struct record_counts *counts_of(int cpu)
+{
+	return &per_cpu_ptr(&sample_cpus, cpu)->counts;
+}
+
 static ssize_t counts_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
 {
-	size_t cap = num_possible_cpus() * NR_CTX * 64, n = 0;
-	char *buf = kmalloc(cap, GFP_KERNEL);
-	ssize_t ret;
-	int cpu, ctx;
-
-	if (!buf)
-		return -ENOMEM;
-	for_each_online_cpu(cpu) {
-		struct sample_cpu *s = per_cpu_ptr(&sample_cpus, cpu);
-
-		for (ctx = 0; ctx < NR_CTX; ctx++)
-			n += scnprintf(buf + n, cap - n, "%d %s %llu %llu\n", cpu, ctx_names[ctx],
-				       s->written[ctx], s->dropped[ctx]);
-	}
-	ret = simple_read_from_buffer(ubuf, count, ppos, buf, n);
-	kfree(buf);
-	return ret;
+	return record_counts_read(ubuf, count, ppos, counts_of);
 }
 
 static const struct file_operations control_fops = {

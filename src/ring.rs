@@ -119,10 +119,10 @@
 //!   padding's commit (release) comes only after the callback returned, so
 //!   the finished sub-buffer stays incomplete, and unread, while the
 //!   callback may write into it as `prev` (a retry of a stopped buffer
-//!   gets no `prev`: that sub-buffer is complete already). A reader reads the padding once per
-//!   step and validates what it derived from it (the end of a sub-buffer,
-//!   even when it reads nothing more) like a copy: a later lap may have
-//!   rewritten it.
+//!   gets no `prev`: that sub-buffer is complete already). A reader reads
+//!   the padding once per step and validates what it derived from it (the
+//!   end of a sub-buffer, even when it reads nothing more) like a copy: a
+//!   later lap may have rewritten it.
 //! - Callback: a write barrier (`smp_wmb()`; a release fence here) after
 //!   the claim of `ws` and the store of `pos`, before the callback may
 //!   write a header into the slot; pairs with the reader's read barrier
@@ -135,6 +135,14 @@
 //! - The reader releases sub-buffers with a release store of `consumed`;
 //!   pairs with the switch's acquire load in the full test, so in
 //!   no-overwrite mode a sub-buffer is reused only after it was read.
+//! - Lends ([`Client::lent`]): the switch's full fence between its claim
+//!   and its look at the lends pairs with the reader's full fence between
+//!   its lend and its second look at `pos` (store buffering): the reader
+//!   sees the switch and gives the lend up, or the switch sees the lend
+//!   and does not start the slot.
+//! - Waiting: a writer that waits for another CPU's switch loads `ws`
+//!   (acquire) until the owner's release store ends the switch, then
+//!   starts over.
 //!
 //! Wakeups go through the client ([`Client::finished`]) after `pos`
 //! moves; a commit that completes a sub-buffer asks for one too

@@ -78,9 +78,15 @@ impl Geometry {
         k / self.n_subbufs
     }
 
-    /// Whether a byte count is a whole number of sub-buffers.
+    /// Whether a byte count is a whole number of sub-buffers: a mask for a
+    /// power-of-two size (every commit asks), a division otherwise.
     pub fn is_whole_subbufs(&self, bytes: usize) -> bool {
-        bytes % self.subbuf_size == 0
+        let size = self.subbuf_size();
+        if size.is_power_of_two() {
+            bytes & (size - 1) == 0
+        } else {
+            bytes % self.subbuf_size == 0
+        }
     }
 
     /// The bytes of data the ring holds (before rounding up to pages).

@@ -3,8 +3,9 @@
 //! A buffer for the host tests: the protocol's state (`ring.rs`) in
 //! atomics, and the bytes, each an atomic so concurrent tests stay sound.
 //! Every field starts poisoned: `ring::start` must set what it relies on.
+//! And the tagged records the concurrent tests write and check.
 
-use crate::ring::{Position, RingState};
+use crate::ring::{self, Client, Position, RingState, Step};
 use crate::Geometry;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::vec::Vec;
@@ -55,6 +56,57 @@ impl Buf {
     pub fn produced(&self) -> usize {
         Position::from_raw(self.pos.load(Ordering::Acquire)).produced()
     }
+
+    /// Writes `rec` as a writer does: reserve, copy, commit (`c` may run
+    /// another writer at `Step::Copy`). Returns whether it went in.
+    pub fn write<C: Client>(&self, c: &C, rec: &[u8]) -> bool {
+        match ring::reserve(&self.g, self, c, rec.len()) {
+            Some(r) => {
+                // Reserved, not yet written: another writer or a reader may run.
+                c.step(Step::Copy);
+                self.put(r.pos(&self.g), rec);
+                ring::commit(&self.g, self, c, r);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Record `seq` of writer `w`, `len` bytes (4 to 127): its length, `w`,
+/// `seq`, then bytes that depend on all three, so a torn or misplaced
+/// record shows.
+pub fn tagged(w: u8, seq: u16, len: usize) -> Vec<u8> {
+    let mut r = std::vec![len as u8, w, seq as u8, (seq >> 8) as u8];
+    r.extend((4..len).map(|i| (seq as usize * 3 + i) as u8 ^ w));
+    r
+}
+
+/// Splits what a reader got into [`tagged`] records, skipping headers
+/// (bytes with the top bit set); panics on anything torn.
+pub fn parse(bytes: &[u8]) -> Vec<(u8, u16)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] & 0x80 != 0 {
+            at += 1;
+            continue;
+        }
+        let len = bytes[at] as usize;
+        assert!(len >= 4 && at + len <= bytes.len(), "torn record at {at}");
+        let (w, seq) = (
+            bytes[at + 1],
+            u16::from(bytes[at + 2]) | u16::from(bytes[at + 3]) << 8,
+        );
+        assert_eq!(
+            &bytes[at..at + len],
+            &tagged(w, seq, len)[..],
+            "record {w}/{seq} corrupt"
+        );
+        out.push((w, seq));
+        at += len;
+    }
+    out
 }
 
 impl RingState for Buf {
@@ -76,4 +128,18 @@ impl RingState for Buf {
     fn start_reserve(&self) -> &AtomicUsize {
         &self.start_reserve
     }
+}
+
+/// True once in `n` calls on average, from a per-thread xorshift: the
+/// concurrent tests widen the windows between steps with it.
+pub fn one_in(n: u64) -> bool {
+    std::thread_local!(static X: core::cell::Cell<u64> = const { core::cell::Cell::new(0x9e37_79b9_7f4a_7c15) });
+    X.with(|x| {
+        let mut v = x.get();
+        v ^= v << 13;
+        v ^= v >> 7;
+        v ^= v << 17;
+        x.set(v);
+        v % n == 0
+    })
 }

@@ -121,14 +121,7 @@ impl Sim {
 
     /// `relay_write`: returns whether the record went in.
     pub fn write(&self, rec: &[u8]) -> bool {
-        match ring::reserve(&self.g, &self.buf, self, rec.len()) {
-            Some(r) => {
-                self.buf.put(r.pos(&self.g), rec);
-                ring::commit(&self.g, &self.buf, self, r);
-                true
-            }
-            None => false,
-        }
+        self.buf.write(self, rec)
     }
 
     pub fn flush(&self) {

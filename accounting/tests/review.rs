@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------
 // A buffer and a client (as in tests/ring.rs).
 
-use rrelay_accounting::buf::Buf;
+use rrelay_accounting::buf::{one_in, parse, tagged, Buf};
 
 /// relay's default client (stop when full), or an overwriting one.
 struct Cl {
@@ -58,17 +58,6 @@ impl Client for Cl {
     }
     fn finished(&self, _bytes: usize) {}
     fn completed(&self, _slot: usize) {}
-}
-
-fn write(b: &Buf, c: &Cl, rec: &[u8]) -> bool {
-    match ring::reserve(&b.g, b, c, rec.len()) {
-        Some(r) => {
-            b.put(r.pos(&b.g), rec);
-            ring::commit(&b.g, b, c, r);
-            true
-        }
-        None => false,
-    }
 }
 
 fn flush(b: &Buf, c: &Cl) {
@@ -273,13 +262,13 @@ fn next_on_a_later_laps_padding(port: Port) -> (Vec<u8>, usize) {
     ring::start(&b.g, &b, &c);
     let mut st = ReadState::default();
     let mut out = Vec::new();
-    assert!(write(&b, &c, &rec(1, 4)));
+    assert!(b.write(&c, &rec(1, 4)));
     read_to(port, &b, &mut st, 64, &mut out, &no_hook);
     assert_eq!(out, rec(1, 4));
-    assert!(write(&b, &c, &rec(2, 4)));
+    assert!(b.write(&c, &rec(2, 4)));
     flush(&b, &c);
     let hook = once_at(At::Padding, || {
-        assert!(write(&b, &c, &rec(3, 4)));
+        assert!(b.write(&c, &rec(3, 4)));
         flush(&b, &c);
         flush(&b, &c);
     });
@@ -320,9 +309,9 @@ fn consume_rereads_padding(port: Port) -> (Vec<u8>, usize) {
     let b = Buf::new(8, 2);
     let c = Cl::new(true);
     ring::start(&b.g, &b, &c);
-    assert!(write(&b, &c, &rec(1, 4)));
+    assert!(b.write(&c, &rec(1, 4)));
     flush(&b, &c);
-    assert!(write(&b, &c, &rec(2, 4)));
+    assert!(b.write(&c, &rec(2, 4)));
     let mut st = ReadState::default();
     let mut out = Vec::new();
     let hook = once_at(At::Validated, || flush(&b, &c));
@@ -367,8 +356,8 @@ fn consumed_ahead(port: Port) -> (Vec<u8>, ReadState, usize, usize) {
     // Another CPU: two sub-buffers finished, and the mmap reader releases
     // both (PUT_CONSUMED 2) while read() runs.
     let hook = once_at(At::BetweenLooks, || {
-        assert!(write(&b, &c, &rec(1, 8)));
-        assert!(write(&b, &c, &rec(2, 8)));
+        assert!(b.write(&c, &rec(1, 8)));
+        assert!(b.write(&c, &rec(2, 8)));
         flush(&b, &c);
         put_consumed(&b, 2);
     });
@@ -434,7 +423,7 @@ fn position_wrap_wedges_the_buffer() {
         .store(Position::new(p0, true).raw(), Ordering::Relaxed);
     b.ws.store(WriteState::open(&b.g, p0 % n, 0).raw(), Ordering::Release);
     let accepted = (0..12)
-        .filter(|i| write(&b, &c, &rec(*i as u8, size)))
+        .filter(|i| b.write(&c, &rec(*i as u8, size)))
         .count();
     eprintln!(
         "accepted {accepted}/12, dropped {}, pos {:?} ws {:?}",
@@ -449,33 +438,6 @@ fn position_wrap_wedges_the_buffer() {
 // 5. The same, with real threads: writers on a global buffer and a remote
 //    flusher race the module's read(). Every accepted record must be read
 //    or lie in a sub-buffer the reader counted lost.
-
-fn tagged(w: u8, seq: u16, len: usize) -> Vec<u8> {
-    let mut r = vec![len as u8, w, seq as u8, (seq >> 8) as u8];
-    r.extend((4..len).map(|i| (seq as usize * 3 + i) as u8 ^ w));
-    r
-}
-
-fn parse(bytes: &[u8]) -> Vec<(u8, u16)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let len = bytes[at] as usize;
-        assert!(len >= 4 && at + len <= bytes.len(), "torn record at {at}");
-        let (w, seq) = (
-            bytes[at + 1],
-            u16::from(bytes[at + 2]) | u16::from(bytes[at + 3]) << 8,
-        );
-        assert_eq!(
-            &bytes[at..at + len],
-            &tagged(w, seq, len)[..],
-            "record {w}/{seq} corrupt"
-        );
-        out.push((w, seq));
-        at += len;
-    }
-    out
-}
 
 /// Returns how many accepted records were neither read nor in a sub-buffer
 /// counted lost.
@@ -579,7 +541,7 @@ fn race_with(
             let mut st = ReadState::default();
             let mut out = Vec::new();
             let hook = |_| {
-                if fastrand_bool() {
+                if one_in(4) {
                     std::thread::yield_now();
                 }
             };
@@ -615,18 +577,6 @@ fn race_with(
         });
     }
     vanished
-}
-
-fn fastrand_bool() -> bool {
-    thread_local!(static X: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) });
-    X.with(|x| {
-        let mut v = x.get();
-        v ^= v << 13;
-        v ^= v >> 7;
-        v ^= v << 17;
-        x.set(v);
-        v % 4 == 0
-    })
 }
 
 #[test]
@@ -684,7 +634,7 @@ fn reset_under_a_reservation_exposes_unwritten_bytes_and_wedges() {
     b.put(x.pos(&b.g), &rec(2, 4));
     ring::commit(&b.g, &b, &c, x);
     // Two more sub-buffers' worth: the slot of the stale commit comes round.
-    let accepted = (3..9).filter(|i| write(&b, &c, &rec(*i, 8))).count();
+    let accepted = (3..9).filter(|i| b.write(&c, &rec(*i, 8))).count();
     eprintln!(
         "snapshot {snap:?} exposed unwritten bytes {exposed}; accepted {accepted}/6, ws {:?}",
         WriteState::from_raw(b.ws.load(Ordering::Relaxed))

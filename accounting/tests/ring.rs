@@ -20,7 +20,7 @@ use rrelay_accounting::{Event, ReadStep, ReaderPos, WriterSnapshot};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 
-use rrelay_accounting::buf::Buf;
+use rrelay_accounting::buf::{one_in, parse, tagged, Buf};
 
 /// The counts a client keeps, indexed by [`Event`].
 #[derive(Default)]
@@ -118,20 +118,6 @@ macro_rules! policy_client {
         }
         fn completed(&self, _slot: usize) {}
     };
-}
-
-/// Writes `rec`: reserve, copy, commit. Returns whether it went in.
-fn write<C: Client>(b: &Buf, c: &C, rec: &[u8]) -> bool {
-    match ring::reserve(&b.g, b, c, rec.len()) {
-        Some(r) => {
-            // Reserved, not yet written: another writer or a reader may run.
-            c.step(Step::Copy);
-            b.put(r.pos(&b.g), rec);
-            ring::commit(&b.g, b, c, r);
-            true
-        }
-        None => false,
-    }
 }
 
 /// A reader: takes what the protocol says is readable, with relay's
@@ -582,7 +568,7 @@ fn a_write_during_a_switch_is_dropped_and_counted() {
         later: Default::default(),
     };
     ring::start(&b.g, &b, &nested);
-    assert!(write(&b, &nested, &[1; 6]));
+    assert!(b.write(&nested, &[1; 6]));
     struct AtCallback<'a>(&'a Nested<'a>, Cell<bool>);
     impl Client for AtCallback<'_> {
         fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
@@ -599,7 +585,7 @@ fn a_write_during_a_switch_is_dropped_and_counted() {
         }
         fn step(&self, at: Step) {
             if at == Step::SwitchCallback && !self.1.replace(true) {
-                assert!(!write(self.0.policy.buf, self, &[2; 2]));
+                assert!(!self.0.policy.buf.write(self, &[2; 2]));
                 assert_eq!(
                     ring::switch(&self.0.policy.buf.g, self.0.policy.buf, self, Reason::Flush),
                     Switched::Refused
@@ -608,7 +594,7 @@ fn a_write_during_a_switch_is_dropped_and_counted() {
         }
     }
     let c = AtCallback(&nested, Cell::new(false));
-    assert!(write(&b, &c, &[3; 4]));
+    assert!(b.write(&c, &[3; 4]));
     assert!(c.1.get());
     assert_eq!(nested.policy.counts.dropped.load(Ordering::Relaxed), 1);
     // The flush was absorbed: one switch, one callback besides the first.
@@ -683,7 +669,7 @@ fn close_waits_for_a_flush_on_another_cpu() {
     };
     ring::start(&b.g, &b, &c);
     c.in_switch.store(false, Ordering::SeqCst);
-    assert!(write(&b, &c, &record(1, 5)));
+    assert!(b.write(&c, &record(1, 5)));
     c.hold.store(true, Ordering::SeqCst);
     std::thread::scope(|s| {
         s.spawn(|| ring::switch(&b.g, &b, &c, Reason::Flush));
@@ -734,12 +720,12 @@ fn a_writer_on_another_cpu_waits_for_a_switch_one_on_its_cpu_drops() {
     };
     let (cpu0, cpu1) = (on(0), on(1));
     ring::start(&b.g, &b, &cpu0);
-    assert!(write(&b, &cpu0, &record(1, 12)));
+    assert!(b.write(&cpu0, &record(1, 12)));
     in_switch.store(false, Ordering::SeqCst);
     hold.store(true, Ordering::SeqCst);
     std::thread::scope(|s| {
         // Does not fit: CPU 0 switches, and holds.
-        let owner = s.spawn(|| write(&b, &cpu0, &record(2, 12)));
+        let owner = s.spawn(|| b.write(&cpu0, &record(2, 12)));
         while !in_switch.load(Ordering::SeqCst) {
             std::thread::yield_now();
         }
@@ -747,10 +733,10 @@ fn a_writer_on_another_cpu_waits_for_a_switch_one_on_its_cpu_drops() {
         assert_eq!(w.owner(), Some(0), "{w:?}");
         // The owner's own CPU: it interrupted the switch, drops at once.
         let (nested, dropped) = (OnCpu { cpu: 0, ..on(0) }, &p.counts.dropped);
-        assert!(!write(&b, &nested, &record(3, 4)));
+        assert!(!b.write(&nested, &record(3, 4)));
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
         // Another CPU: waits for the switch, then writes.
-        let other = s.spawn(|| write(&b, &cpu1, &record(4, 4)));
+        let other = s.spawn(|| b.write(&cpu1, &record(4, 4)));
         std::thread::sleep(std::time::Duration::from_millis(20));
         let waited = !other.is_finished();
         hold.store(false, Ordering::SeqCst);
@@ -776,7 +762,7 @@ fn close_finishes_without_starting_and_makes_no_empty_subbuffer() {
         let c = Plain(&p);
         ring::start(&b.g, &b, &c);
         for i in 0..writes {
-            assert!(write(&b, &c, &record(i + 1, 4)));
+            assert!(b.write(&c, &record(i + 1, 4)));
         }
         assert_eq!(ring::switch(&b.g, &b, &c, Reason::Close), Switched::Refused);
         assert_eq!(
@@ -788,7 +774,7 @@ fn close_finishes_without_starting_and_makes_no_empty_subbuffer() {
         assert_eq!(p.starts.lock().unwrap().len(), 1);
         assert_eq!(p.counts.full.load(Ordering::Relaxed), 0);
         // Writes after close are refused.
-        assert!(!write(&b, &c, &[1]));
+        assert!(!b.write(&c, &[1]));
         if produced == 1 {
             assert!(ring::complete(&b.g, &b, 0));
         }
@@ -807,56 +793,10 @@ impl Client for Shared<'_> {
     policy_client!(policy);
     fn step(&self, _at: Step) {
         // Widen the windows between steps now and then.
-        if fastrand_bool() {
+        if one_in(8) {
             std::thread::yield_now();
         }
     }
-}
-
-fn fastrand_bool() -> bool {
-    thread_local!(static X: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) });
-    X.with(|x| {
-        let mut v = x.get();
-        v ^= v << 13;
-        v ^= v >> 7;
-        v ^= v << 17;
-        x.set(v);
-        v % 8 == 0
-    })
-}
-
-/// A record of writer `w`, number `seq`: `[len, w, seq lo, seq hi, ...]`.
-fn tagged(w: u8, seq: u16, len: usize) -> Vec<u8> {
-    let mut r = vec![len as u8, w, seq as u8, (seq >> 8) as u8];
-    r.extend((4..len).map(|i| (seq as usize * 3 + i) as u8 ^ w));
-    r
-}
-
-/// Splits what a reader got into records, skipping headers (bytes with the
-/// top bit set); panics on anything torn.
-fn parse(bytes: &[u8]) -> Vec<(u8, u16)> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] & 0x80 != 0 {
-            at += 1;
-            continue;
-        }
-        let len = bytes[at] as usize;
-        assert!(len >= 4 && at + len <= bytes.len(), "torn record at {at}");
-        let (w, seq) = (
-            bytes[at + 1],
-            u16::from(bytes[at + 2]) | u16::from(bytes[at + 3]) << 8,
-        );
-        assert_eq!(
-            &bytes[at..at + len],
-            &tagged(w, seq, len)[..],
-            "record {w}/{seq} corrupt"
-        );
-        out.push((w, seq));
-        at += len;
-    }
-    out
 }
 
 fn concurrent(overwrite: bool, reserve: usize, size: usize, n: usize) {
@@ -875,11 +815,7 @@ fn concurrent(overwrite: bool, reserve: usize, size: usize, n: usize) {
                 s.spawn(move || {
                     let v = (0..RECORDS)
                         .map(|seq| {
-                            write(
-                                b,
-                                c,
-                                &tagged(w, seq, 4 + (seq as usize * 7 + w as usize) % 9),
-                            )
+                            b.write(c, &tagged(w, seq, 4 + (seq as usize * 7 + w as usize) % 9))
                         })
                         .collect::<Vec<_>>();
                     done.fetch_add(1, Ordering::Release);
@@ -975,8 +911,8 @@ fn review_close_over_an_empty_started_subbuffer_strands_the_reader() {
     let p = Policy::new(&b, true, 2);
     let c = Plain(&p);
     ring::start(&b.g, &b, &c);
-    assert!(write(&b, &c, &record(1, 6))); // sub-buffer 0
-    assert!(write(&b, &c, &record(2, 6))); // sub-buffer 1
+    assert!(b.write(&c, &record(1, 6))); // sub-buffer 0
+    assert!(b.write(&c, &record(2, 6))); // sub-buffer 1
     assert_eq!(ring::switch(&b.g, &b, &c, Reason::Flush), Switched::Ready); // starts 2 in slot 0
     assert_eq!(ring::switch(&b.g, &b, &c, Reason::Close), Switched::Refused);
     let mut r = Reader::default();
@@ -1230,8 +1166,8 @@ fn review_close_over_an_empty_started_subbuffer_gives_the_reader_a_torn_record()
     let p = Policy::new(&b, true, 0);
     let c = Plain(&p);
     ring::start(&b.g, &b, &c);
-    assert!(write(&b, &c, &record(1, 7))); // sub-buffer 0
-    assert!(write(&b, &c, &record(2, 6))); // sub-buffer 1, padding 1
+    assert!(b.write(&c, &record(1, 7))); // sub-buffer 0
+    assert!(b.write(&c, &record(2, 6))); // sub-buffer 1, padding 1
     assert_eq!(ring::switch(&b.g, &b, &c, Reason::Flush), Switched::Ready); // starts 2
     assert_eq!(ring::switch(&b.g, &b, &c, Reason::Close), Switched::Refused);
     let mut r = Reader::default();
@@ -1295,7 +1231,7 @@ fn concurrent_lost(
         });
         let mut reader = Reader::default();
         let hook = || {
-            if hooked && fastrand_bool() {
+            if hooked && one_in(8) {
                 std::thread::yield_now();
             }
         };
@@ -1375,18 +1311,18 @@ fn review_reader_next_on_a_later_laps_padding_loses_a_record_uncounted() {
     let p = Policy::new(&b, true, 0);
     let c = Plain(&p);
     ring::start(&b.g, &b, &c);
-    assert!(write(&b, &c, &record(1, 4)));
+    assert!(b.write(&c, &record(1, 4)));
     let mut r = Reader::default();
     r.drain(&b);
     assert_eq!(parse(&r.bytes), [(1, 1)]);
-    assert!(write(&b, &c, &record(2, 4)));
+    assert!(b.write(&c, &record(2, 4)));
     ring::switch(&b.g, &b, &c, Reason::Flush);
     let calls = Cell::new(0);
     let hook = || {
         calls.set(calls.get() + 1);
         if calls.get() == 2 {
             // Between the reader's snapshot and its read_step.
-            assert!(write(&b, &c, &record(3, 4)));
+            assert!(b.write(&c, &record(3, 4)));
             ring::switch(&b.g, &b, &c, Reason::Flush);
             ring::switch(&b.g, &b, &c, Reason::Flush);
         }

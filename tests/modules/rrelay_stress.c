@@ -39,9 +39,6 @@
 
 #include "../../samples/record_format.h"
 
-#define NR_CTX	4	/* process, softirq, hardirq, nmi (record_format.h) */
-static const char *const ctx_names[NR_CTX] = { "process", "softirq", "hardirq", "nmi" };
-
 static bool global;
 module_param(global, bool, 0444);
 MODULE_PARM_DESC(global, "One global buffer for all CPUs");
@@ -72,8 +69,7 @@ struct stress_cpu {
 	struct timer_list timer;
 	struct hrtimer hrtimer;
 	bool nmi_pending;
-	u64 written[NR_CTX];
-	u64 dropped[NR_CTX];
+	struct record_counts counts;
 };
 
 static DEFINE_PER_CPU(struct stress_cpu, stress_cpus);
@@ -90,10 +86,10 @@ static void emit_write(struct stress_cpu *s, int ctx)
 {
 	u8 rec[RECORD_SIZE];
 
-	record_encode(rec, s->cpu, ctx, s->written[ctx], ktime_get_mono_fast_ns());
+	record_encode(rec, s->cpu, ctx, s->counts.written[ctx], ktime_get_mono_fast_ns());
 	if (!rrelay_write_noinline(chan, rec, sizeof(rec)))
-		s->dropped[ctx]++;
-	s->written[ctx]++;
+		s->counts.dropped[ctx]++;
+	s->counts.written[ctx]++;
 }
 
 static void emit_reserve(struct stress_cpu *s, int ctx)
@@ -102,12 +98,12 @@ static void emit_reserve(struct stress_cpu *s, int ctx)
 	void *p = rrelay_reserve(chan, RECORD_SIZE, &res);
 
 	if (p) {
-		record_encode(p, s->cpu, ctx, s->written[ctx], ktime_get_mono_fast_ns());
+		record_encode(p, s->cpu, ctx, s->counts.written[ctx], ktime_get_mono_fast_ns());
 		rrelay_commit(&res);
 	} else {
-		s->dropped[ctx]++;
+		s->counts.dropped[ctx]++;
 	}
-	s->written[ctx]++;
+	s->counts.written[ctx]++;
 }
 
 static int thread_fn(void *data)
@@ -196,7 +192,7 @@ static void start_hrtimers(void *info)
 		hrtimer_start(&flush_timer, us_to_ktime(flush_us), HRTIMER_MODE_REL_PINNED);
 }
 
-static int stress_start(void)
+static void stress_start(void)
 {
 	int cpu;
 
@@ -214,7 +210,6 @@ static int stress_start(void)
 		smp_call_function_single(cpu, start_hrtimers, s, 1);
 	}
 	cpus_read_unlock();
-	return 0;
 }
 
 static void stress_stop(void)
@@ -245,41 +240,17 @@ static void stress_stop(void)
 static ssize_t control_write(struct file *file, const char __user *ubuf, size_t count,
 			     loff_t *ppos)
 {
-	char cmd[16] = "";
+	return producer_control(ubuf, count, &control_lock, &running, stress_start, stress_stop);
+}
 
-	if (copy_from_user(cmd, ubuf, min(count, sizeof(cmd) - 1)))
-		return -EFAULT;
-	mutex_lock(&control_lock);
-	if (sysfs_streq(cmd, "start") && !running)
-		stress_start();
-	else if (sysfs_streq(cmd, "stop") && running)
-		stress_stop();
-	else
-		count = -EINVAL;
-	mutex_unlock(&control_lock);
-	return count;
+static struct record_counts *counts_of(int cpu)
+{
+	return &per_cpu_ptr(&stress_cpus, cpu)->counts;
 }
 
 static ssize_t counts_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
 {
-	size_t cap = num_possible_cpus() * NR_CTX * 64, n = 0;
-	char *buf = kmalloc(cap, GFP_KERNEL);
-	ssize_t ret;
-	int cpu, ctx;
-
-	if (!buf)
-		return -ENOMEM;
-	for_each_possible_cpu(cpu) {
-		struct stress_cpu *s = per_cpu_ptr(&stress_cpus, cpu);
-
-		for (ctx = 0; ctx < NR_CTX; ctx++)
-			if (s->written[ctx])
-				n += scnprintf(buf + n, cap - n, "%d %s %llu %llu\n", cpu,
-					       ctx_names[ctx], s->written[ctx], s->dropped[ctx]);
-	}
-	ret = simple_read_from_buffer(ubuf, count, ppos, buf, n);
-	kfree(buf);
-	return ret;
+	return record_counts_read(ubuf, count, ppos, counts_of);
 }
 
 static ssize_t info_read(struct file *file, char __user *ubuf, size_t count, loff_t *ppos)
