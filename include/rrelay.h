@@ -72,6 +72,7 @@ struct rrelay_buf;
  *	@create_buf_file is set; must be NULL otherwise.
  * @is_global: when @create_buf_file is NULL (rrelay makes the files),
  *	non-zero asks for one global buffer, file <base>0. Not in relay.
+ * @flags: RRELAY_SUBBUF_HEADERS, or 0 (relay's behaviour). Not in relay.
  */
 struct rrelay_callbacks {
 	int (*subbuf_start)(struct rrelay_buf *buf, void *subbuf, void *prev_subbuf);
@@ -80,7 +81,23 @@ struct rrelay_callbacks {
 					  int *is_global);
 	int (*remove_buf_file)(struct dentry *dentry);
 	int is_global;
+	unsigned int flags;
 };
+
+/*
+ * Flags of struct rrelay_callbacks:
+ *
+ * RRELAY_SUBBUF_HEADERS: every sub-buffer starts with a struct
+ * rrelay_subbuf_header (include/uapi/linux/rrelay.h): its number, CPU,
+ * start and finish times, data size, and the records dropped and
+ * sub-buffers overwritten so far, so that a reader of the data alone knows
+ * where loss happened and how much. The header is rrelay's: the
+ * subbuf_start callback gets @subbuf just after it, and its start reserve
+ * comes after the header. Readers get finished sub-buffers only, and close
+ * finishes the last one even when empty (its header has the final counts).
+ * Needs subbuf_size > 2 * sizeof(struct rrelay_subbuf_header).
+ */
+#define RRELAY_SUBBUF_HEADERS	(1U << 0)
 
 /**
  * struct rrelay_chan - a channel; clients may read these fields, never write

@@ -55,7 +55,11 @@ struct RawCallbacks {
     create_buf_file: Option<unsafe extern "C" fn()>,
     remove_buf_file: Option<unsafe extern "C" fn()>,
     is_global: c_int,
+    flags: c_uint,
 }
+
+/// `RRELAY_SUBBUF_HEADERS`.
+const SUBBUF_HEADERS: c_uint = 1 << 0;
 
 /// `struct rrelay_reservation`: filled by reserve, given back to commit.
 #[repr(C)]
@@ -130,6 +134,10 @@ pub struct Config<'a> {
     ///
     /// The directory must outlive the channel.
     pub parent: Option<NonNull<bindings::dentry>>,
+    /// Each sub-buffer starts with rrelay's header (`RRELAY_SUBBUF_HEADERS`,
+    /// `struct rrelay_subbuf_header`): its number, CPU, times, data size
+    /// and the loss so far. Needs `subbuf_size` above 128 bytes.
+    pub headers: bool,
 }
 
 impl<'a> Config<'a> {
@@ -142,6 +150,7 @@ impl<'a> Config<'a> {
             n_subbufs,
             global: false,
             parent: None,
+            headers: false,
         }
     }
 }
@@ -238,6 +247,7 @@ impl<T: Callbacks> Channel<T> {
             create_buf_file: None,
             remove_buf_file: None,
             is_global: c_int::from(config.global),
+            flags: if config.headers { SUBBUF_HEADERS } else { 0 },
         };
         let private = core::ptr::from_ref(&*callbacks).cast_mut().cast();
         let parent = config

@@ -68,6 +68,10 @@ module! {
             default: 0,
             description: "1: one global buffer; 0: a buffer per CPU",
         },
+        headers: u8 {
+            default: 0,
+            description: "1: each sub-buffer starts with rrelay's header (loss in the data)",
+        },
         subbuf_size: usize {
             default: 16384,
             description: "Sub-buffer size in bytes",
@@ -272,6 +276,7 @@ impl Sampler {
             *module_parameters::n_subbufs.value(),
         );
         config.global = *module_parameters::global.value() != 0;
+        config.headers = *module_parameters::headers.value() != 0;
         config.parent = parent;
         let policy = Policy {
             overwrite: *module_parameters::overwrite.value() != 0,

@@ -163,7 +163,8 @@ pub(crate) struct RchanBuf {
     reader: Mutex<ReaderPos>,
     /// Set by close: no more data will come.
     finalized: Atomic<bool>,
-    /// Reads return finished sub-buffers only (`RRELAY_FLAG_FINISHED_ONLY`).
+    /// Reads return finished sub-buffers only (`RRELAY_FLAG_FINISHED_ONLY`;
+    /// always with sub-buffer headers).
     pub(crate) finished_only: Atomic<bool>,
     /// The buffer's file, once created.
     pub(crate) dentry: Atomic<*mut bindings::dentry>,
@@ -291,7 +292,7 @@ impl RchanBuf {
                 reader <- new_mutex!(ReaderPos::default(), "rrelay_buf::reader"),
                 held <- new_mutex!(None, "rrelay_buf::held"),
                 finalized: Atomic::new(false),
-                finished_only: Atomic::new(false),
+                finished_only: Atomic::new(chan.has_headers()),
                 dentry: Atomic::new(core::ptr::null_mut()),
             }? Error),
             GFP_KERNEL,

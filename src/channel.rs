@@ -63,7 +63,16 @@ pub(crate) struct Callbacks {
     pub(crate) remove_buf_file: Option<unsafe extern "C" fn(*mut bindings::dentry) -> c_int>,
     /// With rrelay's own files: one global buffer.
     pub(crate) is_global: c_int,
+    /// `RRELAY_SUBBUF_HEADERS`, or 0.
+    pub(crate) flags: c_uint,
 }
+
+/// `RRELAY_SUBBUF_HEADERS`: each sub-buffer starts with rrelay's header.
+pub(crate) const SUBBUF_HEADERS: c_uint = 1 << 0;
+
+// `struct rrelay_callbacks` (rrelay_shim.c checks the C side).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(core::mem::offset_of!(Callbacks, flags) == 28);
 
 /// `RRELAY_CHANNEL_VERSION`: the layout version of [`RchanPublic`].
 const CHANNEL_VERSION: u32 = 3;
@@ -257,6 +266,12 @@ impl Rchan {
         if cb.create_buf_file.is_some() != cb.remove_buf_file.is_some() {
             return Err(EINVAL);
         }
+        if cb.flags & !SUBBUF_HEADERS != 0
+            || (cb.flags & SUBBUF_HEADERS != 0
+                && geometry.subbuf_size() <= 2 * crate::header::HEADER_SIZE)
+        {
+            return Err(EINVAL);
+        }
         let slots = PerCpuBufs::new()?;
         let base = CString::try_from_fmt(fmt!("{}", args.base.to_str().map_err(|_| EINVAL)?))?;
         let buf = slots.as_raw();
@@ -316,6 +331,11 @@ impl Rchan {
 
     pub(crate) fn callbacks(&self) -> &Callbacks {
         &self.callbacks
+    }
+
+    /// Whether each sub-buffer starts with rrelay's header.
+    pub(crate) fn has_headers(&self) -> bool {
+        self.callbacks.flags & SUBBUF_HEADERS != 0
     }
 
     pub(crate) fn base(&self) -> &CStr {
@@ -600,14 +620,76 @@ mod tests {
     use crate::stats::StatsSnapshot;
 
     fn open(subbuf_size: usize, n_subbufs: usize, base: &CStr) -> Result<Arc<Rchan>> {
+        open_flags(subbuf_size, n_subbufs, base, 0)
+    }
+
+    fn open_flags(
+        subbuf_size: usize,
+        n_subbufs: usize,
+        base: &CStr,
+        flags: c_uint,
+    ) -> Result<Arc<Rchan>> {
         Rchan::open(&OpenArgs {
             base,
             parent: core::ptr::null_mut(),
             subbuf_size,
             n_subbufs,
-            callbacks: Callbacks::default(),
+            callbacks: Callbacks {
+                flags,
+                ..Callbacks::default()
+            },
             private_data: core::ptr::null_mut(),
         })
+    }
+
+    /// The `u32` at byte `at` of `buf`'s ring.
+    fn u32_at(buf: &RchanBuf, at: usize) -> u32 {
+        // SAFETY: The callers read headers inside the mapping; no writer runs.
+        unsafe { buf.at(at).cast::<u32>().read_unaligned() }
+    }
+
+    /// The `u64` at byte `at` of `buf`'s ring.
+    fn u64_at(buf: &RchanBuf, at: usize) -> u64 {
+        // SAFETY: As in `u32_at`.
+        unsafe { buf.at(at).cast::<u64>().read_unaligned() }
+    }
+
+    #[test]
+    fn subbuf_headers_frame_the_data_and_count_the_loss() -> Result {
+        // Unknown flags, and sub-buffers too small for a header and data.
+        assert!(open_flags(1000, 2, c"rrelay_kunit", 1 << 5).is_err());
+        assert!(open_flags(128, 2, c"rrelay_kunit", SUBBUF_HEADERS).is_err());
+        let chan = open_flags(1000, 2, c"rrelay_kunit", SUBBUF_HEADERS)?;
+        let buf = chan.buf(0).ok_or(EINVAL)?;
+        // 64 header bytes + 600: the second record goes to sub-buffer 1.
+        buf.write_record(&[1; 600]);
+        buf.write_record(&[2; 600]);
+        // Sub-buffer 1 is full after it; the next two find no room.
+        buf.write_record(&[3; 600]);
+        buf.write_record(&[4; 600]);
+        let s = stats0(&chan);
+        // Sub-buffer 0's header: magic, size, CPU 0, 600 bytes, number 0,
+        // times in order, nothing lost yet.
+        assert_eq!(u32_at(buf, 0), 0x3148_5252);
+        assert_eq!(u32_at(buf, 4) & 0xffff, 64);
+        assert_eq!(u32_at(buf, 12), 600);
+        assert_eq!(u64_at(buf, 16), 0);
+        assert!(u64_at(buf, 24) != 0 && u64_at(buf, 24) <= u64_at(buf, 32));
+        assert_eq!(u64_at(buf, 40), 0);
+        // SAFETY: Inside the mapping; no writer runs.
+        unsafe { assert_eq!((*buf.at(64), *buf.at(1064)), (1, 2)) };
+        assert_eq!((s.produced, s.dropped), (2, 2));
+        // Read both; a flush restarts the stopped buffer and a second
+        // finishes it: its header has the two drops.
+        buf.put_consumed(2);
+        buf.switch_subbuf(0);
+        buf.switch_subbuf(0);
+        assert_eq!(buf.produced(), 3);
+        assert_eq!(u64_at(buf, 16), 2);
+        assert_eq!(u32_at(buf, 12), 0);
+        assert_eq!(u64_at(buf, 40), 2);
+        chan.close();
+        Ok(())
     }
 
     fn stats0(chan: &Rchan) -> StatsSnapshot {

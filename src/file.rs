@@ -504,6 +504,7 @@ mod uapi {
     pub(super) const SET_FLAGS: u32 = _IOW::<u64>(MAGIC, 5);
     pub(super) const GET_NEXT_SUBBUF: u32 = _IOR::<[u64; 3]>(MAGIC, 6);
     pub(super) const PUT_NEXT_SUBBUF: u32 = _IO(MAGIC, 7);
+    pub(super) const FLUSH: u32 = _IO(MAGIC, 8);
     pub(super) const FLAG_FINISHED_ONLY: u64 = 1 << 0;
     pub(super) const POS_STOPPED: u64 = 1 << 0;
     pub(super) const POS_FINALIZED: u64 = 1 << 1;
@@ -575,9 +576,25 @@ impl RchanBuf {
                 .map(|_| ())
             }
             uapi::PUT_NEXT_SUBBUF => self.put_next_subbuf(file),
+            uapi::FLUSH => {
+                // A closed channel's buffer has nothing more to finish.
+                if !self.is_finalized() {
+                    let before = self.produced();
+                    self.switch_subbuf(0);
+                    // A stopped buffer was only restarted: with headers,
+                    // finish that one too, so its header tells the drops.
+                    if self.chan().has_headers() && self.produced() == before {
+                        self.switch_subbuf(0);
+                    }
+                }
+                Ok(())
+            }
             uapi::SET_FLAGS => {
                 let flags = user.reader().read::<u64>()?;
-                if flags & !uapi::FLAG_FINISHED_ONLY != 0 {
+                // Sub-buffer headers frame whole sub-buffers only.
+                if flags & !uapi::FLAG_FINISHED_ONLY != 0
+                    || (self.chan().has_headers() && flags & uapi::FLAG_FINISHED_ONLY == 0)
+                {
                     return Err(EINVAL);
                 }
                 self.finished_only

@@ -357,6 +357,16 @@ pub trait Client {
     /// finished, `None` when none was); `full` says that means
     /// overwriting unread data. Called by the owner of a switch only.
     fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool;
+    /// The callback accepted sub-buffer `k` into `slot` (or it is the
+    /// first): called by the switch before writers may reserve in it.
+    #[inline(always)]
+    fn started(&self, _slot: usize, _k: usize) {}
+    /// Whether close finishes a sub-buffer with no record in it (one whose
+    /// start reserve says something, as rrelay's sub-buffer header does).
+    #[inline(always)]
+    fn finish_empty(&self) -> bool {
+        false
+    }
     /// Counts an event.
     fn count(&self, event: Event);
     /// A sub-buffer was finished with `bytes` bytes of data (statistics,
@@ -468,6 +478,7 @@ pub fn start<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C) {
     }
     s.start_reserve().store(0, Ordering::Relaxed);
     c.subbuf_start(0, None, false);
+    c.started(0, 0);
     let reserve = clamp_reserve(g, s.start_reserve().load(Ordering::Relaxed));
     // What stays there is the current sub-buffer's start reserve.
     s.start_reserve().store(reserve, Ordering::Relaxed);
@@ -610,7 +621,10 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         // lent already, so the callback gets no `prev` to write into.
         None
     } else {
-        if why == Reason::Close && w.off(g) == s.start_reserve().load(Ordering::Relaxed) {
+        if why == Reason::Close
+            && !c.finish_empty()
+            && w.off(g) == s.start_reserve().load(Ordering::Relaxed)
+        {
             // No record in it: close produces no empty sub-buffer.
             s.ws()
                 .store(WriteState::closed(w.slot()).raw(), Ordering::Release);
@@ -680,6 +694,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     if full {
         c.count(Event::Overwritten);
     }
+    c.started(slot, produced);
     let reserve = clamp_reserve(g, s.start_reserve().load(Ordering::Relaxed));
     s.start_reserve().store(reserve, Ordering::Relaxed);
     s.padding(slot).store(0, Ordering::Relaxed);

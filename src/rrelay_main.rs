@@ -14,6 +14,7 @@ mod buffer;
 mod channel;
 mod ffi;
 mod file;
+mod header;
 mod hotplug;
 mod mmap;
 pub mod ring;

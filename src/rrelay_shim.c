@@ -22,6 +22,7 @@
 #include <linux/wait.h>
 
 #include <rrelay.h>
+#include <uapi/linux/rrelay.h>
 
 #include "rrelay_shim.h"
 
@@ -45,6 +46,8 @@ static_assert(offsetof(struct rrelay_chan, private_data) == 32);
 static_assert(offsetof(struct rrelay_chan, is_global) == 40);
 static_assert(offsetof(struct rrelay_chan, buf) == 48);
 static_assert(sizeof(struct rrelay_chan) == 56);
+static_assert(offsetof(struct rrelay_callbacks, flags) == 28);
+static_assert(sizeof(struct rrelay_subbuf_header) == 64);
 #endif
 
 /* vmap() and PAGE_KERNEL are not in the Rust bindings. */

@@ -27,7 +27,7 @@
 
 use crate::buffer::RchanBuf;
 use crate::channel::Rchan;
-use crate::ring::{self, Client, Reason, Reservation, Switched};
+use crate::ring::{self, Client, Reason, Reservation, RingState, Switched};
 use crate::shim::{PreemptGuard, SwitchGuard};
 use crate::subbuf::Event;
 use core::sync::atomic::Ordering;
@@ -35,21 +35,28 @@ use kernel::sync::barrier::smp_mb;
 
 impl Client for RchanBuf {
     fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
-        let chan = self.chan();
-        match chan.callbacks().subbuf_start {
-            None => !full,
-            Some(f) => {
-                let g = self.geometry();
-                let subbuf = self.at(g.slot_start(slot)).cast();
-                let prev = prev.map_or(core::ptr::null_mut(), |p| self.at(g.slot_start(p)).cast());
-                let me = core::ptr::from_ref(self).cast_mut().cast();
-                // SAFETY: The client's callback gets a live buffer and
-                // pointers into its mapping, as its contract says; the
-                // switch owns the buffer's write side meanwhile, so the
-                // callback runs once at a time per buffer.
-                unsafe { f(me, subbuf, prev) != 0 }
+        let accepted = self.client_subbuf_start(slot, prev, full);
+        if self.header_len() > 0 {
+            // rrelay's header first; the client's start reserve after it,
+            // if both leave room for data (as relay's `BUG_ON` demands).
+            let g = self.geometry();
+            let mut reserve = self.start_reserve().load(Ordering::Relaxed);
+            if reserve.saturating_add(self.header_len()) >= g.subbuf_size() - 1 {
+                reserve = 0;
             }
+            self.set_start_reserve(reserve + self.header_len());
         }
+        accepted
+    }
+
+    fn started(&self, slot: usize, k: usize) {
+        if self.header_len() > 0 {
+            self.begin_header(slot, k);
+        }
+    }
+
+    fn finish_empty(&self) -> bool {
+        self.header_len() > 0
     }
 
     fn count(&self, event: Event) {
@@ -60,6 +67,10 @@ impl Client for RchanBuf {
     }
 
     fn finished(&self, bytes: usize) {
+        if self.header_len() > 0 {
+            let g = self.geometry();
+            self.end_header(g.slot(self.produced().wrapping_sub(1)), bytes);
+        }
         self.stats.add_written(bytes);
         // Under the switch's ownership: one store at a time, in order.
         self.meta()
@@ -93,6 +104,36 @@ impl Client for RchanBuf {
 }
 
 impl RchanBuf {
+    /// The client's `subbuf_start` (relay's default without one).
+    fn client_subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
+        let chan = self.chan();
+        match chan.callbacks().subbuf_start {
+            None => !full,
+            Some(f) => {
+                let g = self.geometry();
+                // With rrelay's header, the client's part starts after it.
+                let subbuf = self.at(g.slot_start(slot) + self.header_len()).cast();
+                let prev = prev.map_or(core::ptr::null_mut(), |p| self.at(g.slot_start(p)).cast());
+                let me = core::ptr::from_ref(self).cast_mut().cast();
+                // SAFETY: The client's callback gets a live buffer and
+                // pointers into its mapping, as its contract says; the
+                // switch owns the buffer's write side meanwhile, so the
+                // callback runs once at a time per buffer.
+                unsafe { f(me, subbuf, prev) != 0 }
+            }
+        }
+    }
+
+    /// Bytes of rrelay's header at the start of each sub-buffer (0: none).
+    #[inline(always)]
+    fn header_len(&self) -> usize {
+        if self.chan().has_headers() {
+            crate::header::HEADER_SIZE
+        } else {
+            0
+        }
+    }
+
     /// Queues the reader wakeup (irq_work: NMI-safe). The full barrier
     /// pairs with the one in poll after `poll_wait`: a reader that went
     /// to sleep after checking sees the new state, or we see it queued.

@@ -43,6 +43,10 @@ static bool global;
 module_param(global, bool, 0444);
 MODULE_PARM_DESC(global, "One global buffer for all CPUs");
 
+static bool headers;
+module_param(headers, bool, 0444);
+MODULE_PARM_DESC(headers, "Sub-buffer headers (RRELAY_SUBBUF_HEADERS)");
+
 static bool overwrite;
 module_param(overwrite, bool, 0444);
 MODULE_PARM_DESC(overwrite, "Overwrite unread sub-buffers instead of stopping");
@@ -299,6 +303,7 @@ static int __init rrelay_stress_init(void)
 	}
 	hrtimer_setup(&flush_timer, flush_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
 	callbacks.is_global = global;
+	callbacks.flags = headers ? RRELAY_SUBBUF_HEADERS : 0;
 	if (overwrite)
 		callbacks.subbuf_start = overwrite_start;
 	dir = debugfs_create_dir("rrelay_stress", NULL);

@@ -19,6 +19,7 @@
 //! demands that the lost records add up to exactly `N` (overwrite mode,
 //! where N comes from the kernel's count of lost sub-buffers).
 
+use crate::headers::{self, BufferLoss};
 use crate::record_format::{self, Context, DecodeError, Header, CONTEXTS, MAGIC};
 use anyhow::{bail, Context as _, Result};
 use serde::Serialize;
@@ -77,6 +78,11 @@ pub struct Demands {
     pub lost_records: Option<u64>,
     /// At least one record must decode (an empty recording proves nothing).
     pub allow_empty: bool,
+    /// The sub-buffer headers say this many sub-buffers were lost.
+    pub lost_subbufs: Option<u64>,
+    /// The last sub-buffer headers say this many records were dropped
+    /// (too big included), summed over the buffers.
+    pub dropped_records: Option<u64>,
 }
 
 /// What decoding found.
@@ -86,6 +92,8 @@ pub struct Report {
     pub corrupt: u64,
     pub truncated_bytes: u64,
     pub streams: Vec<Stream>,
+    /// Per file with sub-buffer headers: the loss they report.
+    pub buffers: Vec<BufferLoss>,
 }
 
 /// A decoded record and the input file (CPU buffer) it came from.
@@ -94,7 +102,34 @@ struct Rec {
     file: usize,
 }
 
-/// Decodes one file's bytes; corrupt stretches are skipped and counted.
+/// Decodes one file's bytes: records, framed by sub-buffer headers when
+/// the channel has them (the headers go to `loss`).
+fn decode_file(
+    data: &[u8],
+    file: usize,
+    recs: &mut Vec<Rec>,
+    report: &mut Report,
+    loss: &mut BufferLoss,
+) {
+    if headers::parse(data).is_none() {
+        decode_bytes(data, file, recs, report);
+        return;
+    }
+    let mut at = 0;
+    while at < data.len() {
+        let Some(h) = headers::parse(&data[at..]) else {
+            // Framing lost: count the rest as corrupt, as records would be.
+            report.corrupt += 1;
+            return;
+        };
+        loss.push(&h);
+        let end = (at + headers::SIZE + h.data_size as usize).min(data.len());
+        decode_bytes(&data[at + headers::SIZE..end], file, recs, report);
+        at = end;
+    }
+}
+
+/// Decodes records; corrupt stretches are skipped and counted.
 fn decode_bytes(data: &[u8], file: usize, recs: &mut Vec<Rec>, report: &mut Report) {
     let mut at = 0;
     while at < data.len() {
@@ -202,7 +237,11 @@ pub fn decode(
         } else {
             std::fs::read(f).with_context(|| f.display().to_string())?
         };
-        decode_bytes(&data, i, &mut recs, &mut report);
+        let mut loss = BufferLoss::new(&f.display().to_string());
+        decode_file(&data, i, &mut recs, &mut report, &mut loss);
+        if loss.subbufs > 0 {
+            report.buffers.push(loss);
+        }
     }
     report.records = recs.len() as u64;
 
@@ -312,6 +351,31 @@ impl Report {
         {
             p.push("exact accounting needs the producer's counts (--expect)".to_string());
         }
+        if (demands.lost_subbufs.is_some() || demands.dropped_records.is_some())
+            && self.buffers.is_empty()
+        {
+            p.push("no sub-buffer headers: the channel was not opened with them".to_string());
+        }
+        let headers_say = |f: fn(&BufferLoss) -> u64| self.buffers.iter().map(f).sum::<u64>();
+        if let Some(want) = demands.lost_subbufs {
+            let got = headers_say(|b| b.subbufs_lost);
+            if got != want {
+                p.push(format!(
+                    "the sub-buffer headers say {got} sub-buffers lost, the kernel's count says {want}"
+                ));
+            }
+        }
+        if let Some(want) = demands.dropped_records {
+            let got = headers_say(|b| b.dropped + b.too_big);
+            if got != want {
+                p.push(format!(
+                    "the sub-buffer headers say {got} records dropped, the kernel's count says {want}"
+                ));
+            }
+        }
+        if self.buffers.iter().any(|b| b.out_of_order > 0) {
+            p.push("sub-buffer headers out of order".to_string());
+        }
         if let Some(want) = demands.lost_records {
             let lost: i128 = self.streams.iter().filter_map(Stream::lost).sum();
             if lost != i128::from(want) {
@@ -347,6 +411,12 @@ impl Report {
                 "{:>4} {:<8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 s.cpu, s.context, s.received, s.missing, written, unseen, dropped, lost
             )?;
+        }
+        if !self.buffers.is_empty() {
+            writeln!(out, "sub-buffer headers:")?;
+        }
+        for b in &self.buffers {
+            b.print(10, out)?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 mod decode;
 mod error;
 mod files;
+mod headers;
 mod record;
 #[path = "../../samples/record_format.rs"]
 mod record_format;
@@ -131,6 +132,11 @@ enum Cmd {
     /// not decode: with no record found, decode fails (unless
     /// --allow-empty). Sequence numbers are counted from the first record
     /// seen in each stream, so a recording that starts late misses nothing.
+    ///
+    /// Files of a channel with sub-buffer headers (RRELAY_SUBBUF_HEADERS)
+    /// are read sub-buffer by sub-buffer, and the loss the headers report
+    /// is shown: sub-buffers never received, records dropped, sub-buffers
+    /// overwritten, and before which sub-buffer (and when) each happened.
     Decode {
         /// Recorded files, or directories of them (one file per CPU); `-`
         /// reads stdin (`rrelay record -o -`).
@@ -155,6 +161,14 @@ enum Cmd {
         /// Succeed even when no record decodes.
         #[arg(long)]
         allow_empty: bool,
+        /// Fail unless the sub-buffer headers (RRELAY_SUBBUF_HEADERS) say
+        /// exactly N sub-buffers were lost, over all files.
+        #[arg(long, value_name = "N")]
+        lost_subbufs: Option<u64>,
+        /// Fail unless the last sub-buffer headers say exactly N records
+        /// were dropped (too big included), over all files.
+        #[arg(long, value_name = "N")]
+        dropped_records: Option<u64>,
         /// Print the summary as JSON (and no records).
         #[arg(long)]
         json: bool,
@@ -254,6 +268,8 @@ fn run(cli: Cli) -> Result<()> {
             exact,
             lost_records,
             allow_empty,
+            lost_subbufs,
+            dropped_records,
             json,
         } => run_decode(
             &inputs,
@@ -263,6 +279,8 @@ fn run(cli: Cli) -> Result<()> {
                 exact,
                 lost_records,
                 allow_empty,
+                lost_subbufs,
+                dropped_records,
             },
             json,
         ),

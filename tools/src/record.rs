@@ -19,6 +19,7 @@
 
 use crate::error::errno_text;
 use crate::files;
+use crate::headers;
 use crate::source::Source;
 use crate::stats;
 use crate::uapi;
@@ -159,6 +160,9 @@ struct Cpu {
     gone: bool,
     /// Why splice was refused, when read() took over.
     refused: Option<Errno>,
+    /// The channel has sub-buffer headers: readers get whole finished
+    /// sub-buffers only, and the last one is finished by a flush.
+    headers: bool,
 }
 
 /// A read-only mapping of a buffer and its geometry.
@@ -188,6 +192,10 @@ pub struct Summary {
     /// The kernel's counts, from rrelay's stats (absent for other relays).
     pub dropped_writes: Option<u64>,
     pub lost_subbufs: Option<u64>,
+    /// What the sub-buffer headers in the recorded files say (channels
+    /// opened with RRELAY_SUBBUF_HEADERS, recorded into a directory).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subbuf_headers: Vec<headers::BufferLoss>,
 }
 
 fn ctx(path: &Path) -> String {
@@ -197,7 +205,10 @@ fn ctx(path: &Path) -> String {
 impl Cpu {
     fn open(path: PathBuf, sink: Sink, mode: Option<Mode>) -> Result<Self> {
         let file = File::open(&path).with_context(|| ctx(&path))?;
-        // Other relay files (the kernel's) have no such ioctl: fine.
+        // A channel with sub-buffer headers refuses partial reads (EINVAL);
+        // other relay files (the kernel's) have no such ioctl: fine.
+        let headers = uapi::set_flags(&file, 0)
+            .is_err_and(|e| e.raw_os_error() == Some(Errno::INVAL.raw_os_error()));
         let _ = uapi::set_flags(&file, uapi::FLAG_FINISHED_ONLY);
         let how = match mode {
             None | Some(Mode::Splice) => {
@@ -227,6 +238,7 @@ impl Cpu {
             closed: false,
             gone: false,
             refused: None,
+            headers,
         })
     }
 
@@ -235,6 +247,14 @@ impl Cpu {
     fn drain(&mut self, last: bool, room: u64) -> Result<u64> {
         if self.gone || room == 0 {
             return Ok(0);
+        }
+        if last && self.headers {
+            // What is finished (so a full buffer has room again), then the
+            // rest, finished by a flush: the last header has the final counts.
+            let moved = self.drain(false, room)?;
+            uapi::flush(&self.file)
+                .with_context(|| format!("{}: RRELAY_IOC_FLUSH", ctx(&self.path)))?;
+            return Ok(moved + self.drain(false, room - moved)?);
         }
         if last {
             let _ = uapi::set_flags(&self.file, 0);
@@ -536,6 +556,12 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
     }
     let seconds = start.elapsed().as_secs_f64();
     let bytes = cpus.values().map(|c| c.bytes).sum();
+    let mut subbuf_headers = Vec::new();
+    for c in cpus.values().filter(|c| c.headers) {
+        if let Sink::File { path, .. } = &c.sink {
+            subbuf_headers.extend(headers::scan_file(path)?);
+        }
+    }
     let kernel = src.stats.as_deref().and_then(|f| stats::read(f).ok());
     let requested = opt.mode.unwrap_or(Mode::Splice);
     let read_fallback = cpus.values().any(|c| c.refused.is_some());
@@ -548,6 +574,7 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
         cpus: cpus.iter().map(|(&k, c)| (k, c.bytes)).collect(),
         dropped_writes: kernel.as_ref().map(|s| s.total(|b| b.dropped + b.big)),
         lost_subbufs: kernel.as_ref().map(|s| s.total(|b| b.lost)),
+        subbuf_headers,
     })
 }
 
@@ -626,6 +653,12 @@ pub fn print_summary(s: &Summary, out: &mut impl Write) -> Result<()> {
             out,
             "kernel counts: not available (no rrelay stats for this channel)"
         )?,
+    }
+    if !s.subbuf_headers.is_empty() {
+        writeln!(out, "sub-buffer headers:")?;
+    }
+    for b in &s.subbuf_headers {
+        b.print(10, out)?;
     }
     Ok(())
 }

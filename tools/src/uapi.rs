@@ -20,6 +20,7 @@ const GET_GEOMETRY: Opcode = opcode::read::<Geometry>(MAGIC, 1);
 const SET_FLAGS: Opcode = opcode::write::<u64>(MAGIC, 5);
 const GET_NEXT_SUBBUF: Opcode = opcode::read::<Next>(MAGIC, 6);
 const PUT_NEXT_SUBBUF: Opcode = opcode::none(MAGIC, 7);
+const FLUSH: Opcode = opcode::none(MAGIC, 8);
 
 /// `struct rrelay_next`: a sub-buffer handed out.
 #[repr(C)]
@@ -51,4 +52,10 @@ pub fn put_next_subbuf(fd: impl AsFd) -> std::io::Result<()> {
 pub fn set_flags(fd: impl AsFd, flags: u64) -> std::io::Result<()> {
     // SAFETY: SET_FLAGS reads a `__u64`.
     Ok(unsafe { ioctl(fd, Setter::<SET_FLAGS, u64>::new(flags)) }?)
+}
+
+/// Finishes the buffer's current sub-buffer (`RRELAY_IOC_FLUSH`).
+pub fn flush(fd: impl AsFd) -> std::io::Result<()> {
+    // SAFETY: FLUSH takes no argument.
+    Ok(unsafe { ioctl(fd, NoArg::<FLUSH>::new()) }?)
 }

@@ -38,6 +38,10 @@
  * splice() of the buffer return finished sub-buffers only, never the one
  * being written. Clear it (flags 0) to drain the last, partly filled
  * sub-buffer once the producer is done.
+ *
+ * RRELAY_IOC_FLUSH finishes the buffer's current sub-buffer now, as
+ * rrelay_flush() does for the client (the client's subbuf_start callback
+ * runs); readers then get everything committed so far.
  */
 #ifndef _UAPI_LINUX_RRELAY_H
 #define _UAPI_LINUX_RRELAY_H
@@ -141,6 +145,56 @@ struct rrelay_padding {
 #define RRELAY_IOC_SET_FLAGS		_IOW(RRELAY_IOC_MAGIC, 5, __u64)
 #define RRELAY_IOC_GET_NEXT_SUBBUF	_IOR(RRELAY_IOC_MAGIC, 6, struct rrelay_next)
 #define RRELAY_IOC_PUT_NEXT_SUBBUF	_IO(RRELAY_IOC_MAGIC, 7)
+
+#define RRELAY_IOC_FLUSH		_IO(RRELAY_IOC_MAGIC, 8)
+
+/**
+ * struct rrelay_subbuf_header - the header of each sub-buffer of a channel
+ *	opened with RRELAY_SUBBUF_HEADERS (include/rrelay.h)
+ * @magic: RRELAY_SUBBUF_MAGIC
+ * @header_size: sizeof(struct rrelay_subbuf_header); the data follows it
+ * @flags: RRELAY_SUBBUF_GLOBAL when the buffer serves every CPU
+ * @cpu: the buffer's CPU (0 for a global buffer)
+ * @data_size: bytes of data after the header, padding excluded
+ * @seq: the sub-buffer's number in its buffer, from 0: a gap between two
+ *	headers a reader got is that many sub-buffers lost to it (overwritten
+ *	before it read them, in overwrite mode)
+ * @time_begin: CLOCK_MONOTONIC nanoseconds when the sub-buffer was started,
+ *	before its first record was reserved
+ * @time_end: when it was finished, after its last record was reserved
+ * @dropped: records the writer dropped since the channel was opened (no
+ *	room: the buffer was full in no-overwrite mode, or a sub-buffer in the
+ *	way was held by a reader), counted when the sub-buffer was finished
+ * @too_big: records refused for being larger than a sub-buffer, ever
+ * @overwritten: unread sub-buffers the writer overwrote, ever
+ *
+ * The counts run from the channel's opening, as LTTng's packet context
+ * counts discarded events: the difference between two headers a reader
+ * got is what happened between them, however many sub-buffers were lost
+ * in between. Records dropped after the last sub-buffer was finished (a
+ * buffer still full at close) are in the statistics only.
+ *
+ * Read and splice return whole finished sub-buffers only for such a
+ * channel (RRELAY_FLAG_FINISHED_ONLY always set), so the stream a reader
+ * gets is header, data_size bytes, header, ...; RRELAY_IOC_FLUSH finishes
+ * the current sub-buffer for a reader that wants it now.
+ */
+struct rrelay_subbuf_header {
+	__u32 magic;
+	__u16 header_size;
+	__u16 flags;
+	__u32 cpu;
+	__u32 data_size;
+	__u64 seq;
+	__u64 time_begin;
+	__u64 time_end;
+	__u64 dropped;
+	__u64 too_big;
+	__u64 overwritten;
+};
+
+#define RRELAY_SUBBUF_MAGIC	0x31485252	/* "RRH1" in memory, little-endian */
+#define RRELAY_SUBBUF_GLOBAL	(1 << 0)
 
 /* Flags for RRELAY_IOC_SET_FLAGS. */
 #define RRELAY_FLAG_FINISHED_ONLY	(1 << 0)	/* read finished sub-buffers only */

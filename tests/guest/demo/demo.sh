@@ -1,9 +1,9 @@
 # The demo, in the guest: the Rust sample producer writes from every context
 # on every CPU; `rrelay record` drains it; `rrelay stat` and `rrelay decode`
 # show what happened. Arguments: SIZE RATE MODE OVERWRITE GLOBAL DURATION
-# [SUBBUF_SIZE N_SUBBUFS].
+# [SUBBUF_SIZE N_SUBBUFS HEADERS].
 set -e
-size=$1 rate=$2 mode=$3 overwrite=$4 global=$5 duration=$6 subbuf=${7:-16384} nsub=${8:-16}
+size=$1 rate=$2 mode=$3 overwrite=$4 global=$5 duration=$6 subbuf=${7:-16384} nsub=${8:-16} headers=${9:-0}
 S=/sys/kernel/debug/rrelay_sample
 R=/opt/bin/rrelay
 say() { printf '\n== %s\n' "$*"; }
@@ -11,10 +11,10 @@ say() { printf '\n== %s\n' "$*"; }
 if [ "$rate" = 0 ]; then asked="as fast as it can"; else asked="$rate/s"; fi
 say "load rrelay.ko and the sample producer: $size-byte records, $asked from each of"
 echo "   3 writers per CPU (a kthread, a softirq timer, a hardirq timer), overwrite=$overwrite, global=$global,"
-echo "   $nsub sub-buffers of $subbuf bytes per buffer"
+echo "   $nsub sub-buffers of $subbuf bytes per buffer, sub-buffer headers=$headers"
 insmod /opt/modules/rrelay.ko
 insmod /opt/modules/rust_relay_sample.ko record_size=$size rate=$rate overwrite=$overwrite \
-    global=$global subbuf_size=$subbuf n_subbufs=$nsub
+    global=$global subbuf_size=$subbuf n_subbufs=$nsub headers=$headers
 ls $S
 
 say "record for $duration s: rrelay record -d $S -b sample -o /tmp/demo -m $mode"
