@@ -507,7 +507,7 @@ static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t count, 
 	mutex_lock(&prod_lock);
 	if (sscanf(cmd, "produce %15s %u %lu", which, &secs, &rate) == 3 && secs <= 600) {
 		ret = produce(!strcmp(which, "rrelay"), secs, rate);
-	} else if (sscanf(cmd, "fill %15s %lu", which, &mib) == 2 && mib && mib <= 256) {
+	} else if (sscanf(cmd, "fill %15s %lu", which, &mib) == 2 && mib && mib <= 1024) {
 		ret = fill(!strcmp(which, "rrelay"), mib);
 	} else if (sysfs_streq(cmd, "close")) {
 		fill_close();

@@ -101,10 +101,10 @@ awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$wo
 
 # 3. The guest suite.
 log "guest suite on the $kernel kernel"
-vm_opts=()
+# 2 GiB: the big_buffer test maps a 1 GiB buffer.
+vm_opts=(--mem 2048)
 if [[ $kernel == debug ]]; then
     export GUEST_ENV="STRESS_SECONDS=${RRELAY_STRESS_SECONDS:-30} EXTRA_TESTS='stress leaks'"
-    vm_opts=(--mem 2048)
 fi
 run_guest_suite "$kernel" "$work/guest" "${RRELAY_GUEST_TESTS:-}" "$work/suite" "${vm_opts[@]}"
 grep -h '^# stress figures' "$work/suite.tap" >&2 || true

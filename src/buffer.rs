@@ -409,13 +409,19 @@ impl RchanBuf {
     /// The padding of the sub-buffer last finished in `slot`; acquire,
     /// paired with the switch's release (see `ring.rs`).
     pub(crate) fn padding_of(&self, slot: usize) -> usize {
-        self.padding[slot].load(Ordering::Acquire)
+        ring::padding_of(self, slot)
     }
 
     /// `rrelay_subbuf_start_reserve`, from the `subbuf_start` callback
     /// (the switch that runs it owns the buffer's write side).
     pub(crate) fn set_start_reserve(&self, length: usize) {
         self.start_reserve.store(length, Ordering::Relaxed);
+    }
+
+    /// Whether readers must take whole sub-buffers (never part of one): a
+    /// channel with sub-buffer headers, whose stream they frame.
+    pub(crate) fn whole_subbufs(&self) -> bool {
+        self.chan.has_headers()
     }
 
     /// Whether the channel was closed and this buffer finished.

@@ -379,6 +379,13 @@ impl RchanBuf {
             {
                 break;
             }
+            if self.whole_subbufs() && d.len > sink.room() {
+                // Sub-buffer headers frame whole sub-buffers: all or none.
+                if done == 0 {
+                    return Err(EINVAL);
+                }
+                break;
+            }
             let n = d.len.min(sink.room());
             // SAFETY: `read_step` keeps `start..start + len` inside the
             // mapping, in committed bytes.

@@ -47,7 +47,12 @@
 //!   (committed by the switch that finishes it). So sub-buffer `k` is
 //!   complete (every byte written) when `commit[k % n] == (k / n + 1) *
 //!   subbuf_size`.
-//! - `padding[slot]`: the padding of a finished sub-buffer.
+//! - `padding[slot]`: the padding of a finished sub-buffer, with a
+//!   pending bit while the switch that finished it still owns it.
+//!   Sub-buffer `k` is complete when its commits add up as below and its
+//!   slot's padding is not pending: a sub-buffer its records fill exactly
+//!   has every byte committed before the switch, and must still not be
+//!   read while the callback may write `prev` (or rrelay its header).
 //! - `start_reserve`: what the callback asked for, cleared before each
 //!   call; afterwards the current sub-buffer's (clamped) start reserve.
 //!
@@ -116,7 +121,8 @@
 //!   sees every byte of a complete sub-buffer.
 //! - Finish: `padding[slot]` (release), then `pos` (release); pairs with
 //!   the reader's acquire of `pos` before it reads `padding` (acquire). The
-//!   padding's commit (release) comes only after the callback returned, so
+//!   padding's commit and the clearing of its pending bit (release) come
+//!   only after the callback returned, so
 //!   the finished sub-buffer stays incomplete, and unread, while the
 //!   callback may write into it as `prev` (a retry of a stopped buffer
 //!   gets no `prev`: that sub-buffer is complete already). A reader reads
@@ -451,6 +457,20 @@ pub enum Switched {
     Refused,
 }
 
+/// Set in `padding[slot]` while the switch that finished the slot's
+/// sub-buffer still owns it (until its callback returned and the padding
+/// is committed): the sub-buffer is not complete meanwhile, even when its
+/// records filled it exactly (no padding to commit), so no reader takes it
+/// while the callback may write into it as `prev`, or rrelay finishes its
+/// header.
+const PADDING_PENDING: usize = 1 << (usize::BITS - 1);
+
+/// The padding of the sub-buffer last finished in `slot` (acquire: pairs
+/// with the switch's releases).
+pub fn padding_of<S: RingState>(s: &S, slot: usize) -> usize {
+    s.padding(slot).load(Ordering::Acquire) & !PADDING_PENDING
+}
+
 /// The committed bytes a completed lap of a slot adds up to: the base of
 /// sub-buffer `k`'s lap plus one sub-buffer.
 fn lap_base(g: &Geometry, k: usize) -> usize {
@@ -633,7 +653,8 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         let padding = g.subbuf_size() - w.off(g);
         // Release: a reader that takes this padding for an older lap's
         // (read_step) sees the claim and validates it away.
-        s.padding(w.slot()).store(padding, Ordering::Release);
+        s.padding(w.slot())
+            .store(padding | PADDING_PENDING, Ordering::Release);
         c.step(Step::SwitchPad);
         pending = Some((w.slot(), padding));
         c.step(Step::SwitchProduce);
@@ -646,7 +667,16 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     };
     let commit_pending = |pending: &mut Option<(usize, usize)>| {
         if let Some((slot, padding)) = pending.take() {
-            commit_bytes(g, s, c, slot, padding);
+            let total = s
+                .commit(slot)
+                .fetch_add(padding, Ordering::Release)
+                .wrapping_add(padding);
+            // Release: everything this switch wrote into the sub-buffer
+            // (the callback's `prev`, the header) before it is complete.
+            s.padding(slot).store(padding, Ordering::Release);
+            if g.is_whole_subbufs(total) {
+                c.completed(slot);
+            }
         }
     };
     let slot = g.slot(produced);
@@ -791,6 +821,8 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
 /// written and committed. (A later lap in its slot makes it not complete:
 /// it is being overwritten.)
 pub fn complete<S: RingState>(g: &Geometry, s: &S, k: usize) -> bool {
-    // Acquire: pairs with every committer's release.
+    // Acquire: pairs with every committer's release, and with the
+    // finishing switch's release of the padding.
     s.commit(g.slot(k)).load(Ordering::Acquire) == lap_base(g, k).wrapping_add(g.subbuf_size())
+        && s.padding(g.slot(k)).load(Ordering::Acquire) & PADDING_PENDING == 0
 }

@@ -160,6 +160,14 @@ ssize_t rrelay_shim_lend_page(struct pipe_inode_info *pipe, struct page *page,
 	return add_to_pipe(pipe, &pb);
 }
 
+/* pipe_occupancy() is an inline over the pipe's head and tail; the pipe is locked. */
+unsigned int rrelay_shim_pipe_room(struct pipe_inode_info *pipe)
+{
+	unsigned int used = pipe_occupancy(pipe->head, pipe->tail);
+
+	return used < pipe->max_usage ? pipe->max_usage - used : 0;
+}
+
 /* alloc_percpu() is a type-generic macro (with allocation profiling hooks). */
 struct rrelay_buf *__percpu *rrelay_shim_alloc_percpu_ptrs(void)
 {

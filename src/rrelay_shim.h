@@ -26,6 +26,7 @@ struct rrelay_buf **rrelay_shim_percpu_slot(struct rrelay_buf *__percpu *ptrs, u
 struct rrelay_buf **rrelay_shim_this_cpu_slot(struct rrelay_buf *__percpu *ptrs);
 ssize_t rrelay_shim_lend_page(struct pipe_inode_info *pipe, struct page *page,
 			      unsigned int offset, unsigned int len, void *token);
+unsigned int rrelay_shim_pipe_room(struct pipe_inode_info *pipe);
 struct rrelay_wakeup *rrelay_shim_wakeup_new(void);
 void rrelay_shim_wakeup_kick(struct rrelay_wakeup *w);
 void rrelay_shim_wakeup_now(struct rrelay_wakeup *w);

@@ -38,6 +38,7 @@ extern "C" {
         len: c_uint,
         token: *const c_void,
     ) -> isize;
+    fn rrelay_shim_pipe_room(pipe: *mut c_void) -> c_uint;
 }
 
 /// `splice_read` of a buffer file: lends finished sub-buffers, copies the
@@ -95,6 +96,20 @@ impl RchanBuf {
             // the reader).
             if d.w.produced == d.r.consumed || !self.complete(d.r.consumed) {
                 break;
+            }
+            if self.whole_subbufs() {
+                // Sub-buffer headers frame whole sub-buffers: lend all of
+                // it or none (a remainder could be overwritten, and lost,
+                // once the pipe gave the first pages back).
+                let pieces = (d.start + d.len).div_ceil(PAGE_SIZE) - d.start / PAGE_SIZE;
+                // SAFETY: `pipe` is the caller's locked pipe.
+                let room = unsafe { rrelay_shim_pipe_room(pipe) } as usize;
+                if d.len > len - done || pieces > room {
+                    if done > 0 {
+                        break;
+                    }
+                    return Err(if d.len > len { EINVAL } else { EAGAIN });
+                }
             }
             let n = d.len.min(len - done);
             match self.lend_subbuf(&this, pipe, d.r.consumed, d.start, n)? {

@@ -116,7 +116,7 @@ impl Sim {
 
     /// The padding recorded for `slot`.
     pub fn padding_of(&self, slot: usize) -> usize {
-        self.buf.padding[slot].load(SeqCst)
+        ring::padding_of(&self.buf, slot)
     }
 
     /// `relay_write`: returns whether the record went in.

@@ -183,7 +183,7 @@ fn read_to(
             (Port::Fixed, Some(p)) => p,
             _ => {
                 hook(At::Padding);
-                let p = b.padding[slot].load(Ordering::Acquire);
+                let p = ring::padding_of(b, slot);
                 once.set(Some(p));
                 p
             }

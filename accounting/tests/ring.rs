@@ -159,7 +159,7 @@ impl Reader {
             // Read once, and used for the step and the release alike:
             // validated with the copy below (acquire: pairs with the
             // switch's release of the padding).
-            let pad = b.padding[g.slot(self.pos.consumed)].load(Ordering::Acquire);
+            let pad = ring::padding_of(b, g.slot(self.pos.consumed));
             let padding = |_slot: usize| pad;
             match g.read_step(w, self.pos, padding) {
                 ReadStep::Empty => return,
@@ -1341,4 +1341,46 @@ fn review_reader_next_on_a_later_laps_padding_loses_a_record_uncounted() {
         r.lost, 2,
         "record 2 in sub-buffer 0 vanished without a lost count"
     );
+}
+
+/// A client that, in its callback, looks at the sub-buffer it may write
+/// into (`prev`): a reader must not be able to take it yet.
+struct PrevWatcher<'a> {
+    policy: Policy<'a>,
+    prev_complete: Cell<Option<bool>>,
+}
+
+impl Client for PrevWatcher<'_> {
+    fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
+        if let Some(p) = prev {
+            let b = self.policy.buf;
+            // Sub-buffer number `produced - 1` is the one in `prev`.
+            let k = ring::Position::from_raw(b.pos.load(Ordering::Relaxed)).produced() - 1;
+            assert_eq!(b.g.slot(k), p);
+            self.prev_complete.set(Some(ring::complete(&b.g, b, k)));
+        }
+        self.policy.callback(slot, prev, full)
+    }
+    policy_client!(policy, counts);
+}
+
+#[test]
+fn a_subbuffer_filled_exactly_is_not_complete_while_the_callback_may_write_it() {
+    // Records of 4 fill the 8-byte sub-buffers exactly: no padding, so the
+    // records' commits alone add up to a whole sub-buffer before the
+    // switch. Until the callback returned, `prev` must not be complete
+    // (readers take complete sub-buffers).
+    let b = Buf::new(8, 4);
+    let c = PrevWatcher {
+        policy: Policy::new(&b, false, 0),
+        prev_complete: Cell::new(None),
+    };
+    ring::start(&b.g, &b, &c);
+    assert!(b.write(&c, &record(1, 4)));
+    assert!(b.write(&c, &record(2, 4)));
+    assert!(b.write(&c, &record(3, 4)));
+    assert_eq!(c.prev_complete.get(), Some(false));
+    // Once the switch is over, it is.
+    assert!(ring::complete(&b.g, &b, 0));
+    assert_eq!(ring::padding_of(&b, 0), 0);
 }

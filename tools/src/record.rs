@@ -163,6 +163,8 @@ struct Cpu {
     /// The channel has sub-buffer headers: readers get whole finished
     /// sub-buffers only, and the last one is finished by a flush.
     headers: bool,
+    /// Bytes per read(): with headers, at least a sub-buffer.
+    chunk: usize,
 }
 
 /// A read-only mapping of a buffer and its geometry.
@@ -210,6 +212,13 @@ impl Cpu {
         let headers = uapi::set_flags(&file, 0)
             .is_err_and(|e| e.raw_os_error() == Some(Errno::INVAL.raw_os_error()));
         let _ = uapi::set_flags(&file, uapi::FLAG_FINISHED_ONLY);
+        let subbuf = if headers {
+            uapi::geometry(&file)
+                .with_context(|| ctx(&path))?
+                .subbuf_size as usize
+        } else {
+            0
+        };
         let how = match mode {
             None | Some(Mode::Splice) => {
                 let (r, w) = pipe().context("pipe")?;
@@ -239,13 +248,15 @@ impl Cpu {
             gone: false,
             refused: None,
             headers,
+            chunk: subbuf.max(READ_CHUNK),
         })
     }
 
     /// Moves what is readable now, `room` bytes at most, to the output;
     /// `last` also takes the partly filled sub-buffer.
     fn drain(&mut self, last: bool, room: u64) -> Result<u64> {
-        if self.gone || room == 0 {
+        // With headers, only whole sub-buffers: a byte limit stops short.
+        if self.gone || room == 0 || (self.headers && room < self.chunk as u64) {
             return Ok(0);
         }
         if last && self.headers {
@@ -274,15 +285,33 @@ impl Cpu {
         match &mut self.how {
             How::Splice { .. } => {}
             How::Mmap(map) => {
-                moved += map.drain(&mut self.file, &self.path, &mut self.sink, room)?;
+                moved += map.drain(
+                    &mut self.file,
+                    &self.path,
+                    &mut self.sink,
+                    room,
+                    self.headers,
+                )?;
                 // The current sub-buffer is only reachable through read()
                 // (which follows the consumed count the ioctls set).
                 if last && moved < room {
-                    moved += read_out(&mut self.file, &self.path, &mut self.sink, room - moved)?;
+                    moved += read_out(
+                        &mut self.file,
+                        &self.path,
+                        &mut self.sink,
+                        room - moved,
+                        self.chunk,
+                    )?;
                 }
             }
             How::Read => {
-                match read_out(&mut self.file, &self.path, &mut self.sink, room - moved) {
+                match read_out(
+                    &mut self.file,
+                    &self.path,
+                    &mut self.sink,
+                    room - moved,
+                    self.chunk,
+                ) {
                     Ok(n) => moved += n,
                     // A kernel relay file removed by relay_close (debugfs's
                     // proxy refuses reads from then on, maybe before poll
@@ -342,9 +371,13 @@ fn is_eio(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Reads up to `room` bytes from `file` into `sink`, until read() returns 0.
-fn read_out(file: &mut File, path: &Path, sink: &mut Sink, room: u64) -> Result<u64> {
-    let mut buf = vec![0u8; 1 << 18];
+/// Bytes per read() (more for sub-buffers larger than that, with headers).
+const READ_CHUNK: usize = 1 << 18;
+
+/// Reads up to `room` bytes from `file` into `sink`, `chunk` bytes per
+/// read(), until read() returns 0.
+fn read_out(file: &mut File, path: &Path, sink: &mut Sink, room: u64, chunk: usize) -> Result<u64> {
+    let mut buf = vec![0u8; chunk];
     let mut total = 0;
     while total < room {
         let want = (room - total).min(buf.len() as u64) as usize;
@@ -389,11 +422,22 @@ impl Map {
     /// writer overwrote first are skipped by the kernel and counted lost.
     /// With less room left than a sub-buffer, read() takes the bytes that
     /// fit and leaves the rest in the buffer.
-    fn drain(&mut self, file: &mut File, path: &Path, sink: &mut Sink, room: u64) -> Result<u64> {
+    fn drain(
+        &mut self,
+        file: &mut File,
+        path: &Path,
+        sink: &mut Sink,
+        room: u64,
+        whole: bool,
+    ) -> Result<u64> {
         let mut total = 0;
         while total < room {
             if room - total < self.geo.subbuf_size {
-                return Ok(total + read_out(file, path, sink, room - total)?);
+                // Sub-buffer headers: whole sub-buffers only.
+                if whole {
+                    break;
+                }
+                return Ok(total + read_out(file, path, sink, room - total, READ_CHUNK)?);
             }
             let next = match uapi::get_next_subbuf(&*file) {
                 Ok(next) => next,
