@@ -35,6 +35,7 @@
 #define _RRELAY_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/compiler.h>
 #include <linux/fs.h>
 #include <linux/percpu.h>
@@ -97,7 +98,7 @@ struct rrelay_callbacks {
  * finishes the last one even when empty (its header has the final counts).
  * Needs subbuf_size > 2 * sizeof(struct rrelay_subbuf_header).
  */
-#define RRELAY_SUBBUF_HEADERS	(1U << 0)
+#define RRELAY_SUBBUF_HEADERS	BIT(0)
 
 /**
  * struct rrelay_chan - a channel; clients may read these fields, never write
