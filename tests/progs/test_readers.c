@@ -145,25 +145,41 @@ static size_t drain_sendfile(int fd, unsigned char *out)
 
 /*
  * sendfile to a file or socket goes through the kernel's internal pipe,
- * which throws away what a short write leaves: those bytes would be
- * consumed and lost. rrelay refuses it (EINVAL) and consumes nothing.
+ * which throws away what a short write leaves (a full disk, a socket
+ * closed early): those bytes would be consumed and lost. rrelay refuses it
+ * (EINVAL) and consumes nothing.
  */
-static void sendfile_to_file_refused(void)
+static void sendfile_refused(int out, const char *what)
 {
-	int fd = open_buf(), f = open("/tmp/sendfile.out", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int fd = open_buf();
 	ssize_t n;
+
+	produce();
+	errno = 0;
+	n = sendfile(out, fd, NULL, MAX);
+	tap(n < 0 && errno == EINVAL && read_upto(fd, got, MAX) == 4919 &&
+	    !memcmp(got, ref, 4919),
+	    "sendfile to %s: EINVAL, and the data is still there (%s)", what, strerror(errno));
+	close(fd);
+}
+
+static void sendfile_to_file_or_socket_refused(void)
+{
+	int f = open("/tmp/sendfile.out", O_RDWR | O_CREAT | O_TRUNC, 0600);
 
 	if (f < 0)
 		bail("open /tmp/sendfile.out");
-	produce();
-	errno = 0;
-	n = sendfile(f, fd, NULL, MAX);
-	tap(n < 0 && errno == EINVAL && read_upto(fd, got, MAX) == 4919 &&
-	    !memcmp(got, ref, 4919),
-	    "sendfile to a regular file: EINVAL, and the data is still there (%s)",
-	    strerror(errno));
+	sendfile_refused(f, "a regular file");
 	close(f);
-	close(fd);
+	/*
+	 * A device that is always full (ENOSPC on every write): a disk that
+	 * filled up. (The test kernel has no networking for a socket.)
+	 */
+	f = open("/dev/full", O_WRONLY);
+	if (f < 0)
+		bail("open /dev/full");
+	sendfile_refused(f, "a full device (/dev/full)");
+	close(f);
 }
 
 /* The sub-buffer protocol: GET_NEXT_SUBBUF, copy from the mapping, PUT_NEXT_SUBBUF. */
@@ -617,7 +633,7 @@ int main(void)
 		bail("insmod client");
 	same_stream("per-cpu");
 	splice_full_pipe();
-	sendfile_to_file_refused();
+	sendfile_to_file_or_socket_refused();
 	splice_lends_pages();
 	next_subbuf_protocol();
 	bad_inputs();
