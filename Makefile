@@ -10,7 +10,7 @@ KDIR ?= $(shell $(CURDIR)/scripts/kernel.sh base)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
-.PHONY: all modules clean help bootstrap kernel kernel-debug check check-debug stress demo vm-run bench \
+.PHONY: all modules extras install clean help bootstrap kernel kernel-debug check check-debug stress demo vm-run bench \
 	clippy fmt fmt-check rust-analyzer host-test lint lint-c rustdoc mutants
 
 all: modules
@@ -18,8 +18,26 @@ all: modules
 modules:
 	$(KMAKE) modules
 
+# The samples, the test modules and the benchmark too (they need CONFIG_RELAY).
+extras:
+	$(KMAKE) RRELAY_EXTRAS=y modules
+
 clippy:
-	$(KMAKE) CLIPPY=1 modules
+	$(KMAKE) CLIPPY=1 RRELAY_EXTRAS=y modules
+
+# rrelay.ko into $(INSTALL_MOD_PATH)/lib/modules/<release>/updates (then
+# depmod), and what clients build against into $(DESTDIR)$(PREFIX)/src/rrelay:
+# include/ (rrelay.h, rrelay_compat.h, uapi/linux/rrelay.h, rrelay.rs,
+# rrelay.mk) and Module.symvers. A client's Kbuild then has
+# `include $(RRELAY)/include/rrelay.mk` with RRELAY=$(PREFIX)/src/rrelay.
+PREFIX ?= /usr/local
+RRELAY_SRC_DIR = $(DESTDIR)$(PREFIX)/src/rrelay
+install: modules
+	$(KMAKE) modules_install
+	install -D -m 0644 -t $(RRELAY_SRC_DIR)/include include/rrelay.h include/rrelay_compat.h \
+		include/rrelay.rs include/rrelay.mk
+	install -D -m 0644 -t $(RRELAY_SRC_DIR)/include/uapi/linux include/uapi/linux/rrelay.h
+	install -D -m 0644 -t $(RRELAY_SRC_DIR) Module.symvers
 
 rust-analyzer:
 	$(KMAKE) rust-analyzer
@@ -108,6 +126,9 @@ help:
 	@echo 'make demo          boot the VM and show rrelay at work'
 	@echo 'make check         every test: host, KUnit, in-guest TAP; ends "N passed, N failed"'
 	@echo 'make               build rrelay.ko against KDIR (default: the cached test kernel)'
+	@echo 'make extras        also the samples, the test modules and the benchmark (need CONFIG_RELAY)'
+	@echo 'make install INSTALL_MOD_PATH=.. DESTDIR=.. PREFIX=/usr/local   the module, and the client'
+	@echo '                   headers, rrelay.mk and Module.symvers into $$DESTDIR$$PREFIX/src/rrelay'
 	@echo 'make check-debug   the whole suite on the KASAN/lockdep kernel, with stress and kmemleak'
 	@echo 'make stress DURATION=60 KERNEL=base|debug   every context, reader, hotplug and churn at once'
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'

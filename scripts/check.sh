@@ -78,7 +78,7 @@ mkdir -p "$clippy_dir"
 rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
     "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench,tests} "$clippy_dir/"
 find "$clippy_dir" -name '*.rs' -exec touch {} +
-if make -C "$KDIR" M="$clippy_dir" LLVM=$LLVM_SUFFIX CLIPPY=1 -j"$(nproc)" modules >"$work/clippy.log" 2>&1 &&
+if make -C "$KDIR" M="$clippy_dir" LLVM=$LLVM_SUFFIX CLIPPY=1 RRELAY_EXTRAS=y -j"$(nproc)" modules >"$work/clippy.log" 2>&1 &&
     grep -q 'CLIPPY' "$work/clippy.log" && ! grep -E -q '^(warning|error)' "$work/clippy.log"; then
     result pass "lint: clippy"
 else
@@ -98,6 +98,12 @@ awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$wo
 { echo "# rrelay-test: compat-clients"; "$RRELAY_ROOT/scripts/compat-clients.sh"; } >"$work/compat.tap" 2>&1
 count_tap "$work/compat.tap"
 awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$work/compat.tap" | head -n 40 >&2
+
+# Building against rrelay as a user does: make (rrelay.ko alone), make
+# install, and the README's client example as printed.
+{ echo "# rrelay-test: client-example"; KDIR=$KDIR "$RRELAY_ROOT/scripts/client-example.sh"; } >"$work/client.tap" 2>&1
+count_tap "$work/client.tap"
+grep -A20 '^not ok' "$work/client.tap" | head -n 40 >&2
 
 # 3. The guest suite.
 log "guest suite on the $kernel kernel"
