@@ -8,6 +8,11 @@ SHELL := /bin/bash
 LLVM ?= -19
 KDIR ?= $(shell $(CURDIR)/scripts/kernel.sh base)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
+# DKMS adds CC=clang LD=ld.lld for a clang-built kernel; with LLVM=-19 the
+# tools are clang-19 and ld.lld-19 (Debian installs no unversioned clang).
+ifeq ($(origin CC),command line)
+KMAKE += CC=$(CC)$(if $(filter clang,$(CC)),$(LLVM)) LD=$(LD)$(if $(filter ld.lld,$(LD)),$(LLVM))
+endif
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
 .PHONY: all modules extras install clean help bootstrap kernel kernel-debug check check-debug stress demo vm-run bench \
@@ -61,7 +66,7 @@ mutants:
 
 clean:
 	-[ -d "$(KDIR)" ] && $(KMAKE) clean
-	cargo clean
+	[ ! -f Cargo.toml ] || cargo clean
 
 bootstrap:
 	scripts/bootstrap.sh

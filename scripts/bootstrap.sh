@@ -16,6 +16,14 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# dkms for the DKMS test, without the distribution's kernel headers it
+# recommends (it builds against the test kernel's tree).
+if ! dpkg-query -W -f='${Status}' dkms 2>/dev/null | grep -q 'install ok installed'; then
+    log "installing Debian package: dkms (no recommends)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dkms >/dev/null
+fi
+
 command -v rustup >/dev/null || die "rustup not found: install Rust with rustup first"
 have_components=$(rustup component list --installed --toolchain "$RRELAY_TOOLCHAIN" 2>/dev/null || true)
 for c in rust-src rustfmt clippy; do

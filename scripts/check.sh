@@ -105,6 +105,12 @@ awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$wo
 count_tap "$work/client.tap"
 grep -A20 '^not ok' "$work/client.tap" | head -n 40 >&2
 
+# DKMS: Debian's dkms builds rrelay.ko from dkms.conf; the guest test
+# `dkms` loads what it built.
+{ echo "# rrelay-test: dkms-build"; KDIR=$KDIR "$RRELAY_ROOT/scripts/dkms-check.sh" "$work/guest/dkms"; } >"$work/dkms.tap" 2>&1
+count_tap "$work/dkms.tap"
+grep -A20 '^not ok' "$work/dkms.tap" | head -n 40 >&2
+
 # 3. The guest suite.
 log "guest suite on the $kernel kernel"
 # 2 GiB: the big_buffer test maps a 1 GiB buffer.
