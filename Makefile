@@ -28,7 +28,7 @@ extras:
 	$(KMAKE) RRELAY_EXTRAS=y modules
 
 clippy:
-	$(KMAKE) CLIPPY=1 RRELAY_EXTRAS=y modules
+	$(KMAKE) CLIPPY=1 RRELAY_EXTRAS=y RRELAY_KUNIT=y modules
 
 # rrelay.ko into $(INSTALL_MOD_PATH)/lib/modules/<release>/updates (then
 # depmod), and what clients build against into $(DESTDIR)$(PREFIX)/src/rrelay:

@@ -25,7 +25,7 @@ sync_opts=(-a --no-times --checksum --delete --exclude='*.o' --exclude='*.ko' --
 rsync "${sync_opts[@]}" "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench} "$mo/"
 mkdir -p "$mo/tests"
 rsync "${sync_opts[@]}" "$RRELAY_ROOT/tests/modules" "$mo/tests/"
-make -C "$KDIR" M="$mo" LLVM=$LLVM_SUFFIX RRELAY_EXTRAS=y -j"$(nproc)" modules
+make -C "$KDIR" M="$mo" LLVM=$LLVM_SUFFIX RRELAY_EXTRAS=y RRELAY_KUNIT=y -j"$(nproc)" modules
 find "$mo" -name '*.ko' -exec cp {} "$out/modules/" \;
 
 # Test programs: static C, kselftest style (tests/progs/*.c).

@@ -78,7 +78,7 @@ mkdir -p "$clippy_dir"
 rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
     "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench,tests} "$clippy_dir/"
 find "$clippy_dir" -name '*.rs' -exec touch {} +
-if make -C "$KDIR" M="$clippy_dir" LLVM=$LLVM_SUFFIX CLIPPY=1 RRELAY_EXTRAS=y -j"$(nproc)" modules >"$work/clippy.log" 2>&1 &&
+if make -C "$KDIR" M="$clippy_dir" LLVM=$LLVM_SUFFIX CLIPPY=1 RRELAY_EXTRAS=y RRELAY_KUNIT=y -j"$(nproc)" modules >"$work/clippy.log" 2>&1 &&
     grep -q 'CLIPPY' "$work/clippy.log" && ! grep -E -q '^(warning|error)' "$work/clippy.log"; then
     result pass "lint: clippy"
 else

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Building against rrelay as a user does, from a copy of the tree: a plain
-# `make` builds rrelay.ko alone; `make install` puts the module and what
+# `make` builds rrelay.ko alone, without the KUnit suites; `make install` puts the module and what
 # clients need (headers, rrelay.mk, Module.symvers) under a root; and the
 # README's client example (its mytrace.c, Kbuild and Makefile, taken from
 # README.md's own text) builds against that installed copy with no warning
@@ -36,6 +36,9 @@ st=$?
 kos=$(cd "$src" && find . -name '*.ko' | sort | tr '\n' ' ')
 [[ $st == 0 && $kos == "./rrelay.ko " ]]
 tap $? "make builds rrelay.ko alone (built: ${kos:-nothing})" "$work/build.log"
+ksyms=$(nm "$src/rrelay.ko" 2>/dev/null | grep -ci kunit)
+[[ -f $src/rrelay.ko && $ksyms == 0 ]]
+tap $? "with no KUnit suite in it: no kunit symbol (found $ksyms; the test builds set RRELAY_KUNIT=y)"
 
 root=$work/root
 make -C "$src" KDIR="$kdir" install INSTALL_MOD_PATH="$root" DESTDIR="$root" >"$work/install.log" 2>&1

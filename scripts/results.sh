@@ -76,30 +76,22 @@ count_tap() {
     close_prog
 }
 
-# KUnit's KTAP in a kernel log: test cases are the results indented one
-# level (four spaces) inside a suite; the printk timestamp is stripped. A
-# module's suites run at every load: a case counts once, failed if any run
-# of it failed.
+# KUnit's KTAP in a kernel log, parsed by the kernel's own `kunit.py
+# parse` (scripts/kunit_results.py feeds it each KTAP document: a module's
+# suites run at every load). A case counts once, failed if any run of it
+# failed.
 count_kunit() {
-    local log=$1 suite= line key
+    local log=$1 st name key
     local -A seen=()
     local -a order=()
-    while IFS= read -r line; do
-        line=$(sed 's/^\[ *[0-9.]*\] //' <<<"$line")
-        if [[ $line =~ ^\ {4}#\ Subtest:\ (.*)$ ]]; then
-            suite=${BASH_REMATCH[1]}
-        elif [[ $line =~ ^\ {4}(not\ )?ok\ [0-9]+\ (.*)$ ]]; then
-            local not=${BASH_REMATCH[1]:-} desc=${BASH_REMATCH[2]} st=pass
-            [[ $desc =~ \#\ SKIP ]] && st=skip
-            [[ -n $not ]] && st=fail
-            key="kunit: $suite.${desc%% #*}"
-            if [[ -z ${seen[$key]:-} ]]; then
-                order+=("$key")
-                RAN["kunit $suite"]=$((${RAN["kunit $suite"]:-0} + 1))
-            fi
-            [[ ${seen[$key]:-} == fail ]] || seen[$key]=$st
+    while read -r st name; do
+        key="kunit: $name"
+        if [[ -z ${seen[$key]:-} ]]; then
+            order+=("$key")
+            RAN["kunit ${name%%.*}"]=$((${RAN["kunit ${name%%.*}"]:-0} + 1))
         fi
-    done < <(tr -d '\r' <"$log" | grep -a -E '^\[ *[0-9.]+\]     (# Subtest:|(not )?ok [0-9]+ )')
+        [[ ${seen[$key]:-} == fail ]] || seen[$key]=$st
+    done < <(python3 "$RRELAY_ROOT/scripts/kunit_results.py" "$(readlink -f "$KDIR/source")" "$log")
     for key in "${order[@]}"; do
         result "${seen[$key]}" "$key"
     done

@@ -614,6 +614,7 @@ impl Drop for CpusReadLock {
     }
 }
 
+#[cfg(rrelay_kunit)]
 #[kunit_tests(rrelay_channel)]
 mod tests {
     use super::*;

@@ -59,37 +59,3 @@ impl Drop for Rrelay {
         stats::remove_root();
     }
 }
-
-#[kunit_tests(rrelay_subbuf)]
-mod subbuf_tests {
-    use crate::subbuf::{Geometry, GeometryError, ReadStep, ReaderPos, WriterSnapshot};
-
-    #[test]
-    fn geometry_checks_sizes() {
-        assert!(Geometry::new(0, 1) == Err(GeometryError::Zero));
-        assert!(Geometry::new(1, 0) == Err(GeometryError::Zero));
-        assert!(Geometry::new(usize::MAX, 2) == Err(GeometryError::TooLarge));
-        assert!(Geometry::new(1 << 31, 2) == Err(GeometryError::TooLarge));
-        assert!(Geometry::new(4096, 8).is_ok());
-    }
-
-    #[test]
-    fn read_step_skips_padding_and_lost_subbufs() {
-        let g = Geometry::new(100, 4).unwrap();
-        let pad = |_| 40;
-        let w = WriterSnapshot {
-            produced: 2,
-            offset: 10,
-        };
-        let step = g.read_step(w, ReaderPos::default(), pad);
-        assert_eq!(step, ReadStep::Data { start: 0, len: 60 });
-        let lagged = WriterSnapshot {
-            produced: 6,
-            offset: 10,
-        };
-        assert_eq!(
-            g.read_step(lagged, ReaderPos::default(), pad),
-            ReadStep::Skip { to: 3, lost: 3 }
-        );
-    }
-}

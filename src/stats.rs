@@ -402,6 +402,7 @@ mod view {
 
 pub(crate) use view::{add_channel_dir, create_root, remove_channel_dir, remove_root};
 
+#[cfg(rrelay_kunit)]
 #[kernel::prelude::kunit_tests(rrelay_stats)]
 mod tests {
     use super::*;

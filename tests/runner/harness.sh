@@ -26,9 +26,15 @@ tap_out() {
     [[ $1 == count ]] && printf '# rrelay-test: alpha\n1..3\nok 1 a\nok 2 b\nok 3 c\n'
     return 0
 }
-kernel_log() {
-    printf '[    1.000000]     # Subtest: suite_a\n[    1.000001]     ok 1 case_one\n'
-    [[ $1 == kunit ]] || printf '[    1.000002]     ok 2 case_two\n'
+kernel_log() { # a KTAP document, as a module's suites print it
+    local cases=2
+    [[ $1 == kunit ]] && cases=1
+    printf '[    1.000000] KTAP version 1\n[    1.000000] 1..1\n'
+    printf '[    1.000000]     KTAP version 1\n[    1.000000]     # Subtest: suite_a\n'
+    printf '[    1.000000]     1..%d\n[    1.000001]     ok 1 case_one\n' $cases
+    ((cases == 2)) && printf '[    1.000002]     ok 2 case_two\n'
+    printf '[    1.000003] # suite_a: pass:%d fail:0 skip:0 total:%d\n' $cases $cases
+    printf '[    1.000003] ok 1 suite_a\n'
     return 0
 }
 
