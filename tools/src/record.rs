@@ -194,6 +194,10 @@ pub struct Summary {
     /// The kernel's counts, from rrelay's stats (absent for other relays).
     pub dropped_writes: Option<u64>,
     pub lost_subbufs: Option<u64>,
+    pub overwritten_subbufs: Option<u64>,
+    /// The channel closed before the stop: the counts are the last seen
+    /// (read every second while recording).
+    pub kernel_last_seen: bool,
     /// What the sub-buffer headers in the recorded files say (channels
     /// opened with RRELAY_SUBBUF_HEADERS, recorded into a directory).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -530,6 +534,11 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
     let mut found = Some(first);
     let mut last_scan = Instant::now();
     let mut last_progress = Instant::now();
+    // The kernel's figures as last seen: a channel closed before the stop
+    // takes its statistics file with it.
+    let read_kernel = || src.stats.as_deref().and_then(|f| stats::read(f).ok());
+    let mut last_kernel = read_kernel();
+    let mut last_kernel_read = Instant::now();
     let mut shown_progress = false;
     let mut told = false;
     let tick = Timespec {
@@ -551,6 +560,10 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
             if let std::collections::btree_map::Entry::Vacant(e) = cpus.entry(cpu) {
                 e.insert(Cpu::open(path, sink(cpu)?, opt.mode)?);
             }
+        }
+        if last_kernel_read.elapsed() >= Duration::from_secs(1) {
+            last_kernel = read_kernel().or(last_kernel);
+            last_kernel_read = Instant::now();
         }
         let stopping = stop.load(Ordering::Relaxed)
             || opt.duration.is_some_and(|d| start.elapsed() >= d)
@@ -606,7 +619,9 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
             subbuf_headers.extend(headers::scan_file(path)?);
         }
     }
-    let kernel = src.stats.as_deref().and_then(|f| stats::read(f).ok());
+    let now = read_kernel();
+    let kernel_last_seen = now.is_none() && last_kernel.is_some();
+    let kernel = now.or(last_kernel);
     let requested = opt.mode.unwrap_or(Mode::Splice);
     let read_fallback = cpus.values().any(|c| c.refused.is_some());
     Ok(Summary {
@@ -618,6 +633,8 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
         cpus: cpus.iter().map(|(&k, c)| (k, c.bytes)).collect(),
         dropped_writes: kernel.as_ref().map(|s| s.total(|b| b.dropped + b.big)),
         lost_subbufs: kernel.as_ref().map(|s| s.total(|b| b.lost)),
+        overwritten_subbufs: kernel.as_ref().map(|s| s.total(|b| b.overwritten)),
+        kernel_last_seen,
         subbuf_headers,
     })
 }
@@ -688,10 +705,15 @@ pub fn print_summary(s: &Summary, out: &mut impl Write) -> Result<()> {
     for (cpu, b) in &s.cpus {
         writeln!(out, "  cpu{cpu:<4} {:>12} bytes", b)?;
     }
-    match (s.dropped_writes, s.lost_subbufs) {
-        (Some(d), Some(l)) => writeln!(
+    match (s.dropped_writes, s.overwritten_subbufs, s.lost_subbufs) {
+        (Some(d), Some(o), Some(l)) => writeln!(
             out,
-            "kernel counted: {d} writes dropped, {l} sub-buffers lost by readers"
+            "kernel counted: {d} writes dropped, {o} sub-buffers overwritten, {l} sub-buffers lost by readers{}",
+            if s.kernel_last_seen {
+                " (as last seen: the channel closed before the stop)"
+            } else {
+                ""
+            }
         )?,
         _ => writeln!(
             out,

@@ -14,7 +14,7 @@
 . /opt/lib/tap.sh
 R=/opt/bin/rrelay
 S=/sys/kernel/debug/rrelay_sample
-plan 28
+plan 29
 grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko
 
 # decode_ok DIR COUNTS: no corruption, duplicate or reordering; in every one
@@ -100,6 +100,22 @@ check "SIGINT mid-run: decode finds records, nothing corrupt, duplicated or reor
 check "SIGINT mid-run: every stream has records, without gaps" \
     awk 'NR > 2 && ($3 == 0 || $4 != 0) { bad = 1 } NR > 2 { n++ } END { exit bad || n != 12 }' /tmp/decode.txt
 rmmod rust_relay_sample
+
+# The producer unloads (its channel closes) before the recorder stops: the
+# summary keeps the kernel's counts as last seen, overwritten included.
+insmod /opt/modules/rust_relay_sample.ko
+$R record -d $S -b sample -o /tmp/rec-gone >/tmp/sum-gone 2>&1 &
+rec=$!
+echo start >$S/control
+sleep 1.5
+echo stop >$S/control
+rmmod rust_relay_sample
+sleep 1.2
+kill -INT $rec
+wait $rec
+check "a channel closed before the stop: the summary keeps the kernel's last counts" \
+    grep -q '^kernel counted: [0-9]* writes dropped, [0-9]* sub-buffers overwritten, [0-9]* sub-buffers lost by readers (as last seen' /tmp/sum-gone
+grep '^kernel' /tmp/sum-gone | sed 's/^/# /'
 
 # The kernel's own relay, through read().
 insmod /opt/modules/relay_test_client.ko
