@@ -35,6 +35,18 @@ for c in "$RRELAY_ROOT"/tests/progs/*.c; do
         -o "$out/bin/$(basename "$c" .c)" "$c"
 done
 
+# The kselftests (tests/selftests/rrelay), built and installed by the
+# fetched kernel's selftest machinery (lib.mk), with its run_kselftest.sh
+# and runner, in the kselftest_install layout under kselftest/.
+ksft=$(readlink -f "$KDIR/source")/tools/testing/selftests
+rm -rf "$out/kselftest" "$mo/kselftest"
+mkdir -p "$out/kselftest" "$mo/kselftest"
+make -s -C "$RRELAY_ROOT/tests/selftests/rrelay" KSFT_DIR="$ksft" OUTPUT="$mo/kselftest" \
+    install INSTALL_PATH="$out/kselftest/rrelay"
+cp -r "$ksft/run_kselftest.sh" "$ksft/kselftest" "$out/kselftest/"
+make -s -C "$RRELAY_ROOT/tests/selftests/rrelay" KSFT_DIR="$ksft" OUTPUT="$mo/kselftest" \
+    COLLECTION=rrelay emit_tests >"$out/kselftest/kselftest-list.txt"
+
 # The reader tool, static (musl) so it runs in the initramfs as is.
 (cd "$RRELAY_ROOT" && cargo build --release --quiet --target x86_64-unknown-linux-musl -p rrelay-tools)
 cp "$RRELAY_ROOT/target/x86_64-unknown-linux-musl/release/rrelay" "$out/bin/"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs in the VM as /opt/run.sh. Arguments name the tests to run (default:
-# every tests/guest/t/*.sh and every bin/test_* program; the failures in
+# every tests/guest/t/*.sh, every bin/test_* program and the kselftests of
+# kselftest/ through run_kselftest.sh; the failures in
 # inject/ run only when named, by the runner's self-tests; those in stress/
 # when named or listed in EXTRA_TESTS); each prints TAP
 # under a "# rrelay-test: NAME" line that check.sh counts.
@@ -9,6 +10,7 @@ tests="$*"
 if [ -z "$tests" ]; then
     for f in t/*.sh; do tests="$tests $(basename "$f" .sh)"; done
     for f in bin/test_*; do [ -x "$f" ] && tests="$tests $(basename "$f")"; done
+    [ -x kselftest/run_kselftest.sh ] && tests="$tests kselftest"
     # EXTRA_TESTS (stress, leaks) run last, after everything else.
     tests="$tests $EXTRA_TESTS"
 fi
@@ -21,6 +23,16 @@ for t in $tests; do
         sh "inject/$t.sh" || status=1
     elif [ -f "stress/$t.sh" ]; then
         sh "stress/$t.sh" $STRESS_SECONDS || status=1
+    elif [ "$t" = kselftest ]; then
+        # run_kselftest.sh nests each program's TAP under "# "; its results
+        # are the harness's own lines, one per TEST_F and variant.
+        # The runner logs to /dev/stdout, which the initramfs lacks; it
+        # opens it again, appending, so the file is appended to throughout.
+        [ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
+        : >/tmp/kselftest.out
+        sh kselftest/run_kselftest.sh >>/tmp/kselftest.out 2>&1 || status=1
+        sed -n 's/^# \(\(not \)\{0,1\}ok [0-9][0-9]* .*\|1\.\.[0-9][0-9]*\)$/\1/p' /tmp/kselftest.out
+        grep -E '^(not )?ok ' /tmp/kselftest.out | sed 's/^/# run_kselftest: /'
     elif [ -x "bin/$t" ]; then
         "bin/$t" || status=1
     else
