@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # the perl substitutions' $1 is perl's
 # Turn the repository's sources into a patch series against the fetched
 # kernel source (Debian's linux-source-7.2), in `git format-patch` form with
 # a cover letter:

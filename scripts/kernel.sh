@@ -31,6 +31,7 @@ esac
 fetch_source() {
     local v opts
     mkdir -p "$RRELAY_CACHE/deb"
+    # shellcheck disable=SC2119 # no arguments: the default suites
     private_apt_update
     opts=("${PRIVATE_APT_OPTS[@]}")
     for v in $KERNEL_PKG_VERSIONS; do
@@ -97,19 +98,19 @@ if [[ $variant == intree ]]; then
     # gets a new time, so make rebuilds it). Files an older series touched
     # and this one does not go back to pristine.
     mkdir -p "$series/tree"
-    files=$(sed -n 's|^+++ b/||p; s|^--- a/||p' "$series"/p/000[1-9]-*.patch | sort -u)
-    for f in $files; do
+    mapfile -t files < <(sed -n 's|^+++ b/||p; s|^--- a/||p' "$series"/p/000[1-9]-*.patch | sort -u)
+    for f in "${files[@]}"; do
         [[ -f $SRC/$f ]] && install -D -m 644 "$SRC/$f" "$series/tree/$f"
     done
     for p in "$series"/p/000[1-9]-*.patch; do
         patch -s -p1 -d "$series/tree" <"$p" || die "the series does not apply: $p"
     done
     while read -r f; do
-        grep -qxF "$f" <<<"$files" && continue
+        printf '%s\n' "${files[@]}" | grep -qxF "$f" && continue
         if [[ -f $SRC/$f ]]; then cp --remove-destination "$SRC/$f" "$T/$f"; else rm -f "$T/$f"; fi
     done <"$T/.rrelay-series-files"
-    (cd "$series/tree" && rsync -a --no-times --checksum --relative $files "$T/")
-    printf '%s\n' $files >"$T/.rrelay-series-files"
+    (cd "$series/tree" && rsync -a --no-times --checksum --relative "${files[@]}" "$T/")
+    printf '%s\n' "${files[@]}" >"$T/.rrelay-series-files"
     SRC=$T
 elif [[ -f $B/.rrelay-built ]]; then
     echo "$B"

@@ -63,22 +63,29 @@ system_mirror() {
     die "no Debian mirror found in the system's apt sources"
 }
 
-# A private apt configuration and state directory under $RRELAY_CACHE/apt,
-# on the mirror the system uses (unstable and trixie-backports); the
-# system's own apt setup is not touched. Sets PRIVATE_APT_OPTS, the options
-# for apt-get and apt-cache, and updates the package lists once per call.
+# A private apt configuration and state directory, $RRELAY_CACHE/apt (or
+# $RRELAY_CACHE/apt-NAME), on the mirror the system uses, for the given
+# suites (default: unstable and trixie-backports, for the kernel source);
+# the system's own apt setup is not touched. Sets PRIVATE_APT_OPTS, the
+# options for apt-get and apt-cache, and updates the package lists.
+#
+# Usage: private_apt_update [NAME SUITE...]
 private_apt_update() {
-    local apt=$RRELAY_CACHE/apt mirror
+    local apt=$RRELAY_CACHE/apt mirror suite suites=(unstable trixie-backports)
+    if (($#)); then
+        apt=$RRELAY_CACHE/apt-$1
+        shift
+        suites=("$@")
+    fi
     mkdir -p "$apt"/{lists/partial,cache/archives/partial,parts,prefs}
     mirror=$(system_mirror)
-    cat >"$apt/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie-backports main
-SRC
+    for suite in "${suites[@]}"; do
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
+    done >"$apt/sources.list"
     PRIVATE_APT_OPTS=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=$apt/parts"
                       -o "Dir::Etc::preferencesparts=$apt/prefs" -o "Dir::State=$apt"
                       -o "Dir::State::lists=$apt/lists" -o "Dir::Cache=$apt/cache"
                       -o "Dir::State::status=/var/lib/dpkg/status" -o "APT::Sandbox::User=root")
-    log "apt update (private state in $apt, mirror $mirror)"
+    log "apt update (private state in $apt, mirror $mirror, ${suites[*]})"
     apt-get "${PRIVATE_APT_OPTS[@]}" -qq update
 }
