@@ -10,7 +10,8 @@ KDIR ?= $(shell $(CURDIR)/scripts/kernel.sh base)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
-.PHONY: all modules clean help bootstrap kernel kernel-debug check check-debug stress demo vm-run bench \
+.PHONY: all modules clean help bootstrap kernel kernel-debug kernel-intree kernel-patches check check-debug \
+	check-intree stress demo vm-run bench \
 	clippy fmt fmt-check rust-analyzer host-test lint lint-c rustdoc mutants
 
 all: modules
@@ -54,6 +55,17 @@ kernel: bootstrap
 kernel-debug: bootstrap
 	scripts/kernel.sh debug
 
+# The test kernel with the series of `make kernel-patches` applied: rrelay
+# built in, blktrace on it.
+kernel-intree: bootstrap
+	scripts/kernel.sh intree
+
+# The in-tree patch series (rrelay, then blktrace on it) with a cover letter,
+# against the fetched kernel source, into PATCHES_DIR.
+PATCHES_DIR ?= $(CURDIR)/target/kernel-patches
+kernel-patches:
+	scripts/kernel-patches.sh $(PATCHES_DIR)
+
 host-test:
 	cargo test --workspace
 
@@ -72,6 +84,11 @@ check:
 # with a bounded stress run and a kmemleak scan.
 check-debug:
 	RRELAY_KERNEL=debug scripts/check.sh
+
+# The series applied to a pristine tree; Debian's blktrace and blkparse on
+# the intree kernel (blktrace on rrelay) and on the base kernel (on relay).
+check-intree:
+	scripts/check-intree.sh
 
 # make stress DURATION=60 KERNEL=base|debug
 KERNEL ?= base
@@ -107,6 +124,10 @@ help:
 	@echo 'make check         every test: host, KUnit, in-guest TAP; ends "N passed, N failed"'
 	@echo 'make               build rrelay.ko against KDIR (default: the cached test kernel)'
 	@echo 'make check-debug   the whole suite on the KASAN/lockdep kernel, with stress and kmemleak'
+	@echo 'make check-intree  the patch series on a pristine tree; Debian'"'"'s blktrace on rrelay built in'
+	@echo '                   (the intree kernel) and on relay (the base kernel), counts compared'
+	@echo 'make kernel-patches PATCHES_DIR=target/kernel-patches   rrelay as an in-tree patch series'
+	@echo '                   (git format-patch, cover letter) against the fetched linux-source-7.2'
 	@echo 'make stress DURATION=60 KERNEL=base|debug   every context, reader, hotplug and churn at once'
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
 	@echo 'make vm-run CMD=.. FILES=.. KERNEL=base|debug   run a command in the test VM; /opt holds'
@@ -118,4 +139,4 @@ help:
 	@echo 'make lint          rustfmt, clippy, kernel-doc and checkpatch (make lint-c: the C lints only)'
 	@echo 'make rustdoc       the documentation of the module crate (target/rustdoc-module)'
 	@echo 'make mutants       mutation testing of src/subbuf.rs; fails on a survivor not listed as equivalent'
-	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / clean'
+	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / kernel-debug / kernel-intree / clean'
