@@ -72,6 +72,10 @@ fi
 key=$( { echo "$kver"; cat "${frags[@]}"; rustc --version; bindgen --version; clang$LLVM_SUFFIX --version | head -n1; } | sha256sum | cut -c1-12)
 B=$RRELAY_CACHE/kernel/$variant-$key
 stamp=$kver
+# One build per directory at a time: a second caller waits, then reuses it.
+mkdir -p "$RRELAY_CACHE/kernel"
+exec 9>"$B.lock"
+flock 9
 if [[ $variant == intree ]]; then
     # The series, and the patched copy of the source it is built from.
     series=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-series.XXXXXX")
