@@ -10,7 +10,8 @@
 # in, blktrace on it). The intree copy and build directory stay across
 # changes to the series: the copy holds hard links to the pristine tree
 # except for the files the series touches, which are re-synced by content,
-# so a change in src/ rebuilds only what depends on it. `source` unpacks the
+# so a change in src/ rebuilds only what depends on it. Its first build
+# starts from a copy of the base build (see in_src below). `source` unpacks the
 # kernel source if needed and prints its directory; nothing is built.
 #
 # Usage: scripts/kernel.sh [base|debug|intree|source]
@@ -69,7 +70,9 @@ if [[ $variant == source ]]; then
     exit 0
 fi
 
-key=$( { echo "$kver"; cat "${frags[@]}"; rustc --version; bindgen --version; clang$LLVM_SUFFIX --version | head -n1; } | sha256sum | cut -c1-12)
+key=$( { echo "$kver"; cat "${frags[@]}"; rustc --version; bindgen --version; clang$LLVM_SUFFIX --version | head -n1
+         [[ $variant != intree ]] || echo "a copy of the base build; the patched tree mounted on the source's path"; } |
+       sha256sum | cut -c1-12)
 B=$RRELAY_CACHE/kernel/$variant-$key
 stamp=$kver
 # One build per directory at a time: a second caller waits, then reuses it.
@@ -115,11 +118,26 @@ if [[ $variant == intree ]]; then
     done <"$T/.rrelay-series-files"
     (cd "$series/tree" && rsync -a --no-times --checksum --relative "${files[@]}" "$T/")
     printf '%s\n' "${files[@]}" >"$T/.rrelay-series-files"
-    SRC=$T
 elif [[ -f $B/.rrelay-built ]]; then
     echo "$B"
     exit 0
 fi
+
+# in_src CMD...: run CMD in the source tree. For intree, that is the patched
+# copy T, bind-mounted on the pristine tree's path in a private mount
+# namespace: the kernel's build records the source path in every command it
+# saves, so with the same path, a copy of the base build is an incremental
+# build of the intree kernel (only what the series and CONFIG_RRELAY change
+# is rebuilt), and nothing outside this process sees the mount.
+# shellcheck disable=SC2016 # the inner script's arguments
+in_src() {
+    if [[ $variant == intree ]]; then
+        unshare -m --propagation private bash -c 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"' \
+            bind "$T" "$SRC" "$@"
+    else
+        (cd "$SRC" && "$@")
+    fi
+}
 
 log "building $variant kernel ($KERNEL_PKG $kver) in $B; log: $B.log"
 start=$(now)
@@ -127,6 +145,18 @@ if [[ $variant == intree && -f $B/.config ]]; then
     # Configured before: make re-runs Kconfig itself and rebuilds what changed.
     rm -f "$B/.rrelay-built"
     : >"$B.log"
+elif [[ $variant == intree ]]; then
+    # From a copy of the base build (the same config but CONFIG_RRELAY). The
+    # series' files get a new time, so they are newer than every object
+    # copied, however old T is.
+    base=$("$0" base) || die "the base kernel (the intree kernel starts from it) failed"
+    log "intree: starting from a copy of $base"
+    rm -rf "$B" && cp -a "$base" "$B" && rm -f "$B/.rrelay-built"
+    (cd "$T" && touch "${files[@]}")
+    {
+        in_src ./scripts/kconfig/merge_config.sh -m -O "$B" "$B/.config" "${frags[@]}"
+        in_src make O="$B" "${KMAKE_FLAGS[@]}" olddefconfig
+    } >"$B.log" 2>&1 || die "kernel configuration failed; see $B.log"
 else
     rm -rf "$B" && mkdir -p "$B"
     {
@@ -149,7 +179,7 @@ while IFS= read -r line; do
 done < <(cat "${frags[@]}")
 ((bad == 0)) || die "kernel configuration incomplete (see above; Rust needs rustc, bindgen and rust-src)"
 
-make -C "$SRC" O="$B" "${KMAKE_FLAGS[@]}" -j"$(nproc)" >>"$B.log" 2>&1 || die "kernel build failed; see $B.log"
+in_src make O="$B" "${KMAKE_FLAGS[@]}" -j"$(nproc)" >>"$B.log" 2>&1 || die "kernel build failed; see $B.log"
 echo "$stamp" >"$B/.rrelay-built"
 log "kernel built in $(($(now) - start)) s"
 echo "$B"
