@@ -54,7 +54,10 @@ series_tap() {
     bad=0
     for p in "$work"/series/000[1-9]-*.patch; do
         patch -p1 --forward --fuzz=0 -d "$work/tree" <"$p" >"$work/patch.log" 2>&1 || bad=1
-        grep -E 'offset|fuzz|FAILED|rej' "$work/patch.log" && bad=1
+        if grep -qE 'offset|fuzz|FAILED|rej' "$work/patch.log"; then
+            sed 's/^/# /' "$work/patch.log"
+            bad=1
+        fi
     done
     t $bad "patch -p1 applies every patch to a pristine copy of the source, with no fuzz or offset"
     [[ $(sha) == "$before" ]]
