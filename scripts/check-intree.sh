@@ -109,7 +109,7 @@ for run in intree:rrelay base:relay; do
         >"$work/$kind.tap" 2>"$work/$kind.err" || rc=$?
     [[ $kernel == intree ]] && count_kunit "$work/$kind.console"
     count_tap "$work/$kind.tap"
-    grep -E '^# (counts|blkparse|blktrace|rrelay stats):' "$work/$kind.tap" | sed "s/^# /    $kind: /" >&2
+    grep -E '^# (counts|events|blkparse|blktrace|rrelay stats):' "$work/$kind.tap" | sed "s/^# /    $kind: /" >&2
     if ((rc == 0)); then
         result pass "vm: blktrace on $kind ($kernel kernel) exited 0, kernel log clean"
     else
@@ -126,6 +126,7 @@ done
     b=$(sed -n 's/^# counts: //p' "$work/relay.tap")
     if [[ -n $a && $a == "$b" ]]; then
         echo "ok 1 - blkparse's counts on rrelay equal those on relay: $a"
+        echo "# events: rrelay $(sed -n 's/^# events: //p' "$work/rrelay.tap"), relay $(sed -n 's/^# events: //p' "$work/relay.tap")"
     else
         echo "not ok 1 - blkparse's counts differ: rrelay '$a', relay '$b'"
     fi
