@@ -146,13 +146,15 @@ EXPORT_SYMBOL_GPL()s of the C API. CONFIG_RRELAY is a tristate that
 depends on RUST and DEBUG_FS; it builds as a module or into the kernel,
 and CONFIG_RELAY is unaffected (no symbol is shared).
 
-Testing: built into the kernel (=y) on x86_64 with LLVM=-19 and rustc
-1.95.0, and booted under QEMU, where rrelay's KUnit suites run; the same
-sources build as the out-of-tree module rrelay.ko, whose test suite
-compares it byte for byte with relay on the same write sequences, runs
-writers in process, softirq, hardirq and NMI context at once with every
-record accounted for, and exercises every reader interface. The next
-patch runs blktrace on it.
+Testing: on x86_64 with LLVM=-19 and rustc 1.95.0, built into the
+kernel (=y) and as a module (=m, with BLK_DEV_IO_TRACE off), and booted
+under QEMU, where rrelay's KUnit suites pass at boot and at module load;
+the module loads and unloads. The same sources build as the
+out-of-tree module rrelay.ko, whose test suite compares it byte for byte
+with relay on the same write sequences, runs writers in process,
+softirq, hardirq and NMI context at once with every record accounted
+for, and exercises every reader interface. The next patch runs blktrace
+on it.
 
 Generated from rrelay $rev.
 EOF
