@@ -95,6 +95,17 @@ config RRELAY
 	  called rrelay.
 
 	  If unsure, say N.
+
+config RRELAY_KUNIT_TEST
+	bool "KUnit tests for rrelay" if !KUNIT_ALL_TESTS
+	depends on RRELAY && KUNIT
+	default KUNIT_ALL_TESTS
+	help
+	  Builds rrelay's KUnit suites (sub-buffer arithmetic, statistics,
+	  channels) into rrelay; they run at boot when rrelay is built in,
+	  and when the module is loaded otherwise.
+
+	  If unsure, say N.
 EOF
 cat >"$g/kernel/rrelay/Makefile" <<'EOF'
 # SPDX-License-Identifier: GPL-2.0
@@ -104,6 +115,7 @@ cat >"$g/kernel/rrelay/Makefile" <<'EOF'
 
 obj-$(CONFIG_RRELAY) += rrelay.o
 rrelay-y := rrelay_main.o rrelay_shim.o
+rustflags-$(CONFIG_RRELAY_KUNIT_TEST) += --cfg rrelay_kunit
 EOF
 edit init/Kconfig 's/(\nconfig RELAY\n(?:.*\n)*?\n\t  If unsure, say N\.\n)/$1\nsource "kernel\/rrelay\/Kconfig"\n/' '^source "kernel/rrelay/Kconfig"$'
 edit kernel/Makefile 's/^(obj-\$\(CONFIG_RELAY\) \+= relay\.o\n)/$1obj-\$(CONFIG_RRELAY) += rrelay\/\n/m' '^obj-\$\(CONFIG_RRELAY\) \+= rrelay/$'
