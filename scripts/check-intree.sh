@@ -90,6 +90,7 @@ awk '/^(not ok|Bail out)/ { p = 1; print; next } /^(ok|1\.\.)/ { p = 0 } p' "$wo
 # 2. The kernels and the guest's files.
 kstart=$(now)
 if kdir=$("$RRELAY_ROOT/scripts/kernel.sh" intree); then
+    export KDIR=$kdir # the kernel tree whose tools parse the KUnit results
     result pass "build: intree kernel ($(basename "$kdir"), $(($(now) - kstart)) s)"
 else
     result fail "build: intree kernel"
