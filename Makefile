@@ -15,7 +15,8 @@ KMAKE += CC=$(CC)$(if $(filter clang,$(CC)),$(LLVM)) LD=$(LD)$(if $(filter ld.ll
 endif
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
-.PHONY: all modules extras install clean help bootstrap kernel kernel-debug check check-debug stress demo vm-run bench \
+.PHONY: all modules extras install clean help bootstrap kernel kernel-debug kernel-intree kernel-patches \
+	check check-debug check-intree stress demo vm-run bench \
 	clippy fmt fmt-check rust-analyzer host-test lint lint-c rustdoc mutants
 
 all: modules
@@ -77,6 +78,17 @@ kernel: bootstrap
 kernel-debug: bootstrap
 	scripts/kernel.sh debug
 
+# The test kernel with the series of `make kernel-patches` applied: rrelay
+# built in, blktrace on it.
+kernel-intree: bootstrap
+	scripts/kernel.sh intree
+
+# The in-tree patch series (rrelay, then blktrace on it) with a cover letter,
+# against the fetched kernel source, into PATCHES_DIR.
+PATCHES_DIR ?= $(CURDIR)/target/kernel-patches
+kernel-patches:
+	scripts/kernel-patches.sh $(PATCHES_DIR)
+
 host-test:
 	cargo test --workspace
 
@@ -95,6 +107,11 @@ check:
 # with a bounded stress run and a kmemleak scan.
 check-debug:
 	RRELAY_KERNEL=debug scripts/check.sh
+
+# The series applied to a pristine tree; Debian's blktrace and blkparse on
+# the intree kernel (blktrace on rrelay) and on the base kernel (on relay).
+check-intree:
+	scripts/check-intree.sh
 
 # make stress DURATION=60 KERNEL=base|debug
 KERNEL ?= base
@@ -135,6 +152,10 @@ help:
 	@echo 'make install INSTALL_MOD_PATH=.. DESTDIR=.. PREFIX=/usr/local   the module, and the client'
 	@echo '                   headers, rrelay.mk and Module.symvers into $$DESTDIR$$PREFIX/src/rrelay'
 	@echo 'make check-debug   the whole suite on the KASAN/lockdep kernel, with stress and kmemleak'
+	@echo 'make check-intree  the patch series on a pristine tree; Debian'"'"'s blktrace on rrelay built in'
+	@echo '                   (the intree kernel) and on relay (the base kernel), counts compared'
+	@echo 'make kernel-patches PATCHES_DIR=target/kernel-patches   rrelay as an in-tree patch series'
+	@echo '                   (git format-patch, cover letter) against the fetched linux-source-7.2'
 	@echo 'make stress DURATION=60 KERNEL=base|debug   every context, reader, hotplug and churn at once'
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
 	@echo 'make vm-run CMD=.. FILES=.. KERNEL=base|debug   run a command in the test VM; /opt holds'
@@ -146,4 +167,4 @@ help:
 	@echo 'make lint          rustfmt, clippy, kernel-doc and checkpatch (make lint-c: the C lints only)'
 	@echo 'make rustdoc       the documentation of the module crate (target/rustdoc-module)'
 	@echo 'make mutants       mutation testing of src/subbuf.rs; fails on a survivor not listed as equivalent'
-	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / clean'
+	@echo 'make clippy / fmt / fmt-check / rust-analyzer / bootstrap / kernel / kernel-debug / kernel-intree / clean'

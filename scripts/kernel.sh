@@ -4,7 +4,17 @@
 # directory (the KDIR for the module) on stdout. Reuses a finished build whose
 # key (kernel version, config fragments, rustc, clang) is unchanged.
 #
-# Usage: scripts/kernel.sh [base|debug]
+# Variants: base (config/base.config), debug (plus config/debug.config),
+# intree (base plus config/intree.config, built from a copy of the source
+# with the rrelay series of scripts/kernel-patches.sh applied: rrelay built
+# in, blktrace on it). The intree copy and build directory stay across
+# changes to the series: the copy holds hard links to the pristine tree
+# except for the files the series touches, which are re-synced by content,
+# so a change in src/ rebuilds only what depends on it. Its first build
+# starts from a copy of the base build (see in_src below). `source` unpacks the
+# kernel source if needed and prints its directory; nothing is built.
+#
+# Usage: scripts/kernel.sh [base|debug|intree|source]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -12,41 +22,19 @@ variant=${1:-base}
 case $variant in
     base) frags=("$RRELAY_ROOT/config/base.config") ;;
     debug) frags=("$RRELAY_ROOT/config/base.config" "$RRELAY_ROOT/config/debug.config") ;;
-    *) die "unknown kernel variant '$variant' (base or debug)" ;;
+    intree) frags=("$RRELAY_ROOT/config/base.config" "$RRELAY_ROOT/config/intree.config") ;;
+    source) frags=() ;;
+    *) die "unknown kernel variant '$variant' (base, debug, intree or source)" ;;
 esac
-
-# The mirror the system's own apt sources use for Debian's main archive.
-system_mirror() {
-    local f uri
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [[ -e $f ]] || continue
-        uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
-        [[ -n $uri ]] && { echo "$uri"; return; }
-    done
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -e $f ]] || continue
-        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\// && $i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
-        [[ -n $uri ]] && { echo "$uri"; return; }
-    done
-    die "no Debian mirror found in the system's apt sources"
-}
 
 # Download the kernel source package with a private apt configuration and
 # state directory; the system's apt setup is not touched.
 fetch_source() {
-    local apt=$RRELAY_CACHE/apt mirror deb v
-    mkdir -p "$apt"/{lists/partial,cache/archives/partial,parts,prefs} "$RRELAY_CACHE/deb"
-    mirror=$(system_mirror)
-    cat >"$apt/sources.list" <<SRC
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie-backports main
-SRC
-    local opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=$apt/parts"
-                -o "Dir::Etc::preferencesparts=$apt/prefs" -o "Dir::State=$apt"
-                -o "Dir::State::lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-                -o "Dir::State::status=/var/lib/dpkg/status" -o "APT::Sandbox::User=root")
-    log "apt update (private state in $apt, mirror $mirror)"
-    apt-get "${opts[@]}" -qq update
+    local v opts
+    mkdir -p "$RRELAY_CACHE/deb"
+    # shellcheck disable=SC2119 # no arguments: the default suites
+    private_apt_update
+    opts=("${PRIVATE_APT_OPTS[@]}")
     for v in $KERNEL_PKG_VERSIONS; do
         if apt-cache "${opts[@]}" show "$KERNEL_PKG=$v" >/dev/null 2>&1; then
             log "downloading $KERNEL_PKG $v"
@@ -77,22 +65,106 @@ if [[ ! -f $RRELAY_CACHE/src/VERSION || ! -f $SRC/Makefile ]]; then
     echo "$v" >"$RRELAY_CACHE/src/VERSION"
 fi
 kver=$(cat "$RRELAY_CACHE/src/VERSION")
+if [[ $variant == source ]]; then
+    echo "$SRC"
+    exit 0
+fi
 
-key=$( { echo "$kver"; cat "${frags[@]}"; rustc --version; bindgen --version; clang$LLVM_SUFFIX --version | head -n1; } | sha256sum | cut -c1-12)
+key=$( { echo "$kver"; cat "${frags[@]}"; rustc --version; bindgen --version; clang$LLVM_SUFFIX --version | head -n1
+         [[ $variant != intree ]] || echo "a copy of the base build; the patched tree mounted on the source's path"; } |
+       sha256sum | cut -c1-12)
 B=$RRELAY_CACHE/kernel/$variant-$key
-if [[ -f $B/.rrelay-built ]]; then
+stamp=$kver
+# One build per directory at a time: a second caller waits, then reuses it.
+mkdir -p "$RRELAY_CACHE/kernel"
+exec 9>"$B.lock"
+flock 9
+if [[ $variant == intree ]]; then
+    # The series, and the patched copy of the source it is built from.
+    series=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-series.XXXXXX")
+    trap 'rm -rf "$series"' EXIT
+    "$RRELAY_ROOT/scripts/kernel-patches.sh" "$series/p" >/dev/null 2>"$series/log" ||
+        { cat "$series/log" >&2; die "making the patch series failed"; }
+    stamp="$kver $(cat "$series"/p/000[1-9]-*.patch | sha256sum | cut -c1-12)"
+    if [[ -f $B/.rrelay-built && $(cat "$B/.rrelay-built") == "$stamp" ]]; then
+        echo "$B"
+        exit 0
+    fi
+    T=$RRELAY_CACHE/src-intree/linux-source-7.2
+    if [[ ! -f $T/.rrelay-pristine || $(cat "$T/.rrelay-pristine") != "$kver" ]]; then
+        log "hard-linked copy of the source for the intree kernel: $T"
+        rm -rf "$T" "$T.tmp" && mkdir -p "$(dirname "$T")"
+        cp -al "$SRC" "$T.tmp"
+        echo "$kver" >"$T.tmp/.rrelay-pristine"
+        : >"$T.tmp/.rrelay-series-files"
+        mv "$T.tmp" "$T"
+    fi
+    # Apply the series to pristine copies of the files it touches, then
+    # bring those into T by content (rsync writes a new file, so the hard
+    # links to the pristine tree are never written through; a changed file
+    # gets a new time, so make rebuilds it). Files an older series touched
+    # and this one does not go back to pristine.
+    mkdir -p "$series/tree"
+    mapfile -t files < <(sed -n 's|^+++ b/||p; s|^--- a/||p' "$series"/p/000[1-9]-*.patch | sort -u)
+    for f in "${files[@]}"; do
+        [[ -f $SRC/$f ]] && install -D -m 644 "$SRC/$f" "$series/tree/$f"
+    done
+    for p in "$series"/p/000[1-9]-*.patch; do
+        patch -s -p1 -d "$series/tree" <"$p" || die "the series does not apply: $p"
+    done
+    while read -r f; do
+        printf '%s\n' "${files[@]}" | grep -qxF "$f" && continue
+        if [[ -f $SRC/$f ]]; then cp --remove-destination "$SRC/$f" "$T/$f"; else rm -f "$T/$f"; fi
+    done <"$T/.rrelay-series-files"
+    (cd "$series/tree" && rsync -a --no-times --checksum --relative "${files[@]}" "$T/")
+    printf '%s\n' "${files[@]}" >"$T/.rrelay-series-files"
+elif [[ -f $B/.rrelay-built ]]; then
     echo "$B"
     exit 0
 fi
 
+# in_src CMD...: run CMD in the source tree. For intree, that is the patched
+# copy T, bind-mounted on the pristine tree's path in a private mount
+# namespace: the kernel's build records the source path in every command it
+# saves, so with the same path, a copy of the base build is an incremental
+# build of the intree kernel (only what the series and CONFIG_RRELAY change
+# is rebuilt), and nothing outside this process sees the mount.
+# shellcheck disable=SC2016 # the inner script's arguments
+in_src() {
+    if [[ $variant == intree ]]; then
+        unshare -m --propagation private bash -c 'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"' \
+            bind "$T" "$SRC" "$@"
+    else
+        (cd "$SRC" && "$@")
+    fi
+}
+
 log "building $variant kernel ($KERNEL_PKG $kver) in $B; log: $B.log"
 start=$(now)
-rm -rf "$B" && mkdir -p "$B"
-{
-    make -C "$SRC" O="$B" "${KMAKE_FLAGS[@]}" tinyconfig
-    (cd "$SRC" && ./scripts/kconfig/merge_config.sh -m -O "$B" "$B/.config" "${frags[@]}")
-    make -C "$SRC" O="$B" "${KMAKE_FLAGS[@]}" olddefconfig
-} >"$B.log" 2>&1 || die "kernel configuration failed; see $B.log"
+if [[ $variant == intree && -f $B/.config ]]; then
+    # Configured before: make re-runs Kconfig itself and rebuilds what changed.
+    rm -f "$B/.rrelay-built"
+    : >"$B.log"
+elif [[ $variant == intree ]]; then
+    # From a copy of the base build (the same config but CONFIG_RRELAY). The
+    # series' files get a new time, so they are newer than every object
+    # copied, however old T is.
+    base=$("$0" base) || die "the base kernel (the intree kernel starts from it) failed"
+    log "intree: starting from a copy of $base"
+    rm -rf "$B" && cp -a "$base" "$B" && rm -f "$B/.rrelay-built"
+    (cd "$T" && touch "${files[@]}")
+    {
+        in_src ./scripts/kconfig/merge_config.sh -m -O "$B" "$B/.config" "${frags[@]}"
+        in_src make O="$B" "${KMAKE_FLAGS[@]}" olddefconfig
+    } >"$B.log" 2>&1 || die "kernel configuration failed; see $B.log"
+else
+    rm -rf "$B" && mkdir -p "$B"
+    {
+        make -C "$SRC" O="$B" "${KMAKE_FLAGS[@]}" tinyconfig
+        (cd "$SRC" && ./scripts/kconfig/merge_config.sh -m -O "$B" "$B/.config" "${frags[@]}")
+        make -C "$SRC" O="$B" "${KMAKE_FLAGS[@]}" olddefconfig
+    } >"$B.log" 2>&1 || die "kernel configuration failed; see $B.log"
+fi
 
 # Every option the fragments ask for must have stuck; kconfig drops silently.
 bad=0
@@ -107,7 +179,7 @@ while IFS= read -r line; do
 done < <(cat "${frags[@]}")
 ((bad == 0)) || die "kernel configuration incomplete (see above; Rust needs rustc, bindgen and rust-src)"
 
-make -C "$SRC" O="$B" "${KMAKE_FLAGS[@]}" -j"$(nproc)" >>"$B.log" 2>&1 || die "kernel build failed; see $B.log"
-echo "$kver" >"$B/.rrelay-built"
+in_src make O="$B" "${KMAKE_FLAGS[@]}" -j"$(nproc)" >>"$B.log" 2>&1 || die "kernel build failed; see $B.log"
+echo "$stamp" >"$B/.rrelay-built"
 log "kernel built in $(($(now) - start)) s"
 echo "$B"

@@ -46,3 +46,46 @@ prepare_guest() {
         die "build failed"
     }
 }
+
+# The mirror the system's own apt sources use for Debian's main archive.
+system_mirror() {
+    local f uri
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [[ -e $f ]] || continue
+        uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
+        [[ -n $uri ]] && { echo "$uri"; return; }
+    done
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [[ -e $f ]] || continue
+        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\// && $i ~ /\/debian\/?$/) { print $i; exit } }' "$f")
+        [[ -n $uri ]] && { echo "$uri"; return; }
+    done
+    die "no Debian mirror found in the system's apt sources"
+}
+
+# A private apt configuration and state directory, $RRELAY_CACHE/apt (or
+# $RRELAY_CACHE/apt-NAME), on the mirror the system uses, for the given
+# suites (default: unstable and trixie-backports, for the kernel source);
+# the system's own apt setup is not touched. Sets PRIVATE_APT_OPTS, the
+# options for apt-get and apt-cache, and updates the package lists.
+#
+# Usage: private_apt_update [NAME SUITE...]
+private_apt_update() {
+    local apt=$RRELAY_CACHE/apt mirror suite suites=(unstable trixie-backports)
+    if (($#)); then
+        apt=$RRELAY_CACHE/apt-$1
+        shift
+        suites=("$@")
+    fi
+    mkdir -p "$apt"/{lists/partial,cache/archives/partial,parts,prefs}
+    mirror=$(system_mirror)
+    for suite in "${suites[@]}"; do
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $suite main"
+    done >"$apt/sources.list"
+    PRIVATE_APT_OPTS=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o "Dir::Etc::sourceparts=$apt/parts"
+                      -o "Dir::Etc::preferencesparts=$apt/prefs" -o "Dir::State=$apt"
+                      -o "Dir::State::lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+                      -o "Dir::State::status=/var/lib/dpkg/status" -o "APT::Sandbox::User=root")
+    log "apt update (private state in $apt, mirror $mirror, ${suites[*]})"
+    apt-get "${PRIVATE_APT_OPTS[@]}" -qq update
+}
