@@ -510,10 +510,13 @@ fn race_with(
                             let rec = tagged(w, seq, 4 + (seq as usize * 7 + w as usize) % 9);
                             match ring::reserve(&b.g, b, c, rec.len()) {
                                 Some(r) => {
-                                    // The sub-buffer it went into.
+                                    // The sub-buffer it went into: the newest
+                                    // started one in its slot (none newer can
+                                    // start there while this is uncommitted,
+                                    // however long the thread was off its CPU).
                                     let p = Position::from_raw(b.pos.load(Ordering::Acquire));
-                                    let pp = p.produced();
-                                    let k = pp - (pp + n - r.slot) % n;
+                                    let last = p.produced() - usize::from(!p.in_slot());
+                                    let k = last - (last + n - r.slot) % n;
                                     if seq % 16 == 0 {
                                         std::thread::yield_now();
                                     }
