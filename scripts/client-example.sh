@@ -16,17 +16,6 @@ set -uo pipefail
 kdir=${KDIR:-$("$RRELAY_ROOT/scripts/kernel.sh" base)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-n=0 failed=0
-tap() { # tap STATUS DESCRIPTION [LOG]
-    n=$((n + 1))
-    if [[ $1 == 0 ]]; then
-        echo "ok $n $2"
-    else
-        echo "not ok $n $2"
-        failed=$((failed + 1))
-        [[ -n ${3:-} ]] && tail -n 20 "$3" | sed 's/^/# /'
-    fi
-}
 
 src=$work/rrelay
 mkdir -p "$src"
@@ -79,5 +68,4 @@ deps=$(modinfo -F depends "$client/mytrace.ko" 2>/dev/null)
 [[ $deps == rrelay ]]
 tap $? "and depends on rrelay (depends: ${deps:-none})"
 
-echo "1..$n"
-((failed == 0))
+tap_end

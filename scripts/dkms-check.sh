@@ -18,17 +18,6 @@ rel=$(cat "$kdir/include/config/kernel.release")
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$RRELAY_ROOT/dkms.conf")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-n=0 failed=0
-tap() { # tap STATUS DESCRIPTION [LOG]
-    n=$((n + 1))
-    if [[ $1 == 0 ]]; then
-        echo "ok $n $2"
-    else
-        echo "not ok $n $2"
-        failed=$((failed + 1))
-        [[ -n ${3:-} && -f $3 ]] && tail -n 20 "$3" | sed 's/^/# /'
-    fi
-}
 
 src=$work/src/rrelay-$ver
 mkdir -p "$src" "$work/tree" "$out"
@@ -45,5 +34,4 @@ cp "$ko" "$out/rrelay.ko" 2>/dev/null
 vermagic=$(modinfo -F vermagic "$out/rrelay.ko" 2>/dev/null)
 [[ $vermagic == "$rel "* ]]
 tap $? "the module it built is for $rel (vermagic: ${vermagic:-none})"
-echo "1..$n"
-((failed == 0))
+tap_end

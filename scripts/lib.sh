@@ -31,6 +31,27 @@ SPLAT_RE='Oops|Kernel panic|BUG:|WARNING:|KASAN:|UBSAN:|KCSAN:|kernel BUG at|gen
 # Seconds since the epoch, for the timings the scripts print.
 now() { date +%s; }
 
+# TAP for the host-side test scripts: tap STATUS DESCRIPTION [LOG] prints
+# test number TAP_N, ok when STATUS is 0, else not ok with LOG's tail as
+# comments (and counts it in TAP_FAILED); tap_end prints the plan and
+# returns whether all passed.
+TAP_N=0 TAP_FAILED=0
+tap() {
+    TAP_N=$((TAP_N + 1))
+    if [[ $1 == 0 ]]; then
+        echo "ok $TAP_N $2"
+    else
+        echo "not ok $TAP_N $2"
+        TAP_FAILED=$((TAP_FAILED + 1))
+        [[ -n ${3:-} && -f ${3:-} ]] && tail -n 20 "$3" | sed 's/^/# /'
+    fi
+    return 0
+}
+tap_end() {
+    echo "1..$TAP_N"
+    ((TAP_FAILED == 0))
+}
+
 # prepare_guest VARIANT: set up the machine, build (or reuse) the VARIANT
 # kernel, and build everything the guest runs into a new directory, named in
 # $GUEST (removed at exit). Exports KDIR.
