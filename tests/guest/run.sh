@@ -16,7 +16,8 @@ if [ -z "$tests" ]; then
 fi
 status=0
 for t in $tests; do
-    echo "# rrelay-test: $t"
+    # The kselftests name their own sections, one per program.
+    [ "$t" = kselftest ] || echo "# rrelay-test: $t"
     if [ -f "t/$t.sh" ]; then
         sh "t/$t.sh" || status=1
     elif [ -f "inject/$t.sh" ]; then
@@ -24,15 +25,17 @@ for t in $tests; do
     elif [ -f "stress/$t.sh" ]; then
         sh "stress/$t.sh" $STRESS_SECONDS || status=1
     elif [ "$t" = kselftest ]; then
-        # run_kselftest.sh nests each program's TAP under "# "; its results
-        # are the harness's own lines, one per TEST_F and variant.
+        # run_kselftest.sh nests each program's TAP under "# ": its results
+        # are the harness's own lines, one per test (and variant), under a
+        # section per program.
         # The runner logs to /dev/stdout, which the initramfs lacks; it
         # opens it again, appending, so the file is appended to throughout.
         [ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
         : >/tmp/kselftest.out
         sh kselftest/run_kselftest.sh >>/tmp/kselftest.out 2>&1 || status=1
-        sed -n 's/^# \(\(not \)\{0,1\}ok [0-9][0-9]* .*\|1\.\.[0-9][0-9]*\)$/\1/p' /tmp/kselftest.out
-        grep -E '^(not )?ok ' /tmp/kselftest.out | sed 's/^/# run_kselftest: /'
+        awk '/^# selftests: / { print "# rrelay-test: kselftest-" $NF; next }
+             /^# (not )?ok [0-9]+ / || /^# 1\.\.[0-9]+$/ { sub(/^# /, ""); print }
+             /^(not )?ok [0-9]+ selftests: / { print "# run_kselftest: " $0 }' /tmp/kselftest.out
     elif [ -x "bin/$t" ]; then
         "bin/$t" || status=1
     else
