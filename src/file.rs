@@ -400,6 +400,16 @@ impl RchanBuf {
                 sink.take_back(put);
                 continue;
             }
+            if put < n && self.whole_subbufs() {
+                // A fault part way: with headers, all of the sub-buffer or
+                // none of it (its rest could be overwritten before the next
+                // read, tearing the framing).
+                sink.take_back(put);
+                if done == 0 {
+                    return Err(EFAULT);
+                }
+                break;
+            }
             if put > 0 {
                 done += put;
                 self.stats.add_read(put);

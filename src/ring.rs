@@ -121,8 +121,9 @@
 //!   sees every byte of a complete sub-buffer.
 //! - Finish: `padding[slot]` (release), then `pos` (release); pairs with
 //!   the reader's acquire of `pos` before it reads `padding` (acquire). The
-//!   padding's commit and the clearing of its pending bit (release) come
-//!   only after the callback returned, so
+//!   clearing of its pending bit (release), then the padding's commit
+//!   (release), come only after the callback returned (with one slot too:
+//!   its lap check counts the pending padding), so
 //!   the finished sub-buffer stays incomplete, and unread, while the
 //!   callback may write into it as `prev` (a retry of a stopped buffer
 //!   gets no `prev`: that sub-buffer is complete already). A reader reads
@@ -667,13 +668,18 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     };
     let commit_pending = |pending: &mut Option<(usize, usize)>| {
         if let Some((slot, padding)) = pending.take() {
+            // Release: everything this switch wrote into the sub-buffer
+            // (the callback's `prev`, the header) before it is complete.
+            // The bit goes first, then the padding's commit: whoever adds
+            // the last bytes (this switch, or a writer still copying) sees
+            // the total whole with the bit already clear, and wakes the
+            // reader; a reader that sees the total whole sees the bit
+            // clear (the commit's release sequence).
+            s.padding(slot).store(padding, Ordering::Release);
             let total = s
                 .commit(slot)
                 .fetch_add(padding, Ordering::Release)
                 .wrapping_add(padding);
-            // Release: everything this switch wrote into the sub-buffer
-            // (the callback's `prev`, the header) before it is complete.
-            s.padding(slot).store(padding, Ordering::Release);
             if g.is_whole_subbufs(total) {
                 c.completed(slot);
             }
@@ -686,11 +692,6 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             .store(WriteState::closed(slot).raw(), Ordering::Release);
         return Switched::Refused;
     }
-    if g.n_subbufs() == 1 {
-        // One slot: the next sub-buffer is the one just finished, whose
-        // lap must be complete before it starts again.
-        commit_pending(&mut pending);
-    }
     // Acquire: pairs with the reader's release of `consumed`.
     let full = g.is_full(produced, s.consumed().load(Ordering::Acquire));
     if full {
@@ -702,7 +703,19 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     // its lend and its second look at `pos` (`Client::lent`): either the
     // reader sees this switch, or this switch sees the lend.
     fence(Ordering::SeqCst);
-    if s.commit(slot).load(Ordering::Acquire) != lap_base(g, produced) || c.lent(slot) {
+    // With one slot, the next sub-buffer is the one just finished: its lap
+    // is complete when its commits and its padding, still pending until the
+    // callback returned, add up.
+    let pending_padding = match pending {
+        Some((p, padding)) if p == slot => padding,
+        _ => 0,
+    };
+    if s.commit(slot)
+        .load(Ordering::Acquire)
+        .wrapping_add(pending_padding)
+        != lap_base(g, produced)
+        || c.lent(slot)
+    {
         commit_pending(&mut pending);
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
