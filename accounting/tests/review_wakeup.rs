@@ -88,9 +88,11 @@ impl Client for Waker<'_> {
     }
 }
 
-fn lost_wakeup(rec_len: usize) {
+/// A started ring of `n` 8-byte sub-buffers, hooked, with a waker
+/// client (both leaked: the hook closure needs them for 'static).
+fn started(n: usize) -> (&'static Hooked, &'static Waker<'static>) {
     let s: &'static Hooked = Box::leak(Box::new(Hooked {
-        b: Buf::new(8, 2),
+        b: Buf::new(8, n),
         padding_calls: Cell::new(0),
         fire_at: Cell::new(usize::MAX),
         hook: RefCell::new(None),
@@ -100,8 +102,13 @@ fn lost_wakeup(rec_len: usize) {
         seen: RefCell::new(Vec::new()),
         prev_complete: Cell::new(None),
     }));
+    ring::start(&s.b.g, s, c);
+    (s, c)
+}
+
+fn lost_wakeup(rec_len: usize) {
+    let (s, c) = started(2);
     let g = s.b.g;
-    ring::start(&g, s, c);
     // Record 1 (4 bytes) written and committed.
     let r1 = ring::reserve(&g, s, c, 4).unwrap();
     ring::commit(&g, s, c, r1);
@@ -150,19 +157,8 @@ fn lost_wakeup_with_padding() {
 /// is complete (readable) while the callback may write it.
 #[test]
 fn one_subbuf_prev_complete_during_callback() {
-    let s: &'static Hooked = Box::leak(Box::new(Hooked {
-        b: Buf::new(8, 1),
-        padding_calls: Cell::new(0),
-        fire_at: Cell::new(usize::MAX),
-        hook: RefCell::new(None),
-    }));
-    let c: &'static Waker = Box::leak(Box::new(Waker {
-        s,
-        seen: RefCell::new(Vec::new()),
-        prev_complete: Cell::new(None),
-    }));
+    let (s, c) = started(1);
     let g = s.b.g;
-    ring::start(&g, s, c);
     for _ in 0..3 {
         if let Some(r) = ring::reserve(&g, s, c, 4) {
             ring::commit(&g, s, c, r);
