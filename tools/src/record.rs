@@ -592,7 +592,7 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
         }
         tell_fallback(&cpus, &mut told);
         if opt.progress && last_progress.elapsed() >= Duration::from_secs(1) {
-            progress(&cpus, start.elapsed(), src.stats.as_deref());
+            progress(&cpus, start.elapsed(), last_kernel.as_ref());
             last_progress = Instant::now();
             shown_progress = true;
         }
@@ -657,13 +657,12 @@ fn tell_fallback(cpus: &BTreeMap<u32, Cpu>, told: &mut bool) {
     }
 }
 
-fn progress(cpus: &BTreeMap<u32, Cpu>, elapsed: Duration, stats_file: Option<&Path>) {
+/// One progress line; `kernel` is the statistics as last read.
+fn progress(cpus: &BTreeMap<u32, Cpu>, elapsed: Duration, kernel: Option<&stats::ChannelStats>) {
     let total: u64 = cpus.values().map(|c| c.bytes).sum();
-    let drops = stats_file
-        .and_then(|f| stats::read(f).ok())
-        .map_or("n/a".to_string(), |s| {
-            s.total(|b| b.dropped + b.big).to_string()
-        });
+    let drops = kernel.map_or("n/a".to_string(), |s| {
+        s.total(|b| b.dropped + b.big).to_string()
+    });
     let per_cpu: Vec<String> = cpus
         .iter()
         .map(|(k, c)| format!("cpu{k} {}", human(c.bytes)))
