@@ -109,9 +109,12 @@ struct rrelay_callbacks {
  * @private_data: the client's pointer, as given to rrelay_open()
  * @is_global: non-zero when one buffer serves all CPUs
  * @buf: each CPU's buffer, a per-CPU pointer as in relay: *per_cpu_ptr(buf,
- *	cpu) is the buffer of that CPU, NULL while it has none (a CPU gets one
- *	when it comes online); with a global buffer, every CPU's points to it.
- *	The inline write functions below read it with this_cpu_read().
+ *	cpu) is the buffer of that CPU, NULL while it has none; with a global
+ *	buffer, every CPU's points to it. Every online CPU has its buffer from
+ *	rrelay_open() to rrelay_close(): open makes one for each online CPU,
+ *	and a CPU coming online later gets one before it runs anything (one
+ *	that cannot get it does not come online, as with relay). So the inline
+ *	write functions below read it with one this_cpu_read() and no test.
  *
  * rrelay's private state follows these fields in memory.
  */
@@ -126,6 +129,20 @@ struct rrelay_chan {
 };
 
 /**
+ * struct rrelay_slot - a sub-buffer's slot in the ring, for the inline write functions
+ * @room_end: the end of the slot's sub-buffer, plus one: a reservation made
+ *	when the room field of @ws (below) was r starts at @room_end - r
+ * @commit: bytes committed to the slot, ever, in laps of 2^32 on 64-bit
+ *	(else of the sub-buffer size): the switch that finishes a sub-buffer
+ *	commits its padding plus the rest of the lap, so the commit that
+ *	completes a sub-buffer leaves the low 32 bits zero
+ */
+struct rrelay_slot {
+	void *room_end;
+	atomic_long_t commit;
+};
+
+/**
  * struct rrelay_buf - one buffer of a channel; clients may read @chan and @cpu
  * @chan: the channel
  * @cpu: the CPU it serves (0 for a global buffer)
@@ -135,11 +152,10 @@ struct rrelay_chan {
  *	36-63). Changed by compare-and-exchange
  * @start: the buffer's mapping
  * @subbuf_size: the channel's sub-buffer size
- * @commit: bytes committed to each slot, ever
- * @commit_mask: @subbuf_size - 1 if that is a power of two, else 0
+ * @slots: one per sub-buffer
  *
- * @ws, @start, @subbuf_size and @commit serve the inline write functions
- * below. rrelay's private state follows in memory.
+ * @ws and @slots serve the inline write functions below. rrelay's private
+ * state follows in memory.
  */
 struct rrelay_buf {
 	struct rrelay_chan *chan;
@@ -147,15 +163,13 @@ struct rrelay_buf {
 	u64 ws;
 	void *start;
 	size_t subbuf_size;
-	atomic_long_t *commit;
-	unsigned long commit_mask;
+	struct rrelay_slot *slots;
 };
 
 /**
  * struct rrelay_reservation - room reserved by rrelay_reserve()
  * @buf: the buffer
  * @slot: its sub-buffer's slot
- * @off: its offset in the sub-buffer
  * @length: its length
  *
  * Filled by rrelay_reserve(), given back to rrelay_commit(); opaque to
@@ -163,8 +177,7 @@ struct rrelay_buf {
  */
 struct rrelay_reservation {
 	struct rrelay_buf *buf;
-	size_t slot;
-	size_t off;
+	struct rrelay_slot *slot;
 	size_t length;
 };
 
@@ -353,51 +366,63 @@ void rrelay_commit_noinline(const struct rrelay_reservation *res);
 
 #define __RRELAY_WS_SLOT_SHIFT	36
 
+/* The slot an open write state word names. */
+static __always_inline struct rrelay_slot *__rrelay_slot(const struct rrelay_buf *buf, u64 w)
+{
+	/*
+	 * An open word has no flag set, so w >> 32 is the slot times 16: the
+	 * size of struct rrelay_slot on 64-bit, one shift fewer.
+	 */
+	if (sizeof(struct rrelay_slot) == 1UL << (__RRELAY_WS_SLOT_SHIFT - 32))
+		return (void *)buf->slots + (unsigned long)(w >> 32);
+	return &buf->slots[w >> __RRELAY_WS_SLOT_SHIFT];
+}
+
 /*
  * Reserves @length bytes in the current sub-buffer if they fit and no
  * switch is in progress (Rust: ring::reserve). On success the
  * compare-and-exchange is fully ordered: it pairs with the release that
  * published the word, so the slot is as the switch set it up.
+ *
+ * Return: true with *@p where the bytes go, false if they do not fit.
  */
 static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t length,
-						 struct rrelay_reservation *res)
+						 struct rrelay_reservation *res, void **p)
 {
 	u64 w = READ_ONCE(buf->ws);
+	struct rrelay_slot *slot;
 
 	do {
 		/* Room plus one in the low half; 0 unless open: nothing fits. */
 		if (unlikely(length >= (u32)w))
 			return false;
 	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, w - length)));
+	slot = __rrelay_slot(buf, w);
 	res->buf = buf;
-	res->slot = w >> __RRELAY_WS_SLOT_SHIFT;
-	res->off = buf->subbuf_size + 1 - (u32)w;
+	res->slot = slot;
 	res->length = length;
+	*p = slot->room_end - (u32)w;
 	return true;
-}
-
-/* Where a reservation's bytes go. */
-static __always_inline void *__rrelay_room(const struct rrelay_reservation *res)
-{
-	return res->buf->start + res->slot * res->buf->subbuf_size + res->off;
 }
 
 /*
  * Commits written bytes (Rust: ring::commit): the release pairs with the
  * reader's acquire of the count, so a reader that finds a sub-buffer
- * complete sees all its bytes. A sub-buffer is complete when its count
- * reaches a multiple of the sub-buffer size (its padding is committed by
- * the switch that finished it); the commit that gets it there wakes the
- * reader (an empty record's commit may wake it once more: harmless).
+ * complete sees all its bytes. The commit that completes a sub-buffer
+ * (struct rrelay_slot says how it knows) wakes the reader (an empty
+ * record's commit may wake it once more: harmless).
  */
 static __always_inline void __rrelay_commit(const struct rrelay_reservation *res)
 {
-	struct rrelay_buf *buf = res->buf;
-	unsigned long total, mask = buf->commit_mask;
+	unsigned long total;
 
-	total = atomic_long_add_return_release(res->length, &buf->commit[res->slot]);
-	if (unlikely(likely(mask) ? !(total & mask) : !(total % buf->subbuf_size)))
-		__rrelay_completed(buf);
+	total = atomic_long_add_return_release(res->length, &res->slot->commit);
+#if BITS_PER_LONG == 64
+	if (unlikely(!(u32)total))
+#else
+	if (unlikely(!(total % res->buf->subbuf_size)))
+#endif
+		__rrelay_completed(res->buf);
 }
 
 /* This CPU's buffer, in one per-CPU load. */
@@ -422,16 +447,15 @@ static __always_inline void rrelay_write(struct rrelay_chan *chan, const void *d
 {
 	struct rrelay_reservation res;
 	struct rrelay_buf *buf;
+	void *p;
 
 	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
-	if (likely(buf)) {
-		if (likely(__rrelay_try_reserve(buf, length, &res))) {
-			memcpy(__rrelay_room(&res), data, length);
-			__rrelay_commit(&res);
-		} else {
-			__rrelay_write_slow(buf, data, length);
-		}
+	if (likely(__rrelay_try_reserve(buf, length, &res, &p))) {
+		memcpy(p, data, length);
+		__rrelay_commit(&res);
+	} else {
+		__rrelay_write_slow(buf, data, length);
 	}
 	preempt_enable_notrace();
 }
@@ -468,15 +492,13 @@ static __always_inline void *rrelay_reserve(struct rrelay_chan *chan, size_t len
 					    struct rrelay_reservation *res)
 {
 	struct rrelay_buf *buf;
-	void *p = NULL;
+	void *p;
 
 	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
-	if (likely(buf)) {
-		if (likely(__rrelay_try_reserve(buf, length, res)))
-			return __rrelay_room(res);
-		p = __rrelay_reserve_slow(buf, length, res);
-	}
+	if (likely(__rrelay_try_reserve(buf, length, res, &p)))
+		return p;
+	p = __rrelay_reserve_slow(buf, length, res);
 	if (unlikely(!p))
 		preempt_enable_notrace();
 	return p;

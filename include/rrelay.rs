@@ -65,8 +65,7 @@ const SUBBUF_HEADERS: c_uint = 1 << 0;
 #[repr(C)]
 struct RawReservation {
     buf: *mut c_void,
-    slot: usize,
-    off: usize,
+    slot: *mut c_void,
     length: usize,
 }
 
@@ -300,8 +299,7 @@ impl<T: Callbacks> Channel<T> {
     pub fn reserve(&self, length: usize, fill: impl FnOnce(&mut [u8])) -> bool {
         let mut res = RawReservation {
             buf: core::ptr::null_mut(),
-            slot: 0,
-            off: 0,
+            slot: core::ptr::null_mut(),
             length: 0,
         };
         // SAFETY: `raw` is open; `res` is writable.

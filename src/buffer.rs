@@ -22,10 +22,25 @@ use kernel::prelude::*;
 use kernel::sync::atomic::{Acquire, Atomic, Release};
 use kernel::sync::{new_mutex, Arc, Mutex};
 
+/// A slot of the ring as the header's fast path sees it (`struct
+/// rrelay_slot` in `include/rrelay.h`): where a reservation's bytes go,
+/// and the slot's commit count.
+///
+/// # Invariants
+///
+/// `room_end` is the end of the slot's sub-buffer in the buffer's mapping,
+/// plus one, for the buffer's lifetime.
+#[repr(C)]
+pub(crate) struct Slot {
+    room_end: *mut u8,
+    /// Bytes committed to the slot, ever ([`RingState::commit`]).
+    commit: AtomicUsize,
+}
+
 /// The public part of a buffer (`struct rrelay_buf` in `include/rrelay.h`):
 /// what C clients read, and what the writer's fast path, inlined into
-/// callers from the header as relay's is, works on: the write state word,
-/// the mapping, and the commit counts.
+/// callers from the header as relay's is, works on: the write state word
+/// and the slots.
 ///
 /// The atomics are `core` atomics: plain instructions on the fast path
 /// (the kernel crate's atomics are out-of-line calls in 7.2), the same
@@ -40,23 +55,21 @@ pub(crate) struct RchanBufPublic {
     /// The start of the mapping.
     start: *mut u8,
     subbuf_size: usize,
-    /// `commit[slot]`, one per sub-buffer (`RchanBuf::commit`'s storage).
-    commit: *const AtomicUsize,
-    /// `subbuf_size - 1` when it is a power of two (a commit count is then
-    /// whole sub-buffers when `count & commit_mask == 0`), else 0 (the
-    /// header's commit divides).
-    commit_mask: usize,
+    /// One per sub-buffer (`RchanBuf::slots`'s storage).
+    slots: *const Slot,
 }
 
-// The header's `struct rrelay_buf` has these offsets (rrelay_shim.c checks
-// the C side against the same numbers).
+// The header's `struct rrelay_buf` and `struct rrelay_slot` have these
+// offsets (rrelay_shim.c checks the C side against the same numbers). The
+// header's fast path finds a slot at `slots + (ws >> 32)`: 16 bytes a slot.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
     assert!(core::mem::offset_of!(RchanBufPublic, ws) == 16);
     assert!(core::mem::offset_of!(RchanBufPublic, start) == 24);
     assert!(core::mem::offset_of!(RchanBufPublic, subbuf_size) == 32);
-    assert!(core::mem::offset_of!(RchanBufPublic, commit) == 40);
-    assert!(core::mem::offset_of!(RchanBufPublic, commit_mask) == 48);
+    assert!(core::mem::offset_of!(RchanBufPublic, slots) == 40);
+    assert!(core::mem::offset_of!(Slot, commit) == 8);
+    assert!(core::mem::size_of::<Slot>() == 16);
 };
 
 /// The pages of a buffer, mapped contiguously.
@@ -118,11 +131,11 @@ unsafe impl Sync for BufMem {}
 ///
 /// - `public.chan` is `&*chan`, and `public` is the first field, so a
 ///   pointer to an `RchanBuf` is a valid `struct rrelay_buf *` for C.
-/// - `public.start` is `mem.start()`, `public.commit` is `commit`'s storage,
-///   and `commit.len() == padding.len() == chan.geometry().n_subbufs()`;
+/// - `public.start` is `mem.start()`, `public.slots` is `slots`'s storage,
+///   and `slots.len() == padding.len() == chan.geometry().n_subbufs()`;
 ///   `mem` holds `chan.geometry().alloc_size(PAGE_SIZE)` bytes of data,
 ///   then the meta page ([`Meta`]).
-/// - `public.ws`, `pos`, `consumed`, `commit`, `padding` and
+/// - `public.ws`, `pos`, `consumed`, the slots' commits, `padding` and
 ///   `start_reserve` move only as the protocol in `ring.rs` says (through
 ///   `ring::*`, [`RchanBuf::release_to`] and [`RchanBuf::release_lent`]): a
 ///   sub-buffer is readable once complete, and the reader never gets ahead
@@ -151,7 +164,7 @@ pub(crate) struct RchanBuf {
     /// `reader`, then `held`.
     #[pin]
     pub(crate) held: Mutex<Option<crate::mmap::Held>>,
-    commit: KVVec<AtomicUsize>,
+    slots: KVVec<Slot>,
     padding: KVVec<AtomicUsize>,
     /// Bytes the client reserved from its `subbuf_start` callback.
     start_reserve: AtomicUsize,
@@ -188,7 +201,7 @@ impl RingState for RchanBuf {
 
     #[inline(always)]
     fn commit(&self, slot: usize) -> &AtomicUsize {
-        &self.commit[slot]
+        &self.slots[slot].commit
     }
 
     #[inline(always)]
@@ -245,7 +258,6 @@ impl RchanBuf {
     /// Allocates a buffer for `cpu` and starts its first sub-buffer.
     pub(crate) fn new(chan: &Arc<Rchan>, cpu: u32) -> Result<Arc<Self>> {
         let g = chan.geometry();
-        let commit = zeroed_atomics(g.n_subbufs())?;
         let padding = zeroed_atomics(g.n_subbufs())?;
         let mut lent = KVVec::with_capacity(g.n_subbufs(), GFP_KERNEL)?;
         for _ in 0..g.n_subbufs() {
@@ -259,8 +271,21 @@ impl RchanBuf {
         }
         // The data, then the meta page.
         let mem = BufMem::new(g.alloc_size(PAGE_SIZE) + PAGE_SIZE)?;
+        let mut slots = KVVec::with_capacity(g.n_subbufs(), GFP_KERNEL)?;
+        for slot in 0..g.n_subbufs() {
+            // INVARIANT: one past the slot's last byte, plus one; within
+            // (or one past) the mapping, which holds every sub-buffer.
+            let room_end = mem.start().wrapping_add((slot + 1) * g.subbuf_size() + 1);
+            slots.push(
+                Slot {
+                    room_end,
+                    commit: AtomicUsize::new(0),
+                },
+                GFP_KERNEL,
+            )?;
+        }
         let buf = Arc::pin_init(
-            // INVARIANT: the public pointers are `mem`'s and `commit`'s
+            // INVARIANT: the public pointers are `mem`'s and `slots`'s
             // (a `KVVec` does not move its storage when moved itself); the
             // arrays and `mem` are sized from the geometry; `ring::start`
             // below sets the protocol's state.
@@ -271,12 +296,7 @@ impl RchanBuf {
                     ws: AtomicU64::new(ring::WriteState::stopped(0).raw()),
                     start: mem.start(),
                     subbuf_size: g.subbuf_size(),
-                    commit: commit.as_ptr(),
-                    commit_mask: if g.subbuf_size().is_power_of_two() {
-                        g.subbuf_size() - 1
-                    } else {
-                        0
-                    },
+                    slots: slots.as_ptr(),
                 },
                 chan: chan.clone(),
                 mem,
@@ -284,7 +304,7 @@ impl RchanBuf {
                 consumed: AtomicUsize::new(0),
                 taken: AtomicUsize::new(0),
                 lent,
-                commit,
+                slots,
                 padding,
                 start_reserve: AtomicUsize::new(0),
                 stats: BufStats::new(),
@@ -326,6 +346,17 @@ impl RchanBuf {
 
     pub(crate) fn cpu(&self) -> u32 {
         self.public.cpu
+    }
+
+    /// The address of slot `slot`'s [`Slot`], for a C reservation.
+    pub(crate) fn slot_ptr(&self, slot: usize) -> *const Slot {
+        &self.slots[slot]
+    }
+
+    /// The slot a [`Slot`] address from [`RchanBuf::slot_ptr`] (or the
+    /// header's fast path) names.
+    pub(crate) fn slot_index(&self, slot: *const Slot) -> usize {
+        (slot.addr() - self.slots.as_ptr().addr()) / core::mem::size_of::<Slot>()
     }
 
     /// The address of byte `pos` of the ring.

@@ -5,6 +5,7 @@
 //! channels, bad sizes), then calls safe code. The shim exports them.
 
 use crate::buffer::RchanBuf;
+use crate::buffer::Slot;
 use crate::channel::{Callbacks, OpenArgs, Rchan};
 use crate::ring::{self, Reservation};
 use crate::shim::PreemptGuard;
@@ -155,16 +156,14 @@ unsafe extern "C" fn __rrelay_write_noinline(
 #[repr(C)]
 pub(crate) struct RawReservation {
     buf: *mut RchanBuf,
-    slot: usize,
-    off: usize,
+    slot: *const Slot,
     length: usize,
 }
 
 impl RawReservation {
     fn set(&mut self, buf: &RchanBuf, r: Reservation) {
         self.buf = core::ptr::from_ref(buf).cast_mut();
-        self.slot = r.slot;
-        self.off = r.off;
+        self.slot = buf.slot_ptr(r.slot);
         self.length = r.len;
     }
 }
@@ -209,11 +208,7 @@ unsafe extern "C" fn rrelay_reserve_noinline(
 unsafe extern "C" fn rrelay_commit_noinline(res: *const RawReservation) {
     // SAFETY: The caller's promise: a reservation of a live buffer.
     let (res, buf) = unsafe { (&*res, &*(*res).buf) };
-    buf.commit_room(Reservation {
-        slot: res.slot,
-        off: res.off,
-        len: res.length,
-    });
+    buf.commit_bytes(buf.slot_index(res.slot), res.length);
     // SAFETY: Ends the preemption-off section `rrelay_reserve_noinline`
     // began.
     drop(unsafe { PreemptGuard::adopt() });

@@ -40,13 +40,15 @@
 //! Beside them:
 //!
 //! - `consumed`: sub-buffers the reader released, ever (the reader's).
-//! - `commit[slot]`: bytes committed to the slot, ever (wrapping). Every
-//!   started sub-buffer receives exactly `subbuf_size` bytes of commits:
-//!   its start reserve (committed by the switch that starts it), its
-//!   records (each by its writer, after copying), and its padding
+//! - `commit[slot]`: bytes committed to the slot, ever (wrapping), in laps
+//!   of `U` ([`lap_unit`]: 2^32 on 64-bit, else `subbuf_size`). Every
+//!   started sub-buffer receives exactly `U` of commits: its start reserve
+//!   (committed by the switch that starts it), its records (each by its
+//!   writer, after copying), and its padding plus `U - subbuf_size`
 //!   (committed by the switch that finishes it). So sub-buffer `k` is
 //!   complete (every byte written) when `commit[k % n] == (k / n + 1) *
-//!   subbuf_size`.
+//!   U`, and the commit that completes it is the one that leaves the low
+//!   32 bits zero: one test on the writer's fast path.
 //! - `padding[slot]`: the padding of a finished sub-buffer, with a
 //!   pending bit while the switch that finished it still owns it.
 //!   Sub-buffer `k` is complete when its commits add up as below and its
@@ -472,10 +474,38 @@ pub fn padding_of<S: RingState>(s: &S, slot: usize) -> usize {
     s.padding(slot).load(Ordering::Acquire) & !PADDING_PENDING
 }
 
-/// The committed bytes a completed lap of a slot adds up to: the base of
-/// sub-buffer `k`'s lap plus one sub-buffer.
+/// What one lap adds to a slot's commit count: 2^32 where `usize` has 64
+/// bits (more than any sub-buffer: `subbuf_size * n_subbufs <= u32::MAX`),
+/// so a count is at a lap's end exactly when its low 32 bits are zero (one
+/// test in the writer's commit, whatever the sub-buffer size); else the
+/// sub-buffer size.
+pub fn lap_unit(g: &Geometry) -> usize {
+    if usize::BITS >= 64 {
+        1 << 32
+    } else {
+        g.subbuf_size()
+    }
+}
+
+/// Whether a commit count is at the end of a lap (see [`lap_unit`]).
+#[inline(always)]
+fn is_lap_end(g: &Geometry, count: usize) -> bool {
+    if usize::BITS >= 64 {
+        count as u32 == 0
+    } else {
+        g.is_whole_subbufs(count)
+    }
+}
+
+/// What the switch that finishes a sub-buffer commits for it: its padding,
+/// plus what the lap unit has beyond a sub-buffer's bytes.
+const fn padding_commit(g: &Geometry, unit: usize, padding: usize) -> usize {
+    padding + (unit - g.subbuf_size())
+}
+
+/// The commit count a slot has at the start of sub-buffer `k`'s lap.
 fn lap_base(g: &Geometry, k: usize) -> usize {
-    g.lap(k).wrapping_mul(g.subbuf_size())
+    g.lap(k).wrapping_mul(lap_unit(g))
 }
 
 /// A start reserve must leave room for data, as relay's `BUG_ON` demands.
@@ -562,7 +592,7 @@ fn commit_bytes<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize
         .commit(slot)
         .fetch_add(len, Ordering::Release)
         .wrapping_add(len);
-    if len > 0 && g.is_whole_subbufs(total) {
+    if len > 0 && is_lap_end(g, total) {
         c.completed(slot);
     }
 }
@@ -676,11 +706,12 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             // reader; a reader that sees the total whole sees the bit
             // clear (the commit's release sequence).
             s.padding(slot).store(padding, Ordering::Release);
+            let add = padding_commit(g, lap_unit(g), padding);
             let total = s
                 .commit(slot)
-                .fetch_add(padding, Ordering::Release)
-                .wrapping_add(padding);
-            if g.is_whole_subbufs(total) {
+                .fetch_add(add, Ordering::Release)
+                .wrapping_add(add);
+            if is_lap_end(g, total) {
                 c.completed(slot);
             }
         }
@@ -707,7 +738,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     // is complete when its commits and its padding, still pending until the
     // callback returned, add up.
     let pending_padding = match pending {
-        Some((p, padding)) if p == slot => padding,
+        Some((p, padding)) if p == slot => padding_commit(g, lap_unit(g), padding),
         _ => 0,
     };
     if s.commit(slot)
@@ -836,6 +867,6 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
 pub fn complete<S: RingState>(g: &Geometry, s: &S, k: usize) -> bool {
     // Acquire: pairs with every committer's release, and with the
     // finishing switch's release of the padding.
-    s.commit(g.slot(k)).load(Ordering::Acquire) == lap_base(g, k).wrapping_add(g.subbuf_size())
+    s.commit(g.slot(k)).load(Ordering::Acquire) == lap_base(g, k).wrapping_add(lap_unit(g))
         && s.padding(g.slot(k)).load(Ordering::Acquire) & PADDING_PENDING == 0
 }

@@ -35,9 +35,10 @@
 static_assert(offsetof(struct rrelay_buf, ws) == 16);
 static_assert(offsetof(struct rrelay_buf, start) == 24);
 static_assert(offsetof(struct rrelay_buf, subbuf_size) == 32);
-static_assert(offsetof(struct rrelay_buf, commit) == 40);
-static_assert(offsetof(struct rrelay_buf, commit_mask) == 48);
-static_assert(sizeof(struct rrelay_reservation) == 32);
+static_assert(offsetof(struct rrelay_buf, slots) == 40);
+static_assert(offsetof(struct rrelay_slot, commit) == 8);
+static_assert(sizeof(struct rrelay_slot) == 16);
+static_assert(sizeof(struct rrelay_reservation) == 24);
 static_assert(offsetof(struct rrelay_chan, version) == 0);
 static_assert(offsetof(struct rrelay_chan, subbuf_size) == 8);
 static_assert(offsetof(struct rrelay_chan, n_subbufs) == 16);

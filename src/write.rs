@@ -154,6 +154,16 @@ impl RchanBuf {
         self.at(r.pos(self.geometry()))
     }
 
+    /// Commits `len` written bytes reserved in `slot` (a C reservation).
+    pub(crate) fn commit_bytes(&self, slot: usize, len: usize) {
+        ring::commit(
+            self.geometry(),
+            self,
+            self,
+            Reservation { slot, off: 0, len },
+        )
+    }
+
     /// Commits a reservation whose bytes are written ([`ring::commit`]).
     #[inline(always)]
     pub(crate) fn commit_room(&self, r: Reservation) {

@@ -410,9 +410,9 @@ fn position_wrap_wedges_the_buffer() {
     let c = Cl::new(true);
     // The state a buffer has after `p0` sub-buffers, every one complete.
     let p0 = (1usize << (usize::BITS - 1)) - 2;
-    let lap_base = |k: usize| (k / n).wrapping_mul(size);
+    let lap_base = |k: usize| (k / n).wrapping_mul(ring::lap_unit(&b.g));
     for k in p0 - n + 1..p0 {
-        b.commit[k % n].store(lap_base(k).wrapping_add(size), Ordering::Relaxed);
+        b.commit[k % n].store(lap_base(k + n), Ordering::Relaxed);
         b.padding[k % n].store(0, Ordering::Relaxed);
     }
     b.commit[p0 % n].store(lap_base(p0), Ordering::Relaxed);

@@ -64,7 +64,7 @@ impl Waker<'_> {
     fn look(&self) {
         // Not through the hooked accessor's counter: a reader on another CPU.
         let b = &self.s.b;
-        let c = b.commit[0].load(Ordering::Acquire) == b.g.subbuf_size();
+        let c = b.commit[0].load(Ordering::Acquire) == ring::lap_unit(&b.g);
         let p = b.padding[0].load(Ordering::Acquire) & (1 << (usize::BITS - 1)) == 0;
         self.seen.borrow_mut().push(c && p);
     }
