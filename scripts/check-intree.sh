@@ -64,7 +64,7 @@ series_tap() {
     t $? "the pristine source is unchanged"
     # The tree carries the repository's files: equal, but for the include lines.
     bad=0
-    for f in "$RRELAY_ROOT"/src/*.rs "$RRELAY_ROOT"/src/rrelay_shim.[ch]; do
+    for f in "$RRELAY_ROOT"/src/*.rs "$RRELAY_ROOT"/src/*.h "$RRELAY_ROOT"/src/rrelay_shim.c; do
         diff -q <(sed 's|^#include <rrelay\.h>$|#include <linux/rrelay.h>|' "$f") \
             "$work/tree/kernel/rrelay/$(basename "$f")" >/dev/null || { echo "# differs: $f"; bad=1; }
     done

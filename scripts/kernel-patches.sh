@@ -10,7 +10,7 @@
 #   0002 blktrace: move onto rrelay              the include line of
 #        include/linux/blktrace_api.h and `select RELAY` of BLK_DEV_IO_TRACE
 #
-# Nothing is stored twice: src/*.rs, src/rrelay_shim.[ch], include/rrelay.h,
+# Nothing is stored twice: src/*.rs, src/*.h, src/rrelay_shim.c, include/rrelay.h,
 # include/rrelay_compat.h and include/uapi/linux/rrelay.h are copied when the
 # series is made, with the one change an in-tree build needs (`#include
 # <rrelay.h>` becomes `#include <linux/rrelay.h>`). The out-of-tree Kbuild's
@@ -64,7 +64,7 @@ edit() {
 
 # Patch 1: rrelay itself.
 mkdir -p "$g/kernel/rrelay" "$g/include/uapi/linux"
-cp "$RRELAY_ROOT"/src/*.rs "$RRELAY_ROOT/src/rrelay_shim.c" "$RRELAY_ROOT/src/rrelay_shim.h" "$g/kernel/rrelay/"
+cp "$RRELAY_ROOT"/src/*.rs "$RRELAY_ROOT"/src/*.h "$RRELAY_ROOT/src/rrelay_shim.c" "$g/kernel/rrelay/"
 cp "$RRELAY_ROOT/include/rrelay.h" "$RRELAY_ROOT/include/rrelay_compat.h" "$g/include/linux/"
 cp "$RRELAY_ROOT/include/uapi/linux/rrelay.h" "$g/include/uapi/linux/rrelay.h"
 edit kernel/rrelay/rrelay_shim.c 's/^#include <rrelay\.h>$/#include <linux\/rrelay.h>/m' '^#include <linux/rrelay\.h>$'

@@ -9,10 +9,12 @@
 //! sleeps except allocation and `reader`.
 
 use crate::channel::Rchan;
+use crate::layout::assert_layout;
 use crate::ring::{self, Position, RingState, Snapshot};
 use crate::shim;
 use crate::stats::BufStats;
 use crate::subbuf::{Geometry, ReaderPos};
+use crate::uapi;
 use crate::wakeup::Wakeup;
 use core::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::alloc::KVVec;
@@ -59,18 +61,19 @@ pub(crate) struct RchanBufPublic {
     slots: *const Slot,
 }
 
-// The header's `struct rrelay_buf` and `struct rrelay_slot` have these
-// offsets (rrelay_shim.c checks the C side against the same numbers). The
-// header's fast path finds a slot at `slots + (ws >> 32)`: 16 bytes a slot.
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(core::mem::offset_of!(RchanBufPublic, ws) == 16);
-    assert!(core::mem::offset_of!(RchanBufPublic, start) == 24);
-    assert!(core::mem::offset_of!(RchanBufPublic, subbuf_size) == 32);
-    assert!(core::mem::offset_of!(RchanBufPublic, slots) == 40);
-    assert!(core::mem::offset_of!(Slot, commit) == 8);
-    assert!(core::mem::size_of::<Slot>() == 16);
-};
+// The header's `struct rrelay_buf` and `struct rrelay_slot`. Its fast path
+// finds a slot at `slots + (ws >> 32)`: 16 bytes a slot (the list says so).
+assert_layout!(
+    rrelay_buf = RchanBufPublic {
+        chan,
+        cpu,
+        ws,
+        start,
+        subbuf_size,
+        slots
+    }
+);
+assert_layout!(rrelay_slot = Slot { room_end, commit });
 
 /// The pages of a buffer, mapped contiguously.
 ///
@@ -218,25 +221,12 @@ impl RingState for RchanBuf {
 /// The meta page (`struct rrelay_meta` of the uapi header): the last page
 /// of the buffer's mapping, mapped read-only by mmap readers. Each field is
 /// updated atomically; the fields are independent.
-#[repr(C)]
-pub(crate) struct Meta {
-    pub(crate) version: AtomicU64,
-    pub(crate) subbuf_size: AtomicU64,
-    pub(crate) n_subbufs: AtomicU64,
-    pub(crate) produced: AtomicU64,
-    pub(crate) consumed: AtomicU64,
-    pub(crate) lost: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) reader_subbuf: AtomicU64,
-    pub(crate) reader_offset: AtomicU64,
-    pub(crate) reader_len: AtomicU64,
-    pub(crate) reader_held: AtomicU64,
-}
+pub(crate) type Meta = uapi::Meta<AtomicU64>;
 
-/// `RRELAY_META_VERSION`.
-const META_VERSION: u64 = 1;
-
-const _: () = assert!(core::mem::size_of::<Meta>() <= PAGE_SIZE);
+const _: () = assert!(
+    core::mem::size_of::<Meta>() == core::mem::size_of::<uapi::Meta>()
+        && core::mem::size_of::<Meta>() <= PAGE_SIZE
+);
 
 /// The pipe buffers that hold a slot's pages, and the buffer they belong
 /// to: the token a lent pipe buffer carries (`splice.rs`).
@@ -323,7 +313,7 @@ impl RchanBuf {
                 .store(Arc::as_ptr(&buf).cast_mut(), Ordering::Relaxed);
         }
         let meta = buf.meta();
-        meta.version.store(META_VERSION, Ordering::Relaxed);
+        meta.version.store(uapi::META_VERSION, Ordering::Relaxed);
         meta.subbuf_size
             .store(g.subbuf_size() as u64, Ordering::Relaxed);
         meta.n_subbufs

@@ -27,6 +27,7 @@
 
 use crate::buffer::RchanBuf;
 use crate::file;
+use crate::layout::assert_layout;
 use crate::stats::StatsSnapshot;
 use crate::subbuf::{Geometry, GeometryError};
 use core::ptr::NonNull;
@@ -70,9 +71,15 @@ pub(crate) struct Callbacks {
 /// `RRELAY_SUBBUF_HEADERS`: each sub-buffer starts with rrelay's header.
 pub(crate) const SUBBUF_HEADERS: c_uint = 1 << 0;
 
-// `struct rrelay_callbacks` (rrelay_shim.c checks the C side).
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(core::mem::offset_of!(Callbacks, flags) == 28);
+assert_layout!(
+    rrelay_callbacks = Callbacks {
+        subbuf_start,
+        create_buf_file,
+        remove_buf_file,
+        is_global,
+        flags,
+    }
+);
 
 /// `RRELAY_CHANNEL_VERSION`: the layout version of [`RchanPublic`].
 const CHANNEL_VERSION: u32 = 3;
@@ -93,19 +100,17 @@ pub(crate) struct RchanPublic {
     buf: *mut *mut RchanBuf,
 }
 
-// The header's `struct rrelay_chan` has these offsets (rrelay_shim.c checks
-// the C side against the same numbers).
-#[cfg(target_pointer_width = "64")]
-const _: () = {
-    assert!(core::mem::offset_of!(RchanPublic, version) == 0);
-    assert!(core::mem::offset_of!(RchanPublic, subbuf_size) == 8);
-    assert!(core::mem::offset_of!(RchanPublic, n_subbufs) == 16);
-    assert!(core::mem::offset_of!(RchanPublic, alloc_size) == 24);
-    assert!(core::mem::offset_of!(RchanPublic, private_data) == 32);
-    assert!(core::mem::offset_of!(RchanPublic, is_global) == 40);
-    assert!(core::mem::offset_of!(RchanPublic, buf) == 48);
-    assert!(core::mem::size_of::<RchanPublic>() == 56);
-};
+assert_layout!(
+    rrelay_chan = RchanPublic {
+        version,
+        subbuf_size,
+        n_subbufs,
+        alloc_size,
+        private_data,
+        is_global,
+        buf,
+    }
+);
 
 extern "C" {
     // The per-CPU pointer operations of the C shim (`rrelay_shim.c`). The

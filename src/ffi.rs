@@ -159,6 +159,7 @@ pub(crate) struct RawReservation {
     slot: *const Slot,
     length: usize,
 }
+crate::layout::assert_layout!(rrelay_reservation = RawReservation { buf, slot, length });
 
 impl RawReservation {
     fn set(&mut self, buf: &RchanBuf, r: Reservation) {

@@ -24,6 +24,7 @@
 
 use crate::buffer::RchanBuf;
 use crate::subbuf::{Geometry, ReadStep, ReaderPos, WriterSnapshot};
+use crate::uapi;
 use kernel::bindings;
 use kernel::error::to_result;
 use kernel::fs::file::flags::{O_ACCMODE, O_RDONLY};
@@ -509,23 +510,32 @@ impl RchanBuf {
     }
 }
 
-/// The ioctl numbers of `include/uapi/linux/rrelay.h`.
-mod uapi {
+/// The ioctl commands of `include/uapi/linux/rrelay.h`, encoded from the
+/// shared numbers and structures (`uapi.rs`).
+mod ioc {
+    use crate::uapi::{self, Geometry, Next, Padding, Positions, IOC_MAGIC};
     use kernel::ioctl::{_IO, _IOR, _IOW, _IOWR};
 
-    const MAGIC: u32 = 0xb7;
-    pub(super) const GET_GEOMETRY: u32 = _IOR::<[u64; 3]>(MAGIC, 1);
-    pub(super) const GET_POSITIONS: u32 = _IOR::<[u64; 4]>(MAGIC, 2);
-    pub(super) const GET_PADDING: u32 = _IOWR::<[u64; 2]>(MAGIC, 3);
-    pub(super) const PUT_CONSUMED: u32 = _IOW::<u64>(MAGIC, 4);
-    pub(super) const SET_FLAGS: u32 = _IOW::<u64>(MAGIC, 5);
-    pub(super) const GET_NEXT_SUBBUF: u32 = _IOR::<[u64; 3]>(MAGIC, 6);
-    pub(super) const PUT_NEXT_SUBBUF: u32 = _IO(MAGIC, 7);
-    pub(super) const FLUSH: u32 = _IO(MAGIC, 8);
-    pub(super) const FLAG_FINISHED_ONLY: u64 = 1 << 0;
-    pub(super) const POS_STOPPED: u64 = 1 << 0;
-    pub(super) const POS_FINALIZED: u64 = 1 << 1;
+    const M: u32 = IOC_MAGIC as u32;
+    pub(super) const GET_GEOMETRY: u32 = _IOR::<Geometry>(M, uapi::NR_GET_GEOMETRY as u32);
+    pub(super) const GET_POSITIONS: u32 = _IOR::<Positions>(M, uapi::NR_GET_POSITIONS as u32);
+    pub(super) const GET_PADDING: u32 = _IOWR::<Padding>(M, uapi::NR_GET_PADDING as u32);
+    pub(super) const PUT_CONSUMED: u32 = _IOW::<u64>(M, uapi::NR_PUT_CONSUMED as u32);
+    pub(super) const SET_FLAGS: u32 = _IOW::<u64>(M, uapi::NR_SET_FLAGS as u32);
+    pub(super) const GET_NEXT_SUBBUF: u32 = _IOR::<Next>(M, uapi::NR_GET_NEXT_SUBBUF as u32);
+    pub(super) const PUT_NEXT_SUBBUF: u32 = _IO(M, uapi::NR_PUT_NEXT_SUBBUF as u32);
+    pub(super) const FLUSH: u32 = _IO(M, uapi::NR_FLUSH as u32);
 }
+
+// SAFETY: `#[repr(C)]` structures of `u64`s: no padding, every bit
+// pattern valid.
+unsafe impl kernel::transmute::AsBytes for uapi::Geometry {}
+// SAFETY: As above.
+unsafe impl kernel::transmute::AsBytes for uapi::Positions {}
+// SAFETY: As above.
+unsafe impl kernel::transmute::AsBytes for uapi::Padding {}
+// SAFETY: As above.
+unsafe impl kernel::transmute::AsBytes for uapi::Next {}
 
 impl RchanBuf {
     /// The mmap readers' ioctls.
@@ -533,12 +543,12 @@ impl RchanBuf {
         let g = *self.geometry();
         let user = UserSlice::new(UserPtr::from_addr(arg), kernel::ioctl::_IOC_SIZE(cmd));
         match cmd {
-            uapi::GET_GEOMETRY => {
-                let geo =
-                    [g.subbuf_size(), g.n_subbufs(), g.alloc_size(PAGE_SIZE)].map(|v| v as u64);
-                user.writer().write(&geo)
-            }
-            uapi::GET_POSITIONS => {
+            ioc::GET_GEOMETRY => user.writer().write(&uapi::Geometry {
+                subbuf_size: g.subbuf_size() as u64,
+                n_subbufs: g.n_subbufs() as u64,
+                mmap_size: g.alloc_size(PAGE_SIZE) as u64,
+            }),
+            ioc::GET_POSITIONS => {
                 // `taken` before the snapshot, as in `read_to`: then
                 // `produced >= consumed` whatever PUT_CONSUMED does meanwhile.
                 let consumed = self.taken();
@@ -558,19 +568,26 @@ impl RchanBuf {
                 } else {
                     0
                 };
-                user.writer()
-                    .write(&[produced as u64, consumed as u64, offset as u64, flags])
+                user.writer().write(&uapi::Positions {
+                    produced: produced as u64,
+                    consumed: consumed as u64,
+                    offset: offset as u64,
+                    flags,
+                })
             }
-            uapi::GET_PADDING => {
+            ioc::GET_PADDING => {
                 let (mut reader, mut writer) = user.reader_writer();
                 let slot = reader.read::<u64>()?;
                 let slot = usize::try_from(slot)
                     .ok()
                     .filter(|&s| s < g.n_subbufs())
                     .ok_or(EINVAL)?;
-                writer.write(&[slot as u64, self.padding_of(slot) as u64])
+                writer.write(&uapi::Padding {
+                    subbuf: slot as u64,
+                    padding: self.padding_of(slot) as u64,
+                })
             }
-            uapi::PUT_CONSUMED => {
+            ioc::PUT_CONSUMED => {
                 let n = user.reader().read::<u64>()?;
                 let ready = self.produced().wrapping_sub(self.taken());
                 // At most what is ready, and at most a ring: more would be
@@ -584,16 +601,20 @@ impl RchanBuf {
                 self.put_consumed(n);
                 Ok(())
             }
-            uapi::GET_NEXT_SUBBUF => {
+            ioc::GET_NEXT_SUBBUF => {
                 // Told before it is taken: a fault takes nothing.
                 let mut out = user.writer();
                 self.get_next_subbuf(file, |next| {
-                    out.write(&[next.k, next.start, next.len].map(|v| v as u64))
+                    out.write(&uapi::Next {
+                        subbuf: next.k as u64,
+                        offset: next.start as u64,
+                        len: next.len as u64,
+                    })
                 })
                 .map(|_| ())
             }
-            uapi::PUT_NEXT_SUBBUF => self.put_next_subbuf(file),
-            uapi::FLUSH => {
+            ioc::PUT_NEXT_SUBBUF => self.put_next_subbuf(file),
+            ioc::FLUSH => {
                 // A closed channel's buffer has nothing more to finish.
                 if !self.is_finalized() {
                     let before = self.produced();
@@ -606,7 +627,7 @@ impl RchanBuf {
                 }
                 Ok(())
             }
-            uapi::SET_FLAGS => {
+            ioc::SET_FLAGS => {
                 let flags = user.reader().read::<u64>()?;
                 // Sub-buffer headers frame whole sub-buffers only.
                 if flags & !uapi::FLAG_FINISHED_ONLY != 0

@@ -14,34 +14,11 @@
 //! it is complete, which the padding's commit (release) makes it.
 
 use crate::buffer::RchanBuf;
+use crate::uapi::{SubbufHeader, SUBBUF_GLOBAL, SUBBUF_MAGIC};
 use core::mem::size_of;
-
-/// `struct rrelay_subbuf_header`.
-#[repr(C)]
-struct SubbufHeader {
-    magic: u32,
-    header_size: u16,
-    flags: u16,
-    cpu: u32,
-    data_size: u32,
-    seq: u64,
-    time_begin: u64,
-    time_end: u64,
-    dropped: u64,
-    too_big: u64,
-    overwritten: u64,
-}
 
 /// The header's size: the start reserve every sub-buffer begins with.
 pub(crate) const HEADER_SIZE: usize = size_of::<SubbufHeader>();
-
-const _: () = assert!(HEADER_SIZE == 64);
-
-/// `RRELAY_SUBBUF_MAGIC`.
-const MAGIC: u32 = 0x3148_5252;
-
-/// `RRELAY_SUBBUF_GLOBAL`.
-const GLOBAL: u16 = 1 << 0;
 
 /// Nanoseconds of `CLOCK_MONOTONIC`, from any context (NMI included).
 fn now_ns() -> u64 {
@@ -60,9 +37,13 @@ impl RchanBuf {
     /// the slot to writers.
     pub(crate) fn begin_header(&self, slot: usize, k: usize) {
         let h = SubbufHeader {
-            magic: MAGIC,
+            magic: SUBBUF_MAGIC,
             header_size: HEADER_SIZE as u16,
-            flags: if self.chan().is_global() { GLOBAL } else { 0 },
+            flags: if self.chan().is_global() {
+                SUBBUF_GLOBAL
+            } else {
+                0
+            },
             cpu: self.cpu(),
             data_size: 0,
             seq: k as u64,

@@ -6,7 +6,9 @@
 //! `subbuf` (the sub-buffer arithmetic) and `ring` (the lockless write
 //! protocol), both shared with the host tests,
 //! `channel`, `buffer`, `write` (the write path), `file` (the buffer files),
-//! `wakeup`, `hotplug`, `stats`, `ffi` (the C ABI) and `shim` (the C shim).
+//! `wakeup`, `hotplug`, `stats`, `ffi` (the C ABI) and `shim` (the C shim);
+//! `uapi` (the user-space ABI, shared with the tool) and `layout` (the
+//! layout asserts of everything C and Rust share).
 
 use kernel::prelude::*;
 
@@ -16,12 +18,14 @@ mod ffi;
 mod file;
 mod header;
 mod hotplug;
+mod layout;
 mod mmap;
 pub mod ring;
 mod shim;
 mod splice;
 mod stats;
 pub mod subbuf;
+mod uapi;
 mod wakeup;
 mod write;
 

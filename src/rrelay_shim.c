@@ -27,28 +27,15 @@
 #include "rrelay_shim.h"
 
 /*
- * The header's fast path and the Rust side agree on these offsets:
- * struct rrelay_buf's in src/buffer.rs, struct rrelay_chan's in
- * src/channel.rs.
+ * Every structure C and Rust share, checked against the one list
+ * (src/rrelay_layout.h; src/layout.rs checks the Rust side against it).
  */
 #if BITS_PER_LONG == 64
-static_assert(offsetof(struct rrelay_buf, ws) == 16);
-static_assert(offsetof(struct rrelay_buf, start) == 24);
-static_assert(offsetof(struct rrelay_buf, subbuf_size) == 32);
-static_assert(offsetof(struct rrelay_buf, slots) == 40);
-static_assert(offsetof(struct rrelay_slot, commit) == 8);
-static_assert(sizeof(struct rrelay_slot) == 16);
-static_assert(sizeof(struct rrelay_reservation) == 24);
-static_assert(offsetof(struct rrelay_chan, version) == 0);
-static_assert(offsetof(struct rrelay_chan, subbuf_size) == 8);
-static_assert(offsetof(struct rrelay_chan, n_subbufs) == 16);
-static_assert(offsetof(struct rrelay_chan, alloc_size) == 24);
-static_assert(offsetof(struct rrelay_chan, private_data) == 32);
-static_assert(offsetof(struct rrelay_chan, is_global) == 40);
-static_assert(offsetof(struct rrelay_chan, buf) == 48);
-static_assert(sizeof(struct rrelay_chan) == 56);
-static_assert(offsetof(struct rrelay_callbacks, flags) == 28);
-static_assert(sizeof(struct rrelay_subbuf_header) == 64);
+#define RRELAY_FIELD(s, f, off)	static_assert(offsetof(struct s, f) == (off))
+#define RRELAY_SIZE(s, size)	static_assert(sizeof(struct s) == (size))
+#include "rrelay_layout.h"
+#undef RRELAY_FIELD
+#undef RRELAY_SIZE
 #endif
 
 /* vmap() and PAGE_KERNEL are not in the Rust bindings. */

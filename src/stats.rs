@@ -53,6 +53,19 @@ pub(crate) struct StatsSnapshot {
     pub(crate) overwritten: u64,
     pub(crate) lost: u64,
 }
+crate::layout::assert_layout!(
+    rrelay_buf_stats = StatsSnapshot {
+        produced,
+        consumed,
+        bytes_written,
+        bytes_read,
+        full,
+        big,
+        dropped,
+        overwritten,
+        lost,
+    }
+);
 
 /// `RRELAY_STATS_*` flags of `rrelay_stats`.
 pub(crate) const STATS_BUF_FULL: c_int = 1 << 0;

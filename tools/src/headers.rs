@@ -9,17 +9,16 @@
 //! from the channel's opening; the loss between two headers a reader got
 //! is their difference, plus the sub-buffers whose numbers it never saw.
 
+use crate::abi::{SubbufHeader, SUBBUF_GLOBAL};
 use anyhow::{Context as _, Result};
 use serde::Serialize;
 use std::io::{Read, Seek, SeekFrom};
+use std::mem::offset_of;
 use std::path::Path;
 
-/// `RRELAY_SUBBUF_MAGIC`: "RRH1" in memory.
-pub const MAGIC: u32 = 0x3148_5252;
+pub(crate) use crate::abi::SUBBUF_MAGIC as MAGIC;
 /// `sizeof(struct rrelay_subbuf_header)`.
-pub const SIZE: usize = 64;
-/// `RRELAY_SUBBUF_GLOBAL`.
-const GLOBAL: u16 = 1 << 0;
+pub const SIZE: usize = size_of::<SubbufHeader>();
 
 /// One sub-buffer's header.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,19 +48,29 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// The header at the start of `b`, if there is one.
 pub fn parse(b: &[u8]) -> Option<Header> {
-    if b.len() < SIZE || u32_at(b, 0) != MAGIC || usize::from(u16_at(b, 4)) != SIZE {
+    // The fields where the shared definition puts them, little-endian
+    // whatever the machine reading the file.
+    macro_rules! at {
+        ($read:ident, $f:ident) => {
+            $read(b, offset_of!(SubbufHeader, $f))
+        };
+    }
+    if b.len() < SIZE
+        || at!(u32_at, magic) != MAGIC
+        || usize::from(at!(u16_at, header_size)) != SIZE
+    {
         return None;
     }
     Some(Header {
-        global: u16_at(b, 6) & GLOBAL != 0,
-        cpu: u32_at(b, 8),
-        data_size: u32_at(b, 12),
-        seq: u64_at(b, 16),
-        time_begin: u64_at(b, 24),
-        time_end: u64_at(b, 32),
-        dropped: u64_at(b, 40),
-        too_big: u64_at(b, 48),
-        overwritten: u64_at(b, 56),
+        global: at!(u16_at, flags) & SUBBUF_GLOBAL != 0,
+        cpu: at!(u32_at, cpu),
+        data_size: at!(u32_at, data_size),
+        seq: at!(u64_at, seq),
+        time_begin: at!(u64_at, time_begin),
+        time_end: at!(u64_at, time_end),
+        dropped: at!(u64_at, dropped),
+        too_big: at!(u64_at, too_big),
+        overwritten: at!(u64_at, overwritten),
     })
 }
 

@@ -10,10 +10,18 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
 
+// The module's user-space ABI and the layout list it is checked against,
+// shared with the module (some of it is the kernel's side only).
+#[allow(dead_code)]
+#[path = "../../src/uapi.rs"]
+mod abi;
 mod decode;
 mod error;
 mod files;
 mod headers;
+#[allow(dead_code)]
+#[path = "../../src/layout.rs"]
+mod layout;
 mod record;
 #[path = "../../samples/record_format.rs"]
 mod record_format;

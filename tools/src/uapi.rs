@@ -1,38 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The buffer files' ioctls (`include/uapi/linux/rrelay.h`), for mmap readers.
+//! The buffer files' ioctls (`include/uapi/linux/rrelay.h`), for mmap
+//! readers. The numbers and structures are the module's own (`src/uapi.rs`,
+//! included here as `abi`), encoded by rustix for this architecture.
 
+use crate::abi::{self, Next, IOC_MAGIC};
 use rustix::ioctl::{ioctl, opcode, Getter, NoArg, Opcode, Setter};
 use std::os::fd::AsFd;
 
-const MAGIC: u8 = 0xb7;
+pub(crate) use crate::abi::{Geometry, FLAG_FINISHED_ONLY};
 
-/// `struct rrelay_geometry`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Geometry {
-    pub subbuf_size: u64,
-    pub n_subbufs: u64,
-    pub mmap_size: u64,
-}
-
-const GET_GEOMETRY: Opcode = opcode::read::<Geometry>(MAGIC, 1);
-const SET_FLAGS: Opcode = opcode::write::<u64>(MAGIC, 5);
-const GET_NEXT_SUBBUF: Opcode = opcode::read::<Next>(MAGIC, 6);
-const PUT_NEXT_SUBBUF: Opcode = opcode::none(MAGIC, 7);
-const FLUSH: Opcode = opcode::none(MAGIC, 8);
-
-/// `struct rrelay_next`: a sub-buffer handed out.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Next {
-    pub subbuf: u64,
-    pub offset: u64,
-    pub len: u64,
-}
-
-/// Reads return finished sub-buffers only.
-pub const FLAG_FINISHED_ONLY: u64 = 1 << 0;
+const GET_GEOMETRY: Opcode = opcode::read::<Geometry>(IOC_MAGIC, abi::NR_GET_GEOMETRY);
+const SET_FLAGS: Opcode = opcode::write::<u64>(IOC_MAGIC, abi::NR_SET_FLAGS);
+const GET_NEXT_SUBBUF: Opcode = opcode::read::<Next>(IOC_MAGIC, abi::NR_GET_NEXT_SUBBUF);
+const PUT_NEXT_SUBBUF: Opcode = opcode::none(IOC_MAGIC, abi::NR_PUT_NEXT_SUBBUF);
+const FLUSH: Opcode = opcode::none(IOC_MAGIC, abi::NR_FLUSH);
 
 pub fn geometry(fd: impl AsFd) -> std::io::Result<Geometry> {
     // SAFETY: GET_GEOMETRY writes a `struct rrelay_geometry`.
