@@ -5,6 +5,9 @@
 # `make KDIR=/path/to/kernel/build` builds against your own Rust-enabled tree.
 
 SHELL := /bin/bash
+# The toolchain, in one place: the LLVM suffix here (scripts/lib.sh reads
+# this line), the Rust toolchain in rust-toolchain.toml (read below and by
+# scripts/lib.sh).
 LLVM ?= -19
 KDIR ?= $(shell $(CURDIR)/scripts/kernel.sh base)
 KMAKE = $(MAKE) -C $(KDIR) M=$(CURDIR) LLVM=$(LLVM)

@@ -14,10 +14,12 @@
  *   setup <impl> <open|close> <round> <nanoseconds>
  *
  * The reader benchmark's producer: write "produce <rrelay|relay> SECONDS
- * RATE" to <debugfs>/rrelay_bench/ctl to open a no-overwrite channel
+ * RATE [SKIP]" to <debugfs>/rrelay_bench/ctl to open a no-overwrite channel
  * (files rrelay_bench/rbench<cpu> or kbench<cpu>), write 1024-byte records
- * from a kthread per CPU (RATE bytes/s per CPU, 0 = as fast as it can),
- * then flush and close it. "produced" reads "<written bytes> <records>".
+ * from a kthread per CPU but SKIP (the reader's; RATE bytes/s per CPU, 0 =
+ * as fast as it can), then flush and close it. "produced" reads "<written
+ * bytes> <records>"; "now" reads the guest clock in ns, for timing a
+ * command from the shell.
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -388,8 +390,11 @@ static int producer_thread(void *data)
 	return 0;
 }
 
-/* Runs the producer for @secs, then flushes and closes the channel. */
-static int produce(bool use_rrelay, uint secs, ulong rate)
+/*
+ * Runs the producer for @secs on every online CPU but @skip (the reader's,
+ * or -1 for none), then flushes and closes the channel.
+ */
+static int produce(bool use_rrelay, uint secs, ulong rate, int skip)
 {
 	int cpu;
 
@@ -406,9 +411,12 @@ static int produce(bool use_rrelay, uint secs, ulong rate)
 	/* Let the reader find the files first. */
 	msleep(500);
 	init_completion(&prod.done);
-	atomic_set(&prod.running, num_online_cpus());
+	atomic_set(&prod.running, num_online_cpus() - (skip >= 0 && cpu_online(skip)));
 	prod.deadline = ktime_get_ns() + (u64)secs * NSEC_PER_SEC;
 	for_each_online_cpu(cpu) {
+		prod.tasks[cpu] = NULL;
+		if (cpu == skip)
+			continue;
 		prod.tasks[cpu] = kthread_create(producer_thread, NULL, "rrelay_prod/%d", cpu);
 		if (IS_ERR(prod.tasks[cpu])) {
 			prod.tasks[cpu] = NULL;
@@ -499,14 +507,15 @@ static ssize_t ctl_write(struct file *f, const char __user *ubuf, size_t count, 
 	char cmd[64], which[16];
 	uint secs;
 	ulong rate, mib;
-	int ret;
+	int ret, n, skip = -1;
 
 	if (count >= sizeof(cmd) || copy_from_user(cmd, ubuf, count))
 		return -EINVAL;
 	cmd[count] = 0;
 	mutex_lock(&prod_lock);
-	if (sscanf(cmd, "produce %15s %u %lu", which, &secs, &rate) == 3 && secs <= 600) {
-		ret = produce(!strcmp(which, "rrelay"), secs, rate);
+	n = sscanf(cmd, "produce %15s %u %lu %d", which, &secs, &rate, &skip);
+	if (n >= 3 && secs <= 600 && skip < (int)nr_cpu_ids && num_online_cpus() > 1) {
+		ret = produce(!strcmp(which, "rrelay"), secs, rate, n == 4 ? skip : -1);
 	} else if (sscanf(cmd, "fill %15s %lu", which, &mib) == 2 && mib && mib <= 1024) {
 		ret = fill(!strcmp(which, "rrelay"), mib);
 	} else if (sysfs_streq(cmd, "close")) {
@@ -538,6 +547,16 @@ static ssize_t results_read(struct file *f, char __user *ubuf, size_t count, lof
 	return ret;
 }
 
+/* The guest's clock in ns (under -icount, instructions): for timing a command. */
+static ssize_t now_read(struct file *f, char __user *ubuf, size_t count, loff_t *ppos)
+{
+	char buf[32];
+	int n = scnprintf(buf, sizeof(buf), "%llu\n", ktime_get_ns());
+
+	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
+}
+
+static const struct file_operations now_fops = { .owner = THIS_MODULE, .read = now_read };
 static const struct file_operations ctl_fops = { .owner = THIS_MODULE, .write = ctl_write };
 static const struct file_operations produced_fops = { .owner = THIS_MODULE, .read = produced_read };
 static const struct file_operations results_fops = { .owner = THIS_MODULE, .read = results_read };
@@ -572,6 +591,7 @@ static int __init rrelay_bench_init(void)
 	debugfs_create_file("results", 0444, dir, NULL, &results_fops);
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
 	debugfs_create_file("produced", 0444, dir, NULL, &produced_fops);
+	debugfs_create_file("now", 0444, dir, NULL, &now_fops);
 	return 0;
 }
 

@@ -128,7 +128,9 @@ def prefill_table(meta, icount_meta):
     md = ["## Drain of a prefilled 16 MiB buffer, producer stopped", "",
           "The reader alone: a global buffer filled to the brim and flushed before the "
           "reader starts (`rrelay record --drain`). Instructions per KiB come from the "
-          "icount boot (a guest nanosecond is an instruction).", "",
+          "icount boot (a guest nanosecond is an instruction). The floor row is no "
+          "channel at all: `dd` writing 64 MiB from memory into a tmpfs file in 64 KiB "
+          "writes, the part of every drain into tmpfs that no reader mode can avoid.", "",
           "| channel | reader | MB/s (TCG) | vs relay read() | instructions per KiB (icount) | vs relay read() |",
           "|---|---|---:|---:|---:|---:|"]
     for key in sorted(set(timed) | set(counted), key=lambda k: (k[0] != "relay", k[1])):
@@ -172,6 +174,8 @@ def markdown(meta, rows, rat, setup, drain, lossless, icount=None):
         md.append("")
     if lossless:
         md += ["## No-overwrite mode: producer at a fraction of the splice drain rate", "",
+               "The producers run on every CPU but CPU 0, where the reader runs alone; the "
+               "rate is a fraction of the prefilled splice drain rate (the reader's own).", "",
                "| producer rate | MB/s written | lost bytes |", "|---:|---:|---:|"]
         for d in lossless:
             md.append(f"| {d['percent']}% | {d['written'] / 1e6 / d['seconds'] if d['seconds'] else 0:.1f} | {d['lost']} |")

@@ -3,7 +3,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-DEB_PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev qemu-system-x86 busybox-static
+DEB_PKGS=("clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX" "libclang$LLVM_SUFFIX-dev" qemu-system-x86 busybox-static
           cpio flex bison bc libelf-dev libssl-dev xz-utils kmod python3 rsync)
 
 missing=()

@@ -158,7 +158,7 @@ EXPORT_SYMBOL_GPL()s of the C API. CONFIG_RRELAY is a tristate that
 depends on RUST and DEBUG_FS; it builds as a module or into the kernel,
 and CONFIG_RELAY is unaffected (no symbol is shared).
 
-Testing: on x86_64 with LLVM=-19 and rustc 1.95.0, built into the
+Testing: on x86_64 with LLVM=$LLVM_SUFFIX and rustc $RRELAY_TOOLCHAIN, built into the
 kernel (=y) and as a module (=m, with BLK_DEV_IO_TRACE off), and booted
 under QEMU, where rrelay's KUnit suites pass at boot and at module load;
 the module loads and unloads. The same sources build as the

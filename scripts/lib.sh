@@ -9,7 +9,10 @@ RRELAY_CACHE=${RRELAY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rrelay}
 KERNEL_PKG=linux-source-7.2
 KERNEL_PKG_VERSIONS=${KERNEL_PKG_VERSIONS:-"7.2.13-1 7.2.12-1~bpo13+1 7.2.11-1~bpo13+1"}
 
-LLVM_SUFFIX=-19
+# The LLVM suffix (clang-19, ld.lld-19) is the Makefile's `LLVM ?=` line,
+# the one place it is set.
+LLVM_SUFFIX=$(sed -n 's/^LLVM ?= *//p' "$RRELAY_ROOT/Makefile")
+[[ $LLVM_SUFFIX == -[0-9]* ]] || { echo "rrelay: no 'LLVM ?= -N' line in the Makefile" >&2; exit 1; }
 KMAKE_FLAGS=(LLVM=$LLVM_SUFFIX)
 
 # Kernel, module, samples and tools all use the toolchain pinned in

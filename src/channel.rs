@@ -243,7 +243,10 @@ pub(crate) struct Rchan {
     #[pin]
     bufs: Mutex<KVec<Arc<RchanBuf>>>,
     closed: Atomic<bool>,
-    stats_dir: Atomic<*mut bindings::dentry>,
+    /// The channel's directory in the statistics view. Lock order:
+    /// `CHANNELS`, then this.
+    #[pin]
+    view: Mutex<Option<crate::stats::View>>,
 }
 
 // SAFETY: The raw pointers are a debugfs parent (kept alive by the client
@@ -300,7 +303,7 @@ impl Rchan {
                 slots,
                 bufs <- new_mutex!(KVec::new(), "rrelay_chan::bufs"),
                 closed: Atomic::new(false),
-                stats_dir: Atomic::new(core::ptr::null_mut()),
+                view <- new_mutex!(None, "rrelay_chan::view"),
             }? Error),
             GFP_KERNEL,
         )
@@ -355,8 +358,8 @@ impl Rchan {
         self.closed.load(Acquire)
     }
 
-    pub(crate) fn stats_dir(&self) -> &Atomic<*mut bindings::dentry> {
-        &self.stats_dir
+    pub(crate) fn view(&self) -> &Mutex<Option<crate::stats::View>> {
+        &self.view
     }
 
     /// The buffer of the CPU this runs on, in one per-CPU load (as the

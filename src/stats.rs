@@ -168,89 +168,121 @@ impl StatsSnapshot {
 }
 
 mod view {
-    //! The debugfs view: `rrelay/` at load, a directory per open channel with
-    //! a `stats` file whose text is taken at open.
+    //! The debugfs view, on `kernel::debugfs`: `rrelay/` at load, a
+    //! directory per open channel with a `stats` file whose text is made
+    //! at each read.
 
-    use crate::channel::Rchan;
-    use crate::file::FileOps;
+    use crate::channel::{Rchan, CHANNELS};
     use core::fmt::Write;
     use kernel::bindings;
+    use kernel::debugfs::{Dir, File};
     use kernel::prelude::*;
     use kernel::str::CString;
-    use kernel::sync::atomic::{Atomic, Relaxed};
+    use kernel::sync::atomic::Relaxed;
     use kernel::sync::Arc;
-    use kernel::types::ForeignOwnable;
+
+    kernel::sync::global_lock! {
+        // SAFETY: Initialized in module init, before any channel can be
+        // opened.
+        unsafe(uninit) static ROOT: Mutex<Option<Dir>> = None;
+    }
 
     /// `<debugfs>/rrelay`, made at module load.
-    static ROOT: Atomic<*mut bindings::dentry> = Atomic::new(core::ptr::null_mut());
-
     pub(crate) fn create_root() {
-        // SAFETY: A valid name and the debugfs root as parent.
-        let d =
-            unsafe { bindings::debugfs_create_dir(c"rrelay".as_char_ptr(), core::ptr::null_mut()) };
-        ROOT.store(d, Relaxed);
+        // SAFETY: Called once, from module init, before anything uses it.
+        unsafe { ROOT.init() };
+        *ROOT.lock() = Some(Dir::new(c"rrelay"));
     }
 
+    /// Removes `<debugfs>/rrelay` (no channel is open).
     pub(crate) fn remove_root() {
-        let d = ROOT.xchg(core::ptr::null_mut(), Relaxed);
-        // SAFETY: `d` is our directory (or NULL/error, which debugfs ignores);
-        // every channel directory under it is gone (no channel is open).
-        unsafe { bindings::debugfs_remove(d) };
+        drop(ROOT.lock().take());
     }
 
-    /// Makes `rrelay/<base>` (or `<base>.N` when that is taken) with `stats`.
+    /// What a channel's `stats` file shows.
+    ///
+    /// # Invariants
+    ///
+    /// `chan` is the channel whose [`View`] holds this: it outlives the
+    /// file, which `remove_channel_dir` (or the channel's drop) removes,
+    /// waiting for reads in progress (the debugfs proxy).
+    struct StatsText {
+        chan: *const Rchan,
+    }
+
+    // SAFETY: A shared reference to a channel, which is `Sync`.
+    unsafe impl Send for StatsText {}
+    // SAFETY: As above.
+    unsafe impl Sync for StatsText {}
+
+    impl core::fmt::Debug for StatsText {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            // SAFETY: The channel outlives the file (type invariant).
+            render(unsafe { &*self.chan }, f)
+        }
+    }
+
+    /// A channel's directory in the view and its `stats` file (dropped
+    /// first).
+    pub(crate) struct View {
+        _stats: Pin<KBox<File<StatsText>>>,
+        _dir: Dir,
+        /// The directory's name: `<base>`, or `<base>.N` when that is
+        /// another channel's.
+        name: CString,
+    }
+
+    /// Makes `rrelay/<base>` (or `<base>.N` when that is taken) with
+    /// `stats`.
     pub(crate) fn add_channel_dir(chan: &Arc<Rchan>) {
-        let root = ROOT.load(Relaxed);
         let Ok(base) = chan.base().to_str() else {
             return;
         };
-        for n in 0..100 {
-            let name = if n == 0 {
-                CString::try_from_fmt(fmt!("{}", base))
-            } else {
-                CString::try_from_fmt(fmt!("{}.{}", base, n))
-            };
-            let Ok(name) = name else { return };
-            // SAFETY: Valid name; `root` is our directory.
-            let dir = unsafe { bindings::debugfs_create_dir(name.as_char_ptr(), root) };
-            if kernel::error::from_err_ptr(dir).is_err() {
-                continue;
-            }
-            // SAFETY: `dir` is a live directory; the channel outlives the
-            // file, which close removes (waiting for users: the proxy).
-            unsafe {
-                bindings::debugfs_create_file_full(
-                    c"stats".as_char_ptr(),
-                    0o444,
-                    dir,
-                    Arc::as_ptr(chan).cast_mut().cast(),
-                    core::ptr::null(),
-                    &STATS_FOPS.0,
-                )
-            };
-            chan.stats_dir().store(dir, Relaxed);
+        // The registry decides the name: no other channel's view may take
+        // it meanwhile. Lock order: `CHANNELS`, `ROOT`, then a view.
+        let chans = CHANNELS.lock();
+        let root = ROOT.lock();
+        let Some(root) = root.as_ref() else {
             return;
-        }
+        };
+        let taken = |name: &CString| {
+            chans.iter().any(|c| {
+                !core::ptr::eq(&**c, &**chan)
+                    && c.view()
+                        .lock()
+                        .as_ref()
+                        .is_some_and(|v| v.name.to_bytes() == name.to_bytes())
+            })
+        };
+        let Some(name) = (0..100)
+            .filter_map(|n| match n {
+                0 => CString::try_from_fmt(fmt!("{}", base)).ok(),
+                n => CString::try_from_fmt(fmt!("{}.{}", base, n)).ok(),
+            })
+            .find(|name| !taken(name))
+        else {
+            return;
+        };
+        let dir = root.subdir(&name);
+        // INVARIANT: the file lives in `chan`'s view.
+        let text = StatsText {
+            chan: Arc::as_ptr(chan),
+        };
+        let Ok(stats) = KBox::pin_init(dir.read_only_file(c"stats", text), GFP_KERNEL) else {
+            return;
+        };
+        *chan.view().lock() = Some(View {
+            _stats: stats,
+            _dir: dir,
+            name,
+        });
     }
 
+    /// Removes a channel's directory, waiting for reads of its `stats` in
+    /// progress.
     pub(crate) fn remove_channel_dir(chan: &Rchan) {
-        let dir = chan.stats_dir().xchg(core::ptr::null_mut(), Relaxed);
-        if !dir.is_null() {
-            // SAFETY: Our directory; removal waits for open `stats` files'
-            // operations in progress (the debugfs proxy).
-            unsafe { bindings::debugfs_remove(dir) };
-        }
-    }
-
-    /// Text built in a growable kernel vector.
-    struct Text(KVec<u8>);
-
-    impl Write for Text {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            self.0
-                .extend_from_slice(s.as_bytes(), GFP_KERNEL)
-                .map_err(|_| core::fmt::Error)
-        }
+        let view = chan.view().lock().take();
+        drop(view);
     }
 
     /// The `stats` text of a channel (format in the comment atop this file).
@@ -298,9 +330,9 @@ mod view {
     /// Writes the `dir` line: the directory of the channel's first buffer
     /// file, from debugfs's root (format in the comment atop this file).
     ///
-    /// Called from [`stats_open`] only: `teardown` removes this view (and
-    /// waits for its opens) before it removes the buffer files, so a file's
-    /// dentry stays alive while this runs.
+    /// Called from a read of `stats` only: `teardown` removes this view
+    /// (and waits for its reads) before it removes the buffer files, so a
+    /// file's dentry stays alive while this runs.
     fn render_dir(chan: &Rchan, out: &mut impl Write) -> core::fmt::Result {
         let mut file: *mut bindings::dentry = core::ptr::null_mut();
         chan.for_each_buf(|buf| {
@@ -340,80 +372,9 @@ mod view {
         }
         writeln!(out, "dir {}", dir)
     }
-
-    static STATS_FOPS: FileOps = {
-        // SAFETY: All zeroes is a valid `file_operations`.
-        let zeroed: bindings::file_operations =
-            unsafe { core::mem::MaybeUninit::zeroed().assume_init() };
-        FileOps(bindings::file_operations {
-            owner: crate::THIS_MODULE.as_ptr(),
-            open: Some(stats_open),
-            read: Some(stats_read),
-            release: Some(stats_release),
-            ..zeroed
-        })
-    };
-
-    /// # Safety
-    ///
-    /// Called by the VFS (through debugfs's proxy, which keeps the channel
-    /// in `i_private` alive) as `open` of a `stats` file.
-    unsafe extern "C" fn stats_open(
-        inode: *mut bindings::inode,
-        file: *mut bindings::file,
-    ) -> c_int {
-        // SAFETY: `i_private` is the channel given at creation, alive while
-        // the proxy's guard is held.
-        let chan = unsafe { &*(*inode).i_private.cast::<Rchan>() };
-        let mut text = Text(KVec::new());
-        if render(chan, &mut text).is_err() {
-            return ENOMEM.to_errno();
-        }
-        match KBox::new(text.0, GFP_KERNEL) {
-            // SAFETY: `private_data` is ours; `stats_release` takes it back.
-            Ok(b) => unsafe { (*file).private_data = b.into_foreign() },
-            Err(_) => return ENOMEM.to_errno(),
-        }
-        0
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS as `read` of a file opened by [`stats_open`].
-    unsafe extern "C" fn stats_read(
-        file: *mut bindings::file,
-        ubuf: *mut c_char,
-        count: usize,
-        ppos: *mut bindings::loff_t,
-    ) -> isize {
-        // SAFETY: `stats_open` stored the text here.
-        let text = unsafe { KBox::<KVec<u8>>::borrow((*file).private_data) };
-        // SAFETY: `ubuf`/`count`/`ppos` come from the VFS; the text is live.
-        unsafe {
-            bindings::simple_read_from_buffer(
-                ubuf.cast(),
-                count,
-                ppos,
-                text.as_ptr().cast(),
-                text.len(),
-            )
-        }
-    }
-
-    /// # Safety
-    ///
-    /// Called by the VFS as `release` of a file opened by [`stats_open`].
-    unsafe extern "C" fn stats_release(
-        _inode: *mut bindings::inode,
-        file: *mut bindings::file,
-    ) -> c_int {
-        // SAFETY: `stats_open` stored the text here; this is its last use.
-        drop(unsafe { KBox::<KVec<u8>>::from_foreign((*file).private_data) });
-        0
-    }
 }
 
-pub(crate) use view::{add_channel_dir, create_root, remove_channel_dir, remove_root};
+pub(crate) use view::{add_channel_dir, create_root, remove_channel_dir, remove_root, View};
 
 #[cfg(rrelay_kunit)]
 #[kernel::prelude::kunit_tests(rrelay_stats)]

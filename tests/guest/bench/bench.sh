@@ -29,18 +29,32 @@ prefill() {
 }
 prefill rrelay read
 prefill rrelay mmap
-prefill rrelay splice
+psplice=$(prefill rrelay splice)
+echo "$psplice"
 prefill relay read
+# The floor of a drain into tmpfs: the same kind of writes (64 KiB from
+# memory into a tmpfs file, 64 MiB) with no channel at all, timed on the
+# guest clock, less the cost of reading the clock. One line:
+# prefill floor tmpfs-write <bytes> <seconds>
+e0=$(cat $B/now); e1=$(cat $B/now)
+t0=$(cat $B/now)
+dd if=/dev/zero of=/tmp/floor bs=65536 count=1024 2>/dev/null
+t1=$(cat $B/now)
+rm -f /tmp/floor
+echo "prefill floor tmpfs-write 67108864 $(awk -v t="$((t1 - t0 - (e1 - e0)))" 'BEGIN { printf "%.9f", t / 1e9 }')"
 [ "$accel" = tcg ] || exit 0
 
-# drain CHANNEL MODE RATE: produce for $secs s and record it; one line:
-# drain <impl> <mode> <rate> <bytes received> <seconds> <bytes written>
+# drain CHANNEL MODE RATE [SKIP]: produce for $secs s and record it (with
+# SKIP, the producers leave that CPU to the reader, which runs there); one
+# line: drain <impl> <mode> <rate> <bytes received> <seconds> <bytes written>
 drain() {
-    (echo "produce $1 $secs $3" >$B/ctl) &
+    (echo "produce $1 $secs $3 $4" >$B/ctl) &
     prod=$!
     base=rbench
     [ "$1" = relay ] && base=kbench
-    $R record -d $B -b $base -o /tmp/drain -m $2 --wait 30 --json >/tmp/drain.json
+    pin=
+    [ -n "$4" ] && pin="taskset -c $4"
+    $pin $R record -d $B -b $base -o /tmp/drain -m $2 --wait 30 --json >/tmp/drain.json
     wait $prod
     bytes=$(sed -n 's/^  "bytes": \([0-9]*\),/\1/p' /tmp/drain.json)
     seconds=$(sed -n 's/^  "seconds": \([0-9.]*\),/\1/p' /tmp/drain.json)
@@ -52,10 +66,11 @@ drain rrelay mmap 0
 splice=$(drain rrelay splice 0)
 echo "$splice"
 drain relay read 0
-# No-overwrite without loss: the producer at fractions of the splice drain
-# rate (the rate parameter is bytes/s per CPU).
+# No-overwrite without loss: the producer at fractions of the prefilled
+# splice drain rate (the reader's own), on every CPU but CPU 0, where the
+# reader runs alone (the rate parameter is bytes/s per producing CPU).
 ncpus=$(grep -c ^processor /proc/cpuinfo)
 for pct in 50 80 100; do
-    rate=$(echo "$splice" | awk -v p=$pct -v n=$ncpus '{ printf "%d", $5 / $6 * p / 100 / n }')
-    echo "lossless $pct $(drain rrelay splice $rate)"
+    rate=$(echo "$psplice" | awk -v p=$pct -v n=$ncpus '{ printf "%d", $4 / $5 * p / 100 / (n - 1) }')
+    echo "lossless $pct $(drain rrelay splice $rate 0)"
 done
