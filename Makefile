@@ -121,7 +121,7 @@ KERNEL ?= base
 stress:
 	DURATION=$(DURATION) KERNEL=$(KERNEL) scripts/stress.sh
 
-# make demo SIZE=64 RATE=1000 MODE=splice OVERWRITE=0 GLOBAL=0 DURATION=3 SUBBUF_SIZE=16384 N_SUBBUFS=16 HEADERS=0
+# make demo SIZE=64 RATE=1000 MODE=mmap OVERWRITE=0 GLOBAL=0 DURATION=3 SUBBUF_SIZE=16384 N_SUBBUFS=16 HEADERS=0
 demo:
 	SIZE=$(SIZE) RATE=$(RATE) MODE=$(MODE) OVERWRITE=$(OVERWRITE) GLOBAL=$(GLOBAL) \
 		DURATION=$(DURATION) SUBBUF_SIZE=$(SUBBUF_SIZE) N_SUBBUFS=$(N_SUBBUFS) HEADERS=$(HEADERS) \
@@ -138,7 +138,7 @@ SIZE ?= 64
 RATE ?= 1000
 SUBBUF_SIZE ?= 16384
 N_SUBBUFS ?= 16
-MODE ?= splice
+MODE ?= mmap
 OVERWRITE ?= 0
 GLOBAL ?= 0
 HEADERS ?= 0
@@ -163,7 +163,7 @@ help:
 	@echo 'make bench         rrelay against the kernel relay; writes bench/results.{json,md}, plot.svg'
 	@echo 'make vm-run CMD=.. FILES=.. KERNEL=base|debug   run a command in the test VM; /opt holds'
 	@echo '                   the modules, the rrelay tool and the tests (no CMD: it says what is where)'
-	@echo 'make demo SIZE=64 RATE=1000 (0: flat out) MODE=splice|mmap|read OVERWRITE=0|1 GLOBAL=0|1'
+	@echo 'make demo SIZE=64 RATE=1000 (0: flat out) MODE=mmap|splice|read OVERWRITE=0|1 GLOBAL=0|1'
 	@echo '          DURATION=3 SUBBUF_SIZE=16384 N_SUBBUFS=16 HEADERS=0|1 (sub-buffer headers)'
 	@echo 'make bench BENCH_ROUNDS=5 BENCH_BATCH=2097152 BENCH_SETUP_MIB=16 BENCH_SECS=3'
 	@echo 'KDIR=/path/to/kernel/build   build against your own Rust-enabled kernel (make, make clippy)'

@@ -18,8 +18,7 @@
  * (files rrelay_bench/rbench<cpu> or kbench<cpu>), write 1024-byte records
  * from a kthread per CPU but SKIP (the reader's; RATE bytes/s per CPU, 0 =
  * as fast as it can), then flush and close it. "produced" reads "<written
- * bytes> <records>"; "now" reads the guest clock in ns, for timing a
- * command from the shell.
+ * bytes> <records>".
  */
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -547,16 +546,6 @@ static ssize_t results_read(struct file *f, char __user *ubuf, size_t count, lof
 	return ret;
 }
 
-/* The guest's clock in ns (under -icount, instructions): for timing a command. */
-static ssize_t now_read(struct file *f, char __user *ubuf, size_t count, loff_t *ppos)
-{
-	char buf[32];
-	int n = scnprintf(buf, sizeof(buf), "%llu\n", ktime_get_ns());
-
-	return simple_read_from_buffer(ubuf, count, ppos, buf, n);
-}
-
-static const struct file_operations now_fops = { .owner = THIS_MODULE, .read = now_read };
 static const struct file_operations ctl_fops = { .owner = THIS_MODULE, .write = ctl_write };
 static const struct file_operations produced_fops = { .owner = THIS_MODULE, .read = produced_read };
 static const struct file_operations results_fops = { .owner = THIS_MODULE, .read = results_read };
@@ -591,7 +580,6 @@ static int __init rrelay_bench_init(void)
 	debugfs_create_file("results", 0444, dir, NULL, &results_fops);
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);
 	debugfs_create_file("produced", 0444, dir, NULL, &produced_fops);
-	debugfs_create_file("now", 0444, dir, NULL, &now_fops);
 	return 0;
 }
 

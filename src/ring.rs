@@ -765,7 +765,10 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
         return drop(c);
     }
-    if full {
+    // Overwritten only if still unread now: a callback that found room (its
+    // own `buf_full` look came after the reader released the sub-buffer)
+    // overwrites nothing. Acquire: as above.
+    if full && g.is_full(produced, s.consumed().load(Ordering::Acquire)) {
         c.count(Event::Overwritten);
     }
     c.started(slot, produced);

@@ -29,11 +29,6 @@ pub fn strip_os_error(s: &str) -> &str {
     s
 }
 
-/// The description of an errno, as `strerror` gives it.
-pub fn errno_text(e: rustix::io::Errno) -> String {
-    strip_os_error(&e.to_string()).to_string()
-}
-
 /// Whether the error comes from writing to a pipe nobody reads any more.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {

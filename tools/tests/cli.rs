@@ -180,6 +180,8 @@ fn record_to_stdout_writes_one_stream() {
         "t",
         "-o",
         "-",
+        "-m",
+        "read",
         "--drain",
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));

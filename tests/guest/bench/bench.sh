@@ -13,25 +13,32 @@ insmod /opt/modules/rrelay_bench.ko rounds=$rounds batch_bytes=$batch setup_mib=
 trap 'rmmod rrelay_bench' EXIT
 cat $B/results
 
-# prefill IMPL MODE: drain a prefilled 16 MiB global buffer, producer
-# stopped (the reader's rate alone); one line:
-# prefill <impl> <mode> <bytes received> <seconds>
+# prefill IMPL MODE [null]: drain a prefilled 16 MiB global buffer,
+# producer stopped (the reader's rate alone), into a tmpfs file, or with
+# "null" as one stream into /dev/null (the reader's cost without the
+# file system's); one line:
+# prefill <impl> <mode>[-null] <bytes received> <seconds>
 prefill() {
     echo "fill $1 16" >$B/ctl
     base=rfill
     [ "$1" = relay ] && base=kfill
-    $R record -d $B -b $base -o /tmp/prefill -m $2 --drain --json >/tmp/prefill.json
+    if [ "$3" = null ]; then
+        $R record -d $B -b $base -o - -m $2 --drain --json >/dev/null 2>/tmp/prefill.json
+    else
+        $R record -d $B -b $base -o /tmp/prefill -m $2 --drain --json >/tmp/prefill.json
+    fi
     bytes=$(sed -n 's/^  "bytes": \([0-9]*\),/\1/p' /tmp/prefill.json)
     seconds=$(sed -n 's/^  "seconds": \([0-9.]*\),/\1/p' /tmp/prefill.json)
-    echo "prefill $1 $2 $bytes $seconds"
+    echo "prefill $1 $2${3:+-$3} $bytes $seconds"
     echo close >$B/ctl
     rm -rf /tmp/prefill
 }
-prefill rrelay read
-prefill rrelay mmap
-psplice=$(prefill rrelay splice)
-echo "$psplice"
-prefill relay read
+for to in "" null; do
+    prefill rrelay read $to
+    prefill rrelay mmap $to
+    prefill rrelay splice $to
+    prefill relay read $to
+done
 # The floor of a drain into tmpfs: the same kind of writes (64 KiB from
 # memory into a tmpfs file, 64 MiB) with no channel at all, timed on the
 # guest clock, less the cost of reading the clock. One line:

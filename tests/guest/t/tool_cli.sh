@@ -1,6 +1,6 @@
 # The rrelay tool's command line against live channels: the default mode
-# on the kernel's own relay files (read() takes over from splice, said
-# once), errors as one line, a closed pipe, channels named as rrelay's
+# (mmap) on rrelay's files, and on the kernel's own relay files (read()
+# takes over, said once), errors as one line, a closed pipe, channels named as rrelay's
 # statistics name them, --bytes (suffixes, an exact limit in every mode),
 # the output directory (refused when not empty, --force, `-` for stdout),
 # limits of 0 refused, and what decode decodes (sample records only,
@@ -42,7 +42,8 @@ one_line() {
         { sed 's/^/# got: /' "$1"; return 1; }
 }
 
-# --- The default mode on the kernel's relay: read() takes over, said once.
+# --- The default mode on the kernel's relay (no rrelay ioctls, so no
+# mapping): read() takes over, said once.
 both 2 100 5
 taskset -c 1 sh -c "echo 'write 100 3' > $K/ctl"
 echo flush >$K/ctl
@@ -50,15 +51,15 @@ check "default mode records the kernel's relay files (exit 0)" \
     sh -c "$R record -d $K -b buf -o /tmp/k1 --drain >/tmp/k1.sum 2>/tmp/k1.err"
 check "... all 800 bytes, CPU 2's the same as rrelay's" \
     sh -c "test \$(cat /tmp/k1/buf* | wc -c) = 800 && $R cat buf --cpu 2 | cmp - /tmp/k1/buf2"
-check "... saying once, for its 4 files, that read() took over from splice" \
-    one_line /tmp/k1.err "^rrelay: $K/buf[0-9]: splice refused (Invalid argument); reading with read() instead\$"
-check "... and the summary names read mode" grep -q 'read mode: the files refused splice' /tmp/k1.sum
+check "... saying once, for its 4 files, that read() took over from the mapping" \
+    one_line /tmp/k1.err "^rrelay: $K/buf[0-9]: cannot map it (.*); reading with read() instead\$"
+check "... and the summary names read mode" grep -q 'read mode: the files cannot be mapped' /tmp/k1.sum
 check "... and has no kernel counts (rrelay's buf, the same base name, is another channel)" \
     grep -q '^kernel counts: not available' /tmp/k1.sum
 both 2 100 5
-check "on rrelay's files the default mode splices, silently" \
+check "on rrelay's files the default mode maps them, silently" \
     sh -c "$R record buf -o /tmp/c1 --drain >/tmp/c1.sum 2>/tmp/c1.err && test ! -s /tmp/c1.err &&
-        grep -q '(.* splice mode)' /tmp/c1.sum && cmp /tmp/c1/buf2 /tmp/k1/buf2"
+        grep -q '(.* mmap mode)' /tmp/c1.sum && cmp /tmp/c1/buf2 /tmp/k1/buf2"
 check_fails "an explicit -m mmap still refuses the kernel's files" \
     $R record -d $K -b buf -o /tmp/k2 -m mmap --drain
 $R record -d $K -b buf -o /tmp/k3 -m mmap --drain 2>/tmp/k3.err
@@ -149,7 +150,7 @@ cat $S/counts >/tmp/s.counts
 check "record sample -o - | decode - --exact: every record, one merged stream" \
     sh -c "$R record sample -o - --drain 2>/tmp/s.err | $R decode - --expect /tmp/s.counts --exact --limit 0 >/tmp/s.dec"
 check "... the summary on stderr, and no directory named -" \
-    sh -c "grep -q '^recorded .* splice mode' /tmp/s.err && test ! -e /tmp/cli/-"
+    sh -c "grep -q '^recorded .* mmap mode' /tmp/s.err && test ! -e /tmp/cli/-"
 echo start >$S/control
 sleep 1
 echo stop >$S/control
