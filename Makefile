@@ -31,8 +31,9 @@ modules:
 extras:
 	$(KMAKE) RRELAY_EXTRAS=y modules
 
+# The kernel's clippy lints, on a copy of the sources (scripts/clippy.sh).
 clippy:
-	$(KMAKE) CLIPPY=1 RRELAY_EXTRAS=y RRELAY_KUNIT=y modules
+	KDIR=$(KDIR) scripts/clippy.sh
 
 # rrelay.ko into $(INSTALL_MOD_PATH)/lib/modules/<release>/updates (then
 # depmod), and what clients build against into $(DESTDIR)$(PREFIX)/src/rrelay:

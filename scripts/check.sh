@@ -19,9 +19,7 @@ set -uo pipefail
 
 kernel=${RRELAY_KERNEL:-base}
 start=$(now)
-"$RRELAY_ROOT/scripts/bootstrap.sh" || die "bootstrap failed"
-KDIR=$("$RRELAY_ROOT/scripts/kernel.sh" "$kernel") || die "kernel build failed"
-export KDIR
+prepare_kernel "$kernel" || die "kernel build failed"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -70,21 +68,13 @@ else
     head -n 20 "$work/fmt.log" >&2
     result fail "lint: rustfmt (make fmt fixes it)"
 fi
-# Clippy runs on a copy of the sources (as the guest build does), so the
-# lint build never shares objects with a developer's `make`; every Rust file
-# is touched so that each is linted, not just the ones make finds stale.
-clippy_dir=$RRELAY_CACHE/clippy/$(basename "$KDIR")-$(printf '%s' "$RRELAY_ROOT" | sha256sum | cut -c1-8)
-mkdir -p "$clippy_dir"
-rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.mod*' --exclude='.*.cmd' \
-    "$RRELAY_ROOT"/{Kbuild,src,include,samples,bench,tests} "$clippy_dir/"
-find "$clippy_dir" -name '*.rs' -exec touch {} +
-if make -C "$KDIR" M="$clippy_dir" LLVM=$LLVM_SUFFIX CLIPPY=1 RRELAY_EXTRAS=y RRELAY_KUNIT=y -j"$(nproc)" modules >"$work/clippy.log" 2>&1 &&
-    grep -q 'CLIPPY' "$work/clippy.log" && ! grep -E -q '^(warning|error)' "$work/clippy.log"; then
+# Clippy: `make clippy` (a copy of the sources, every Rust file linted).
+if make -s -C "$RRELAY_ROOT" clippy KDIR="$KDIR" >"$work/clippy.log" 2>&1; then
     result pass "lint: clippy"
 else
     grep -E -A6 '^(warning|error)' "$work/clippy.log" | head -n 30 >&2
     tail -n 5 "$work/clippy.log" >&2
-    result fail "lint: clippy (make clippy; exit status, a CLIPPY step and no warning are required)"
+    result fail "lint: clippy (make clippy: a CLIPPY step and no warning are required)"
 fi
 
 # The kernel's lints on the C: kernel-doc and checkpatch, one test per file

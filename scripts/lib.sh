@@ -55,13 +55,18 @@ tap_end() {
     ((TAP_FAILED == 0))
 }
 
-# prepare_guest VARIANT: set up the machine, build (or reuse) the VARIANT
-# kernel, and build everything the guest runs into a new directory, named in
-# $GUEST (removed at exit). Exports KDIR.
-prepare_guest() {
-    "$RRELAY_ROOT/scripts/bootstrap.sh"
-    KDIR=$("$RRELAY_ROOT/scripts/kernel.sh" "$1")
+# prepare_kernel VARIANT: set up the machine and build (or reuse) the
+# VARIANT kernel. Exports KDIR.
+prepare_kernel() {
+    "$RRELAY_ROOT/scripts/bootstrap.sh" || return
+    KDIR=$("$RRELAY_ROOT/scripts/kernel.sh" "$1") || return
     export KDIR
+}
+
+# prepare_guest VARIANT: prepare_kernel, then build everything the guest
+# runs into a new directory, named in $GUEST (removed at exit).
+prepare_guest() {
+    prepare_kernel "$1" || die "kernel build failed"
     GUEST=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-guest.XXXXXX")
     trap 'rm -rf "$GUEST" "$GUEST.log" "$GUEST.out"' EXIT
     log "building the module, the samples, the tests and the tools"

@@ -39,16 +39,6 @@ for to in "" null; do
     prefill rrelay splice $to
     prefill relay read $to
 done
-# The floor of a drain into tmpfs: the same kind of writes (64 KiB from
-# memory into a tmpfs file, 64 MiB) with no channel at all, timed on the
-# guest clock, less the cost of reading the clock. One line:
-# prefill floor tmpfs-write <bytes> <seconds>
-e0=$(cat $B/now); e1=$(cat $B/now)
-t0=$(cat $B/now)
-dd if=/dev/zero of=/tmp/floor bs=65536 count=1024 2>/dev/null
-t1=$(cat $B/now)
-rm -f /tmp/floor
-echo "prefill floor tmpfs-write 67108864 $(awk -v t="$((t1 - t0 - (e1 - e0)))" 'BEGIN { printf "%.9f", t / 1e9 }')"
 [ "$accel" = tcg ] || exit 0
 
 # drain CHANNEL MODE RATE [SKIP]: produce for $secs s and record it (with
@@ -70,14 +60,16 @@ drain() {
 }
 drain rrelay read 0
 drain rrelay mmap 0
-splice=$(drain rrelay splice 0)
-echo "$splice"
+drain rrelay splice 0
 drain relay read 0
-# No-overwrite without loss: the producer at fractions of the prefilled
-# splice drain rate (the reader's own), on every CPU but CPU 0, where the
-# reader runs alone (the rate parameter is bytes/s per producing CPU).
+# No-overwrite without loss: the producers on every CPU but CPU 0, where
+# the reader runs alone, first flat out (the splice drain rate the reader
+# keeps up beside them), then at fractions of that rate (the rate parameter
+# is bytes/s per producing CPU).
 ncpus=$(grep -c ^processor /proc/cpuinfo)
+sep=$(drain rrelay splice 0 0)
+echo "info lossless_base $sep"
 for pct in 50 80 100; do
-    rate=$(echo "$psplice" | awk -v p=$pct -v n=$ncpus '{ printf "%d", $4 / $5 * p / 100 / (n - 1) }')
+    rate=$(echo "$sep" | awk -v p=$pct -v n=$ncpus '{ printf "%d", $5 / $6 * p / 100 / (n - 1) }')
     echo "lossless $pct $(drain rrelay splice $rate 0)"
 done
