@@ -21,11 +21,15 @@ kernel=${RRELAY_KERNEL:-base}
 start=$(now)
 prepare_kernel "$kernel" || die "kernel build failed"
 
+# A phase starts: said with the seconds since the start, so a slow phase
+# shows in the log.
+phase() { log "[$(($(now) - start)) s] $*"; }
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-check.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # 1. Host tests.
-log "host tests (cargo test --workspace)"
+phase "host tests (cargo test --workspace)"
 if cargo test --workspace --no-fail-fast --color never >"$work/cargo.log" 2>&1; then :; fi
 count_cargo "$work/cargo.log"
 # The runner's host self-tests: the splat pattern and the bookkeeping.
@@ -42,7 +46,7 @@ fi
 
 # Fuzzing the accounting (cargo fuzz, bounded, fixed seed).
 fuzz_secs=${RRELAY_FUZZ_SECONDS:-20}
-log "fuzzing the accounting for $fuzz_secs s (cargo fuzz)"
+phase "fuzzing the accounting for $fuzz_secs s (cargo fuzz)"
 if (cd "$RRELAY_ROOT/accounting" && cargo +nightly fuzz run accounting -- \
         -max_total_time="$fuzz_secs" -seed=1) >"$work/fuzz.log" 2>&1; then
     result pass "fuzz: accounting, $(grep -o 'Done [0-9]* runs' "$work/fuzz.log" | tail -n1 | cut -d' ' -f2) runs without a failure"
@@ -52,7 +56,7 @@ else
 fi
 
 # 2. Build.
-log "building rrelay.ko, test modules and test programs against $KDIR"
+phase "building rrelay.ko, test modules and test programs against $KDIR"
 if ! "$RRELAY_ROOT/scripts/build-guest.sh" "$work/guest" >"$work/build.log" 2>&1; then
     cat "$work/build.log" >&2
     result fail "build: module, test modules and test programs"
@@ -102,7 +106,7 @@ count_tap "$work/dkms.tap"
 grep -A20 '^not ok' "$work/dkms.tap" | head -n 40 >&2
 
 # 3. The guest suite.
-log "guest suite on the $kernel kernel"
+phase "guest suite on the $kernel kernel"
 # 2 GiB: the big_buffer test maps a 1 GiB buffer.
 vm_opts=(--mem 2048)
 if [[ $kernel == debug ]]; then
@@ -113,7 +117,7 @@ grep -h '^# stress figures' "$work/suite.tap" >&2 || true
 
 # 4. The runner catches what it must.
 if [[ ${RRELAY_SKIP_SELFTEST:-0} != 1 ]]; then
-    log "runner self-tests (each must be caught)"
+    phase "runner self-tests (each must be caught)"
     if "$RRELAY_ROOT/tests/runner/selftest.sh" "$kernel" "$work/guest" >"$work/selftest.log" 2>&1; then
         result pass "runner: selftest.sh exited 0"
     else

@@ -35,7 +35,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{ErrorKind, IsTerminal, Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -98,11 +98,27 @@ enum Sink {
     Stdout,
 }
 
+/// Writes all of `data` to standard output's file descriptor: not through
+/// `std::io::stdout()`, whose line buffering scans and copies every byte
+/// (nothing else is written to stdout while recording).
+fn stdout_write_all(mut data: &[u8]) -> Result<()> {
+    let out = std::io::stdout();
+    while !data.is_empty() {
+        match rustix::io::write(out.as_fd(), data) {
+            Ok(0) => bail!("stdout: wrote nothing"),
+            Ok(n) => data = &data[n..],
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(std::io::Error::from(e)).context("stdout"),
+        }
+    }
+    Ok(())
+}
+
 impl Sink {
     fn write_all(&mut self, data: &[u8]) -> Result<()> {
         match self {
             Sink::File { file, path } => file.write_all(data).with_context(|| ctx(path)),
-            Sink::Stdout => std::io::stdout().write_all(data).context("stdout"),
+            Sink::Stdout => stdout_write_all(data),
         }
     }
 
@@ -123,7 +139,7 @@ impl Sink {
                 while left > 0 {
                     let want = left.min(buf.len());
                     let got = rustix::io::read(r, &mut buf[..want]).context("pipe")?;
-                    std::io::stdout().write_all(&buf[..got]).context("stdout")?;
+                    stdout_write_all(&buf[..got])?;
                     left -= got;
                 }
             }
