@@ -153,10 +153,10 @@ static bool is_record(const unsigned char *p, size_t len, unsigned int k)
 	return true;
 }
 
-/* The drains (via_*): each empties buffer @fd into @out, returns the bytes it got. */
+/* The drains (drain_*): each empties buffer @fd into @out, returns the bytes it got. */
 
 /* readv() (read_iter) into vectors of odd sizes that split records and sub-buffers. */
-static size_t via_readv(struct __test_metadata *_metadata, int fd, unsigned char *out)
+static size_t drain_readv(struct __test_metadata *_metadata, int fd, unsigned char *out)
 {
 	static const size_t sizes[] = { 1, 99, 7, 300, 2, 513, 64 };
 	struct iovec iov[3];
@@ -182,7 +182,7 @@ static size_t via_readv(struct __test_metadata *_metadata, int fd, unsigned char
 }
 
 /* The mapping, read slot by slot with GET_POSITIONS, GET_PADDING and PUT_CONSUMED. */
-static size_t via_mmap(struct __test_metadata *_metadata, int fd, unsigned char *out)
+static size_t drain_mmap(struct __test_metadata *_metadata, int fd, unsigned char *out)
 {
 	struct rrelay_geometry g;
 	struct rrelay_positions p;
@@ -212,7 +212,7 @@ static size_t via_mmap(struct __test_metadata *_metadata, int fd, unsigned char 
 }
 
 /* The sub-buffer protocol: GET_NEXT_SUBBUF, copy from the mapping, PUT_NEXT_SUBBUF. */
-static size_t via_next(struct __test_metadata *_metadata, int fd, unsigned char *out)
+static size_t drain_next(struct __test_metadata *_metadata, int fd, unsigned char *out)
 {
 	struct rrelay_geometry g;
 	struct rrelay_next nx;
@@ -236,7 +236,7 @@ static size_t via_next(struct __test_metadata *_metadata, int fd, unsigned char 
 	return got;
 }
 
-static size_t via_splice(struct __test_metadata *_metadata, int fd, unsigned char *out)
+static size_t drain_splice(struct __test_metadata *_metadata, int fd, unsigned char *out)
 {
 	int p[2];
 	size_t got = 0;
@@ -252,7 +252,7 @@ static size_t via_splice(struct __test_metadata *_metadata, int fd, unsigned cha
 }
 
 /* sendfile into a pipe: lossless (the data stays in the caller's pipe). */
-static size_t via_sendfile(struct __test_metadata *_metadata, int fd, unsigned char *out)
+static size_t drain_sendfile(struct __test_metadata *_metadata, int fd, unsigned char *out)
 {
 	int p[2];
 	size_t got = 0;
@@ -274,37 +274,37 @@ static size_t via_sendfile(struct __test_metadata *_metadata, int fd, unsigned c
  * global, in rrelay's own files or in files the client creates with
  * rrelay_create_buf_file().
  */
-FIXTURE(drain) {
+FIXTURE(stream) {
 	int fd;
 };
 
-FIXTURE_VARIANT(drain) {
+FIXTURE_VARIANT(stream) {
 	const char *params;
 };
 
-FIXTURE_VARIANT_ADD(drain, per_cpu) {
+FIXTURE_VARIANT_ADD(stream, per_cpu) {
 	.params = "default_files=1 subbuf_size=512 n_subbufs=16",
 };
 
-FIXTURE_VARIANT_ADD(drain, global) {
+FIXTURE_VARIANT_ADD(stream, global) {
 	.params = "default_files=1 global=1 subbuf_size=512 n_subbufs=16",
 };
 
-FIXTURE_VARIANT_ADD(drain, client_files) {
+FIXTURE_VARIANT_ADD(stream, client_files) {
 	.params = "helper_files=1 subbuf_size=512 n_subbufs=16",
 };
 
-FIXTURE_SETUP(drain)
+FIXTURE_SETUP(stream)
 {
 	load_client(_metadata, variant->params, &self->fd, true);
 }
 
-FIXTURE_TEARDOWN(drain)
+FIXTURE_TEARDOWN(stream)
 {
 	unload_client(_metadata, self->fd);
 }
 
-TEST_F(drain, read)
+TEST_F(stream, read)
 {
 	size_t n;
 
@@ -330,29 +330,29 @@ static void same_stream(struct __test_metadata *_metadata, int fd, const char *n
 	CHECK(read(fd, got, MAX) == 0, "%s consumed everything", name);
 }
 
-TEST_F(drain, readv)
+TEST_F(stream, readv)
 {
-	same_stream(_metadata, self->fd, "readv", via_readv);
+	same_stream(_metadata, self->fd, "readv", drain_readv);
 }
 
-TEST_F(drain, mmap_ioctl)
+TEST_F(stream, mmap_ioctl)
 {
-	same_stream(_metadata, self->fd, "mmap+ioctl", via_mmap);
+	same_stream(_metadata, self->fd, "mmap+ioctl", drain_mmap);
 }
 
-TEST_F(drain, mmap_next)
+TEST_F(stream, mmap_next)
 {
-	same_stream(_metadata, self->fd, "mmap+next", via_next);
+	same_stream(_metadata, self->fd, "mmap+next", drain_next);
 }
 
-TEST_F(drain, splice)
+TEST_F(stream, splice)
 {
-	same_stream(_metadata, self->fd, "splice", via_splice);
+	same_stream(_metadata, self->fd, "splice", drain_splice);
 }
 
-TEST_F(drain, sendfile)
+TEST_F(stream, sendfile)
 {
-	same_stream(_metadata, self->fd, "sendfile", via_sendfile);
+	same_stream(_metadata, self->fd, "sendfile", drain_sendfile);
 }
 
 /* Per-CPU buffers in rrelay's own files, buf0 open. */
