@@ -28,7 +28,10 @@ rsync "${sync_opts[@]}" "$RRELAY_ROOT/tests/modules" "$mo/tests/"
 make -C "$KDIR" M="$mo" LLVM=$LLVM_SUFFIX RRELAY_EXTRAS=y RRELAY_KUNIT=y -j"$(nproc)" modules
 find "$mo" -name '*.ko' -exec cp {} "$out/modules/" \;
 
-# Test programs: static C, kselftest style (tests/progs/*.c).
+# Stand-alone test programs, static C (tests/progs/*.c; none at present:
+# the C tests are kselftests, below). tests/guest/run.sh runs every bin/test_*,
+# so none is left over from an earlier build into the same OUTDIR.
+rm -f "$out"/bin/test_*
 for c in "$RRELAY_ROOT"/tests/progs/*.c; do
     [[ -e $c ]] || continue
     gcc -static -O2 -Wall -Werror -I"$RRELAY_ROOT/include" -I"$RRELAY_ROOT/include/uapi" -I"$RRELAY_ROOT/tests/progs" \

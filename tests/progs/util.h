@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers of rrelay's in-guest test programs (tests/progs/, TAP through
- * tap.h) and kselftests (tests/selftests/rrelay/, kselftest_harness.h).
+ * Helpers of rrelay's in-guest kselftests (tests/selftests/rrelay/, on
+ * kselftest_harness.h).
  */
 #ifndef RRELAY_TEST_UTIL_H
 #define RRELAY_TEST_UTIL_H

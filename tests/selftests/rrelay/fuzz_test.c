@@ -9,9 +9,18 @@
  * (with a result in range) or one errno; a race with the churn adds one
  * alternative where it can change the answer (ENOENT for an open, ENODEV
  * for an mmap). The kernel must stay sound (the runner fails the run on
- * any kernel report).
+ * any kernel report), and the clients must unload after fuzzing.
+ *
+ * A fixture loads the sample (4 sub-buffers of 4096 bytes, writing) and the
+ * test client (per-CPU, rrelay's own files, 4 sub-buffers of 256 bytes);
+ * each seed is a variant. The seeds together must reach every kind of
+ * outcome: the seed tests add up what they reached in memory shared by
+ * the whole program, and the last test checks the sum (running any seed
+ * that has not run in this program itself, e.g. when tests are selected
+ * with -t).
  */
-#include "tap.h"
+#include "kselftest_harness.h"
+#include "util.h"
 
 #include <linux/rrelay.h>
 #include <poll.h>
@@ -25,6 +34,9 @@
 #define T "/sys/kernel/debug/rrelay_test_client"
 #define NFD 6
 #define NONE (-1)
+#define ITERS 3000
+
+static const unsigned long long seeds[] = { 1, 42, 0xdeadbeef, 20261122 };
 
 static unsigned long long rng;
 
@@ -72,6 +84,26 @@ static const char *const reached_names[] = {
 
 static long reached[N_REACHED];
 
+/*
+ * What the seeds reached, added up across the tests (each runs in a
+ * process of its own): shared memory, mapped before the harness forks.
+ */
+static struct {
+	long ops;
+	long reached[N_REACHED];
+	bool done[ARRAY_SIZE(seeds)];
+} *tally;
+
+static void __attribute__((constructor)) tally_map(void)
+{
+	tally = mmap(NULL, sizeof(*tally), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		     -1, 0);
+	if (tally == MAP_FAILED) {
+		perror("mmap tally");
+		exit(KSFT_FAIL);
+	}
+}
+
 static void __printf(3, 4) report(const char *what, int fd, const char *fmt, ...)
 {
 	char msg[160];
@@ -81,7 +113,7 @@ static void __printf(3, 4) report(const char *what, int fd, const char *fmt, ...
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (unexpected++ < 10)
-		diag("unexpected: %s on fd %d: %s", what, fd, msg);
+		ksft_print_msg("unexpected: %s on fd %d: %s\n", what, fd, msg);
 }
 
 /*
@@ -351,57 +383,156 @@ static void churn(int rounds)
 	_exit(0);
 }
 
-int main(int argc, char **argv)
+/*
+ * ITERS random operations from seed number @s, with the churn running;
+ * returns how many had an outcome other than the expected one. What it
+ * reached goes into the tally, and the seed is marked done there.
+ */
+static long run_seed(struct __test_metadata *_metadata, unsigned int s)
 {
-	unsigned long long seeds[] = { 1, 42, 0xdeadbeef, 20261122 };
-	int iters = argc > 1 ? atoi(argv[1]) : 3000;
+	int fds[NFD], pipefd[2], out, st, k;
+	enum kind kinds[NFD];
+	long before = unexpected, ops_before = ops;
+	long before_reached[N_REACHED];
+	unsigned int i;
+	pid_t churner;
+
+	memcpy(before_reached, reached, sizeof(reached));
+	rng = seeds[s];
+	for (k = 0; k < NFD; k++) {
+		fds[k] = -1;
+		kinds[k] = SAMPLE;
+	}
+	ASSERT_EQ(0, pipe(pipefd));
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	out = open("/tmp/fuzz.out", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, out) TH_LOG("open /tmp/fuzz.out: %s", strerror(errno));
+	churner = fork();
+	ASSERT_LE(0, churner) TH_LOG("fork: %s", strerror(errno));
+	if (churner == 0)
+		churn(ITERS / 100 + 1);
+	for (k = 0; k < ITERS; k++)
+		one_op(fds, kinds, pipefd, out);
+	waitpid(churner, &st, 0);
+	for (k = 0; k < NFD; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(out);
+	for (i = 0; i < N_REACHED; i++)
+		tally->reached[i] += reached[i] - before_reached[i];
+	tally->ops += ops - ops_before;
+	tally->done[s] = true;
+	return unexpected - before;
+}
+
+static unsigned int seed_index(unsigned long long seed)
+{
+	unsigned int s;
+
+	for (s = 0; s < ARRAY_SIZE(seeds) && seeds[s] != seed; s++)
+		;
+	return s;
+}
+
+/* rrelay, and the sample (writing) and the test client, loaded afresh. */
+static void load_clients(struct __test_metadata *_metadata)
+{
+	ASSERT_EQ(0, sh("grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko"));
+	sh("rmmod rust_relay_sample 2>/dev/null; rmmod rrelay_test_client 2>/dev/null");
+	ASSERT_EQ(0, sh("insmod /opt/modules/rust_relay_sample.ko %s",
+			"rate=500 subbuf_size=4096 n_subbufs=4"));
+	ASSERT_EQ(0, sh("insmod /opt/modules/rrelay_test_client.ko default_files=1"));
+	ASSERT_EQ(0, put(S "/control", "start"));
+}
+
+/* Whatever a test left loaded (a test that passed unloaded both itself). */
+static void unload_clients(void)
+{
+	put(S "/control", "stop");
+	sh("rmmod rust_relay_sample 2>/dev/null; rmmod rrelay_test_client 2>/dev/null");
+}
+
+FIXTURE(fuzz) {
+	int unused;
+};
+
+FIXTURE_VARIANT(fuzz) {
+	unsigned long long seed;
+};
+
+FIXTURE_VARIANT_ADD(fuzz, seed_1) { .seed = 1 };
+FIXTURE_VARIANT_ADD(fuzz, seed_42) { .seed = 42 };
+FIXTURE_VARIANT_ADD(fuzz, seed_deadbeef) { .seed = 0xdeadbeef };
+FIXTURE_VARIANT_ADD(fuzz, seed_20261122) { .seed = 20261122 };
+
+FIXTURE_SETUP(fuzz)
+{
+	load_clients(_metadata);
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+	unload_clients();
+}
+
+/*
+ * Every operation from the seed has its expected outcome; afterwards the
+ * clients unload (the fuzzer's files are closed, nothing else holds them).
+ */
+TEST_F_TIMEOUT(fuzz, expected_outcomes, 120)
+{
+	unsigned int s = seed_index(variant->seed);
+	long bad;
+
+	ASSERT_GT(ARRAY_SIZE(seeds), s) TH_LOG("seed %llu is not in seeds[]", variant->seed);
+	bad = run_seed(_metadata, s);
+	EXPECT_EQ(0, bad) TH_LOG("seed %llu: %ld of %d random operations with another outcome",
+				 variant->seed, bad, ITERS);
+	put(S "/control", "stop");
+	EXPECT_EQ(0, sh("rmmod rust_relay_sample && rmmod rrelay_test_client"))
+		TH_LOG("the clients unload after fuzzing");
+}
+
+/* The same channels, for the seeds' sum. */
+FIXTURE(fuzz_seeds) {
+	int unused;
+};
+
+FIXTURE_SETUP(fuzz_seeds)
+{
+	load_clients(_metadata);
+}
+
+FIXTURE_TEARDOWN(fuzz_seeds)
+{
+	unload_clients();
+}
+
+/* The seeds together reached every kind of outcome. */
+TEST_F_TIMEOUT(fuzz_seeds, every_outcome_reached, 300)
+{
 	unsigned int s, i;
 	int missing = 0;
+	long bad;
 
-	load_rrelay();
-	if (sh("insmod /opt/modules/rust_relay_sample.ko rate=500 subbuf_size=4096 n_subbufs=4") ||
-	    sh("insmod /opt/modules/rrelay_test_client.ko default_files=1") ||
-	    put(S "/control", "start"))
-		bail("set-up");
 	for (s = 0; s < ARRAY_SIZE(seeds); s++) {
-		int fds[NFD], pipefd[2], out, st, k;
-		enum kind kinds[NFD];
-		long before = unexpected;
-		pid_t churner;
-
-		rng = seeds[s];
-		for (k = 0; k < NFD; k++) {
-			fds[k] = -1;
-			kinds[k] = SAMPLE;
-		}
-		if (pipe(pipefd))
-			bail("pipe");
-		fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-		out = open("/tmp/fuzz.out", O_RDWR | O_CREAT | O_TRUNC, 0600);
-		churner = fork();
-		if (churner == 0)
-			churn(iters / 100 + 1);
-		for (k = 0; k < iters; k++)
-			one_op(fds, kinds, pipefd, out);
-		waitpid(churner, &st, 0);
-		for (k = 0; k < NFD; k++)
-			if (fds[k] >= 0)
-				close(fds[k]);
-		close(pipefd[0]);
-		close(pipefd[1]);
-		close(out);
-		tap(unexpected == before,
-		    "seed %llu: %d random operations, each with the expected outcome", seeds[s],
-		    iters);
+		if (tally->done[s])
+			continue;
+		ksft_print_msg("seed %llu has not run in this program: running it\n", seeds[s]);
+		bad = run_seed(_metadata, s);
+		EXPECT_EQ(0, bad)
+			TH_LOG("seed %llu: %ld of %d random operations with another outcome",
+			       seeds[s], bad, ITERS);
 	}
-	put(S "/control", "stop");
-	diag("%ld operations in all", ops);
+	ksft_print_msg("%ld operations in all\n", tally->ops);
 	for (i = 0; i < N_REACHED; i++) {
-		diag("%-20s %ld", reached_names[i], reached[i]);
-		missing += !reached[i];
+		ksft_print_msg("%-20s %ld\n", reached_names[i], tally->reached[i]);
+		missing += !tally->reached[i];
 	}
-	tap(!missing, "the seeds reached every kind of outcome (%d not reached)", missing);
-	tap(sh("rmmod rust_relay_sample && rmmod rrelay_test_client") == 0,
-	    "the clients unload after fuzzing");
-	return tap_done();
+	EXPECT_EQ(0, missing) TH_LOG("the seeds reached every kind of outcome (%d not reached)",
+				     missing);
 }
+
+TEST_HARNESS_MAIN
