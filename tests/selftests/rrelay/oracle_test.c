@@ -35,22 +35,16 @@ static const char *const script[] = {
 
 static unsigned char got[2][MAXBUF];
 
-/*
- * What relay makes of the script in each mode: bytes read back in all, and
- * the full and big counts. Worked out with a line-by-line port of relay's
- * write, switch and read paths (kernel/relay.c, 7.2) run over the script;
- * relay agrees. Every record goes to buf0 (the test runs on CPU 0).
- */
-/*
- * What relay makes of the script in each mode: bytes read back in all, and
- * the full and big counts. Worked out with a line-by-line port of relay's
- * write, switch and read paths (kernel/relay.c, 7.2) run over the script;
- * relay agrees. Every record goes to buf0 (the test runs on CPU 0).
- */
 FIXTURE(oracle) {
 	int fd[2];
 };
 
+/*
+ * What relay makes of the script in each mode: bytes read back in all, and
+ * the full and big counts. Worked out with a line-by-line port of relay's
+ * write, switch and read paths (kernel/relay.c, 7.2) run over the script;
+ * relay agrees. Every record goes to buf0 (the test runs on CPU 0).
+ */
 FIXTURE_VARIANT(oracle) {
 	const char *params;
 	size_t bytes;
@@ -62,7 +56,7 @@ FIXTURE_VARIANT_ADD(oracle, global) { "global=1", 6266, 108, 3 };
 FIXTURE_VARIANT_ADD(oracle, per_cpu_start_reserve) { "start_reserve=16", 5103, 112, 3 };
 FIXTURE_VARIANT_ADD(oracle, global_overwrite) { "global=1 overwrite=1", 6064, 41, 3 };
 FIXTURE_VARIANT_ADD(oracle, per_cpu_8x512) { "subbuf_size=512 n_subbufs=8", 14962, 88, 0 };
-/* Not a power of two: the inline commit's division path. */
+/* Not a power of two: sub-buffers start at any byte. */
 FIXTURE_VARIANT_ADD(oracle, overwrite_5x300) {
 	"overwrite=1 subbuf_size=300 n_subbufs=5", 8566, 40, 0
 };
@@ -96,8 +90,6 @@ FIXTURE_TEARDOWN(oracle)
 		sh("rmmod %s 2>/dev/null", clients[k]);
 	}
 }
-
-static unsigned char got[2][MAXBUF];
 
 /*
  * Runs the script on both clients: returns the bytes read back (relay's),
