@@ -52,7 +52,7 @@ make -s -C "$RRELAY_ROOT/tests/selftests/rrelay" KSFT_DIR="$ksft" OUTPUT="$mo/ks
 
 # The reader tool, static (musl) so it runs in the initramfs as is.
 (cd "$RRELAY_ROOT" && cargo build --release --quiet --target x86_64-unknown-linux-musl -p rrelay-tools)
-cp "$RRELAY_ROOT/target/x86_64-unknown-linux-musl/release/rrelay" "$out/bin/"
+cp "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/rrelay" "$out/bin/"
 
 cp "$RRELAY_ROOT/tests/guest/run.sh" "$out/run.sh"
 cp -r "$RRELAY_ROOT/tests/guest/lib" "$RRELAY_ROOT/tests/guest/t" "$RRELAY_ROOT/tests/guest/inject" \

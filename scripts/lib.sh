@@ -20,6 +20,10 @@ KMAKE_FLAGS=(LLVM=$LLVM_SUFFIX)
 RRELAY_TOOLCHAIN=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$RRELAY_ROOT/rust-toolchain.toml")
 export RUSTUP_TOOLCHAIN=$RRELAY_TOOLCHAIN
 export PATH="$HOME/.cargo/bin:$PATH"
+# Host crates build into the cache, outside the repository: a fresh clone
+# reuses the compiled dependencies (cargo locks the directory while it
+# builds; each clone's own crates are rebuilt, keyed by their path).
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$RRELAY_CACHE/cargo-target}
 
 log() { printf '[rrelay] %s\n' "$*" >&2; }
 die() { printf 'rrelay: %s\n' "$*" >&2; exit 1; }
