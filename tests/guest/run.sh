@@ -18,6 +18,7 @@ status=0
 for t in $tests; do
     # The kselftests name their own sections, one per program.
     [ "$t" = kselftest ] || echo "# rrelay-test: $t"
+    t0=$(cut -d' ' -f1 /proc/uptime)
     if [ -f "t/$t.sh" ]; then
         sh "t/$t.sh" || status=1
     elif [ -f "inject/$t.sh" ]; then
@@ -43,5 +44,8 @@ for t in $tests; do
     else
         echo "1..1"; echo "not ok 1 no such test: $t"; status=1
     fi
+    # How long it took (a TAP comment: counted nowhere, read by whoever
+    # makes the suite faster).
+    awk -v t0="$t0" -v t="$t" '{ printf "# %s took %.1f s\n", t, $1 - t0 }' /proc/uptime
 done
 exit $status
