@@ -122,9 +122,9 @@ impl Sink {
         }
     }
 
-    /// Moves `n` bytes from the pipe `r` to the sink: spliced into a file,
-    /// copied to stdout (which may be a terminal or opened for appending,
-    /// where splice fails).
+    /// Moves `n` bytes from the pipe `r` to the sink: spliced into a file or
+    /// stdout, or copied to a stdout that refuses splice (a terminal, a
+    /// file opened for appending).
     fn take_from_pipe(&mut self, r: &OwnedFd, n: usize) -> Result<()> {
         let mut left = n;
         match self {
@@ -135,6 +135,18 @@ impl Sink {
                 }
             }
             Sink::Stdout => {
+                // Spliced on where stdout takes it (a pipe, a file, /dev/null)...
+                let out = std::io::stdout();
+                while left > 0 {
+                    match splice(r, None, out.as_fd(), None, left, SpliceFlags::empty()) {
+                        Ok(0) => bail!("stdout: took nothing"),
+                        Ok(n) => left -= n,
+                        Err(Errno::INTR) => {}
+                        Err(Errno::INVAL) => break,
+                        Err(e) => return Err(std::io::Error::from(e)).context("stdout"),
+                    }
+                }
+                // ...else copied (a terminal, a file opened for appending).
                 let mut buf = vec![0u8; left.min(1 << 16)];
                 while left > 0 {
                     let want = left.min(buf.len());

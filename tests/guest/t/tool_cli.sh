@@ -14,7 +14,7 @@ R=/opt/bin/rrelay
 C=/sys/kernel/debug/rrelay_test_client
 K=/sys/kernel/debug/relay_test_client
 S=/sys/kernel/debug/rrelay_sample
-plan 46
+plan 47
 grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko
 insmod /opt/modules/rrelay_test_client.ko default_files=1 subbuf_size=4096 n_subbufs=8
 insmod /opt/modules/relay_test_client.ko subbuf_size=4096 n_subbufs=8
@@ -159,6 +159,15 @@ $R record sample -o /tmp/s1 --drain >/dev/null
 check "decode | head -n 1: rrelay exits 0 ($(cat /tmp/p2.status)), silently" \
     sh -c "test \"\$(cat /tmp/p2.status)\" = 0 && test ! -s /tmp/p2.err"
 check "... after head printed the first record" grep -q '^\[ *[0-9]*\.[0-9]*\] cpu ' /tmp/p2.out
+rmmod rust_relay_sample
+# The same through splice: the pipe's pages spliced on into stdout's pipe.
+insmod /opt/modules/rust_relay_sample.ko rate=500
+echo start >$S/control
+sleep 1
+echo stop >$S/control
+cat $S/counts >/tmp/s3.counts
+check "record -m splice -o - | decode - --exact: every record, spliced on into the pipe" \
+    sh -c "$R record sample -m splice -o - --drain 2>/tmp/s3.err | $R decode - --expect /tmp/s3.counts --exact --limit 0 >/tmp/s3.dec && grep -q 'splice mode' /tmp/s3.err"
 rmmod rust_relay_sample
 
 # Overwrite mode, read after the fact: each stream's first records were
