@@ -243,8 +243,8 @@ pub(crate) struct Rchan {
     #[pin]
     bufs: Mutex<KVec<Arc<RchanBuf>>>,
     closed: Atomic<bool>,
-    /// The channel's directory in the statistics view. Lock order:
-    /// `CHANNELS`, then this.
+    /// The channel's directory in the statistics view. Lock order: the
+    /// view's root (`stats.rs`), then this.
     #[pin]
     view: Mutex<Option<crate::stats::View>>,
 }

@@ -172,7 +172,7 @@ mod view {
     //! directory per open channel with a `stats` file whose text is made
     //! at each read.
 
-    use crate::channel::{Rchan, CHANNELS};
+    use crate::channel::Rchan;
     use core::fmt::Write;
     use kernel::bindings;
     use kernel::debugfs::{Dir, File};
@@ -181,22 +181,36 @@ mod view {
     use kernel::sync::atomic::Relaxed;
     use kernel::sync::Arc;
 
+    /// `<debugfs>/rrelay`, and the names of the directories in it.
+    struct Root {
+        dir: Option<Dir>,
+        /// Every channel directory's name, from before it is made until
+        /// after it is removed: a name is free only once its directory is
+        /// gone (a channel closing meanwhile still has its own).
+        names: KVec<CString>,
+    }
+
     kernel::sync::global_lock! {
         // SAFETY: Initialized in module init, before any channel can be
         // opened.
-        unsafe(uninit) static ROOT: Mutex<Option<Dir>> = None;
+        unsafe(uninit) static ROOT: Mutex<Root> = Root {
+            dir: None,
+            names: KVec::new(),
+        };
     }
 
     /// `<debugfs>/rrelay`, made at module load.
     pub(crate) fn create_root() {
         // SAFETY: Called once, from module init, before anything uses it.
         unsafe { ROOT.init() };
-        *ROOT.lock() = Some(Dir::new(c"rrelay"));
+        ROOT.lock().dir = Some(Dir::new(c"rrelay"));
     }
 
     /// Removes `<debugfs>/rrelay` (no channel is open).
     pub(crate) fn remove_root() {
-        drop(ROOT.lock().take());
+        let mut root = ROOT.lock();
+        drop(root.dir.take());
+        root.names = KVec::new();
     }
 
     /// What a channel's `stats` file shows.
@@ -225,7 +239,7 @@ mod view {
     /// A channel's directory in the view and its `stats` file (dropped
     /// first).
     pub(crate) struct View {
-        _stats: Pin<KBox<File<StatsText>>>,
+        _stats: Option<Pin<KBox<File<StatsText>>>>,
         _dir: Dir,
         /// The directory's name: `<base>`, or `<base>.N` when that is
         /// another channel's.
@@ -238,39 +252,37 @@ mod view {
         let Ok(base) = chan.base().to_str() else {
             return;
         };
-        // The registry decides the name: no other channel's view may take
-        // it meanwhile. Lock order: `CHANNELS`, `ROOT`, then a view.
-        let chans = CHANNELS.lock();
-        let root = ROOT.lock();
-        let Some(root) = root.as_ref() else {
+        let mut root = ROOT.lock();
+        let Root {
+            dir: Some(parent),
+            names,
+        } = &mut *root
+        else {
             return;
-        };
-        let taken = |name: &CString| {
-            chans.iter().any(|c| {
-                !core::ptr::eq(&**c, &**chan)
-                    && c.view()
-                        .lock()
-                        .as_ref()
-                        .is_some_and(|v| v.name.to_bytes() == name.to_bytes())
-            })
         };
         let Some(name) = (0..100)
             .filter_map(|n| match n {
                 0 => CString::try_from_fmt(fmt!("{}", base)).ok(),
                 n => CString::try_from_fmt(fmt!("{}.{}", base, n)).ok(),
             })
-            .find(|name| !taken(name))
+            .find(|name| !names.iter().any(|used| used.to_bytes() == name.to_bytes()))
         else {
             return;
         };
-        let dir = root.subdir(&name);
+        let Ok(taken) = CString::try_from(&*name) else {
+            return;
+        };
+        if names.push(taken, GFP_KERNEL).is_err() {
+            return;
+        }
+        let dir = parent.subdir(&name);
         // INVARIANT: the file lives in `chan`'s view.
         let text = StatsText {
             chan: Arc::as_ptr(chan),
         };
-        let Ok(stats) = KBox::pin_init(dir.read_only_file(c"stats", text), GFP_KERNEL) else {
-            return;
-        };
+        let stats = KBox::pin_init(dir.read_only_file(c"stats", text), GFP_KERNEL).ok();
+        // Without its file the directory is kept anyway, name and all, until
+        // the channel goes: removed the same way.
         *chan.view().lock() = Some(View {
             _stats: stats,
             _dir: dir,
@@ -279,10 +291,23 @@ mod view {
     }
 
     /// Removes a channel's directory, waiting for reads of its `stats` in
-    /// progress.
+    /// progress; then its name is free.
     pub(crate) fn remove_channel_dir(chan: &Rchan) {
-        let view = chan.view().lock().take();
-        drop(view);
+        let Some(view) = chan.view().lock().take() else {
+            return;
+        };
+        let View { _stats, _dir, name } = view;
+        drop(_stats);
+        drop(_dir);
+        let mut root = ROOT.lock();
+        if let Some(i) = root
+            .names
+            .iter()
+            .position(|used| used.to_bytes() == name.to_bytes())
+        {
+            // In range: just found.
+            let _ = root.names.remove(i);
+        }
     }
 
     /// The `stats` text of a channel (format in the comment atop this file).

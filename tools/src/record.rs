@@ -12,8 +12,9 @@
 //! last sub-buffer is drained at the stop.
 //!
 //! The default mode maps the buffer (the sub-buffer protocol of `-m mmap`:
-//! in `make bench`'s prefilled drain it costs as few instructions as
-//! read() and is the fastest under TCG timing; splice costs a quarter more),
+//! in `make bench`'s prefilled drain into files it costs as few
+//! instructions as read() and fewer than splice, and never gives a torn
+//! sub-buffer),
 //! and falls back to read() for files that cannot be mapped (the kernel's
 //! own relay files, which have no rrelay ioctls, or rrelay's behind
 //! debugfs's proxy, which does not map), saying so once. A mode asked for
