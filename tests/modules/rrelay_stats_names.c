@@ -84,8 +84,10 @@ static int __init rrelay_stats_names_init(void)
 		if (!chan)
 			continue;
 		done++;
-		/* B alone is open: its view is rrrev, or rrrev.1 if A was
-		 * still registered when B chose (by design). */
+		/*
+		 * B alone is open: its view is rrrev, or rrrev.1 if A's
+		 * directory was still there when B chose its name.
+		 */
 		if (stats_present("rrrev.1"))
 			suffixed++;
 		else if (!stats_present("rrrev"))
