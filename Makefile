@@ -18,7 +18,7 @@ KMAKE += CC=$(CC)$(if $(filter clang,$(CC)),$(LLVM)) LD=$(LD)$(if $(filter ld.ll
 endif
 export RUSTUP_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
 
-.PHONY: all modules extras install clean help bootstrap kernel kernel-debug kernel-intree kernel-patches \
+.PHONY: all modules extras tools install clean help bootstrap kernel kernel-debug kernel-intree kernel-patches \
 	check check-debug check-intree stress demo vm-run bench \
 	clippy fmt fmt-check rust-analyzer host-test lint lint-c rustdoc mutants
 
@@ -32,6 +32,10 @@ extras:
 	$(KMAKE) RRELAY_EXTRAS=y modules
 
 # The kernel's clippy lints, on a copy of the sources (scripts/clippy.sh).
+# The rrelay tool, a static binary (the test guest's /opt/bin/rrelay).
+tools:
+	@scripts/tools.sh
+
 clippy:
 	KDIR=$(KDIR) scripts/clippy.sh
 
@@ -153,6 +157,7 @@ help:
 	@echo 'make check         every test: host, KUnit, in-guest TAP; ends "N passed, N failed"'
 	@echo 'make               build rrelay.ko against KDIR (default: the cached test kernel)'
 	@echo 'make extras        also the samples, the test modules and the benchmark (need CONFIG_RELAY)'
+	@echo 'make tools         the rrelay tool, a static binary; prints where it is'
 	@echo 'make install INSTALL_MOD_PATH=.. DESTDIR=.. PREFIX=/usr/local   the module, and the client'
 	@echo '                   headers, rrelay.mk and Module.symvers into $$DESTDIR$$PREFIX/src/rrelay'
 	@echo 'make check-debug   the whole suite on the KASAN/lockdep kernel, with stress and kmemleak'

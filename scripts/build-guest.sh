@@ -51,8 +51,7 @@ make -s -C "$RRELAY_ROOT/tests/selftests/rrelay" KSFT_DIR="$ksft" OUTPUT="$mo/ks
     COLLECTION=rrelay emit_tests >"$out/kselftest/kselftest-list.txt"
 
 # The reader tool, static (musl) so it runs in the initramfs as is.
-(cd "$RRELAY_ROOT" && cargo build --release --quiet --target x86_64-unknown-linux-musl -p rrelay-tools)
-cp "$CARGO_TARGET_DIR/x86_64-unknown-linux-musl/release/rrelay" "$out/bin/"
+cp "$("$RRELAY_ROOT/scripts/tools.sh")" "$out/bin/"
 
 cp "$RRELAY_ROOT/tests/guest/run.sh" "$out/run.sh"
 cp -r "$RRELAY_ROOT/tests/guest/lib" "$RRELAY_ROOT/tests/guest/t" "$RRELAY_ROOT/tests/guest/inject" \
