@@ -142,30 +142,31 @@ check "--force records into it, replacing the files (600 bytes)" \
     sh -c "$R record buf -o /tmp/o1 --force --drain >/dev/null && test \$(wc -c </tmp/o1/buf2) = 600 && $R cat -d $K -b buf --cpu 2 | cmp - /tmp/o1/buf2"
 
 # --- The sample producer: record CHANNEL -o - into decode -, a late start.
+# produce COUNTS: the loaded sample writes for a second; its counts go to
+# COUNTS.
+produce() {
+    echo start >$S/control
+    sleep 1
+    echo stop >$S/control
+    cat $S/counts >"$1"
+}
 insmod /opt/modules/rust_relay_sample.ko rate=500
-echo start >$S/control
-sleep 1
-echo stop >$S/control
-cat $S/counts >/tmp/s.counts
+produce /tmp/s.counts
 check "record sample -o - | decode - --exact: every record, one merged stream" \
     sh -c "$R record sample -o - --drain 2>/tmp/s.err | $R decode - --expect /tmp/s.counts --exact --limit 0 >/tmp/s.dec"
 check "... the summary on stderr, and no directory named -" \
     sh -c "grep -q '^recorded .* mmap mode' /tmp/s.err && test ! -e /tmp/cli/-"
-echo start >$S/control
-sleep 1
-echo stop >$S/control
+produce /tmp/s1.counts
 $R record sample -o /tmp/s1 --drain >/dev/null
 ( $R decode /tmp/s1; echo $? >/tmp/p2.status ) 2>/tmp/p2.err | head -n 1 >/tmp/p2.out
 check "decode | head -n 1: rrelay exits 0 ($(cat /tmp/p2.status)), silently" \
     sh -c "test \"\$(cat /tmp/p2.status)\" = 0 && test ! -s /tmp/p2.err"
 check "... after head printed the first record" grep -q '^\[ *[0-9]*\.[0-9]*\] cpu ' /tmp/p2.out
 rmmod rust_relay_sample
-# The same through splice: the pipe's pages spliced on into stdout's pipe.
+# The same through splice (a fresh sample, so --exact holds): the pipe's
+# pages spliced on into stdout's pipe.
 insmod /opt/modules/rust_relay_sample.ko rate=500
-echo start >$S/control
-sleep 1
-echo stop >$S/control
-cat $S/counts >/tmp/s3.counts
+produce /tmp/s3.counts
 check "record -m splice -o - | decode - --exact: every record, spliced on into the pipe" \
     sh -c "$R record sample -m splice -o - --drain 2>/tmp/s3.err | $R decode - --expect /tmp/s3.counts --exact --limit 0 >/tmp/s3.dec && grep -q 'splice mode' /tmp/s3.err"
 rmmod rust_relay_sample
