@@ -47,7 +47,7 @@ fi
 # Fuzzing the accounting (cargo fuzz, bounded, fixed seed).
 fuzz_secs=${RRELAY_FUZZ_SECONDS:-20}
 phase "fuzzing the accounting for $fuzz_secs s (cargo fuzz)"
-if (cd "$RRELAY_ROOT/accounting" && cargo +nightly fuzz run accounting -- \
+if (cd "$RRELAY_ROOT/accounting" && cargo +nightly fuzz run --target-dir "$CARGO_TARGET_DIR/fuzz" accounting -- \
         -max_total_time="$fuzz_secs" -seed=1) >"$work/fuzz.log" 2>&1; then
     result pass "fuzz: accounting, $(grep -o 'Done [0-9]* runs' "$work/fuzz.log" | tail -n1 | cut -d' ' -f2) runs without a failure"
 else
