@@ -499,8 +499,8 @@ fn is_lap_end(g: &Geometry, count: usize) -> bool {
 
 /// What the switch that finishes a sub-buffer commits for it: its padding,
 /// plus what the lap unit has beyond a sub-buffer's bytes.
-const fn padding_commit(g: &Geometry, unit: usize, padding: usize) -> usize {
-    padding + (unit - g.subbuf_size())
+fn padding_commit(g: &Geometry, padding: usize) -> usize {
+    padding + (lap_unit(g) - g.subbuf_size())
 }
 
 /// The commit count a slot has at the start of sub-buffer `k`'s lap.
@@ -706,7 +706,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             // reader; a reader that sees the total whole sees the bit
             // clear (the commit's release sequence).
             s.padding(slot).store(padding, Ordering::Release);
-            let add = padding_commit(g, lap_unit(g), padding);
+            let add = padding_commit(g, padding);
             let total = s
                 .commit(slot)
                 .fetch_add(add, Ordering::Release)
@@ -738,7 +738,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     // is complete when its commits and its padding, still pending until the
     // callback returned, add up.
     let pending_padding = match pending {
-        Some((p, padding)) if p == slot => padding_commit(g, lap_unit(g), padding),
+        Some((p, padding)) if p == slot => padding_commit(g, padding),
         _ => 0,
     };
     if s.commit(slot)

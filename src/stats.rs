@@ -218,8 +218,10 @@ mod view {
     /// # Invariants
     ///
     /// `chan` is the channel whose [`View`] holds this: it outlives the
-    /// file, which `remove_channel_dir` (or the channel's drop) removes,
-    /// waiting for reads in progress (the debugfs proxy).
+    /// file, which the channel's teardown removes (`remove_channel_dir`,
+    /// waiting for reads in progress: the debugfs proxy) before the
+    /// channel can go. A channel gets a view only once open succeeded, and
+    /// every open channel is torn down.
     struct StatsText {
         chan: *const Rchan,
     }

@@ -154,7 +154,8 @@ impl RchanBuf {
         self.at(r.pos(self.geometry()))
     }
 
-    /// Commits `len` written bytes reserved in `slot` (a C reservation).
+    /// Commits `len` written bytes reserved in `slot` (a C reservation,
+    /// which names no offset: a commit needs only the slot and length).
     pub(crate) fn commit_bytes(&self, slot: usize, len: usize) {
         ring::commit(
             self.geometry(),
