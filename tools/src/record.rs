@@ -12,14 +12,13 @@
 //! last sub-buffer is drained at the stop.
 //!
 //! The default mode maps the buffer (the sub-buffer protocol of `-m mmap`:
-//! in `make bench`'s prefilled drain into files it costs as few
-//! instructions as read() and fewer than splice, and never gives a torn
-//! sub-buffer),
-//! and falls back to read() for files that cannot be mapped (the kernel's
-//! own relay files, which have no rrelay ioctls, or rrelay's behind
-//! debugfs's proxy, which does not map), saying so once. A mode asked for
-//! explicitly never falls back. A byte limit is exact: no more than that is taken out
-//! of the buffers; what is left stays there.
+//! in `make bench`'s prefilled drain into files it costs what read() costs
+//! in instructions, fewer than splice, copies once less, and never gives a
+//! torn sub-buffer), and falls back to read() for files that cannot be mapped
+//! (the kernel's own relay files, which have no rrelay ioctls, or rrelay's
+//! behind debugfs's proxy, which does not map), saying so once. A mode
+//! asked for explicitly never falls back. A byte limit is exact: no more
+//! than that is taken out of the buffers; what is left stays there.
 
 use crate::files;
 use crate::headers;
@@ -312,11 +311,7 @@ impl Cpu {
         }
         let mut moved = 0;
         if let How::Splice { r, w } = &self.how {
-            let (n, refused) = splice_out(&self.file, &self.path, r, w, &mut self.sink, room)?;
-            moved += n;
-            if let Some(errno) = refused {
-                return Err(errno).with_context(|| ctx(&self.path));
-            }
+            moved += splice_out(&self.file, &self.path, r, w, &mut self.sink, room)?;
         }
         match &mut self.how {
             How::Splice { .. } => {}
@@ -370,8 +365,8 @@ impl Cpu {
 }
 
 /// Splices up to `room` bytes from `file` through the pipe `(r, w)` to
-/// `sink`. Returns the bytes moved and, if the file refused splice
-/// (`EINVAL`, `ENOTTY`), why.
+/// `sink`. Returns the bytes moved; a file that refuses splice (`EINVAL`,
+/// `ENOTTY`) is an error (an explicit `-m splice` never falls back).
 fn splice_out(
     file: &File,
     path: &Path,
@@ -379,25 +374,24 @@ fn splice_out(
     w: &OwnedFd,
     sink: &mut Sink,
     room: u64,
-) -> Result<(u64, Option<Errno>)> {
+) -> Result<u64> {
     let mut total = 0;
     while total < room {
         let want = (room - total).min(1 << 20) as usize;
         #[cfg(test)]
         if REFUSE_SPLICE.with(|r| r.get()) {
-            return Ok((total, Some(Errno::INVAL)));
+            return Err(Errno::INVAL).with_context(|| ctx(path));
         }
         let n = match splice(file, None, w, None, want, SpliceFlags::NONBLOCK) {
             Ok(0) => break,
             Ok(n) => n,
             Err(Errno::AGAIN) => break,
-            Err(e) if e == Errno::INVAL || e == Errno::NOTTY => return Ok((total, Some(e))),
             Err(e) => return Err(e).with_context(|| ctx(path)),
         };
         sink.take_from_pipe(r, n)?;
         total += n as u64;
     }
-    Ok((total, None))
+    Ok(total)
 }
 
 fn is_eio(e: &anyhow::Error) -> bool {
