@@ -3,12 +3,16 @@
 # every tests/guest/t/*.sh, every bin/test_* program and the kselftests of
 # kselftest/ through run_kselftest.sh; the failures in
 # inject/ run only when named, by the runner's self-tests; those in stress/
-# when named or listed in EXTRA_TESTS); each prints TAP
+# when named or listed in EXTRA_TESTS; SKIP_TESTS leaves tests out of the
+# default list); each prints TAP
 # under a "# rrelay-test: NAME" line that check.sh counts.
 cd /opt || exit 1
 tests="$*"
 if [ -z "$tests" ]; then
-    for f in t/*.sh; do tests="$tests $(basename "$f" .sh)"; done
+    for f in t/*.sh; do
+        case " $SKIP_TESTS " in *" $(basename "$f" .sh) "*) continue ;; esac
+        tests="$tests $(basename "$f" .sh)"
+    done
     for f in bin/test_*; do [ -x "$f" ] && tests="$tests $(basename "$f")"; done
     [ -x kselftest/run_kselftest.sh ] && tests="$tests kselftest"
     # EXTRA_TESTS (stress, leaks) run last, after everything else.
