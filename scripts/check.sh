@@ -15,7 +15,7 @@
 # With the debug kernel (make check-debug) the run is what the kernel
 # changes: the build, the guest suite plus the stress test for
 # RRELAY_STRESS_SECONDS (default 30) and a kmemleak scan, and the runner
-# self-tests the debug kernel adds (a WARN on its console, a leak). What
+# self-test the debug kernel adds (a leak kmemleak must find). What
 # does not depend on the kernel (host tests, fuzzing, lints, builds as a
 # user or DKMS does them, the benchmark's smoke test) is make check's.
 set -uo pipefail
