@@ -111,8 +111,9 @@ fmt-check:
 check:
 	scripts/check.sh
 
-# The whole suite on the debug kernel (KASAN, lockdep, debug objects, ...),
-# with a bounded stress run and a kmemleak scan.
+# The guest suite on the debug kernel (KASAN, lockdep, debug objects, ...),
+# with a bounded stress run and a kmemleak scan (what does not depend on
+# the kernel is make check's).
 check-debug:
 	RRELAY_KERNEL=debug scripts/check.sh
 
@@ -160,7 +161,7 @@ help:
 	@echo 'make tools         the rrelay tool, a static binary; prints where it is'
 	@echo 'make install INSTALL_MOD_PATH=.. DESTDIR=.. PREFIX=/usr/local   the module, and the client'
 	@echo '                   headers, rrelay.mk and Module.symvers into $$DESTDIR$$PREFIX/src/rrelay'
-	@echo 'make check-debug   the whole suite on the KASAN/lockdep kernel, with stress and kmemleak'
+	@echo 'make check-debug   the guest suite on the KASAN/lockdep kernel, with stress and kmemleak'
 	@echo 'make check-intree  the patch series on a pristine tree; Debian'"'"'s blktrace on rrelay built in'
 	@echo '                   (the intree kernel) and on relay (the base kernel), counts compared'
 	@echo 'make kernel-patches PATCHES_DIR=target/kernel-patches   rrelay as an in-tree patch series'

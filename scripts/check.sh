@@ -17,7 +17,8 @@
 # RRELAY_STRESS_SECONDS (default 30) and a kmemleak scan, and the runner
 # self-test the debug kernel adds (a leak kmemleak must find). What
 # does not depend on the kernel (host tests, fuzzing, lints, builds as a
-# user or DKMS does them, the benchmark's smoke test) is make check's.
+# user or DKMS does them, the benchmark's smoke test, the tool's command
+# line) is make check's.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$RRELAY_ROOT/scripts/results.sh"
@@ -119,7 +120,7 @@ phase "guest suite on the $kernel kernel"
 # 2 GiB: the big_buffer test maps a 1 GiB buffer.
 vm_opts=(--mem 2048)
 if [[ $kernel == debug ]]; then
-    export GUEST_ENV="STRESS_SECONDS=${RRELAY_STRESS_SECONDS:-30} EXTRA_TESTS='stress leaks' SKIP_TESTS='bench_smoke dkms'"
+    export GUEST_ENV="STRESS_SECONDS=${RRELAY_STRESS_SECONDS:-30} EXTRA_TESTS='stress leaks' SKIP_TESTS='bench_smoke dkms tool_cli'"
 fi
 run_guest_suite "$kernel" "$work/guest" "${RRELAY_GUEST_TESTS:-}" "$work/suite" "${vm_opts[@]}"
 grep -h '^# stress figures' "$work/suite.tap" >&2 || true

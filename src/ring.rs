@@ -76,8 +76,8 @@
 //! on its own CPU only an NMI can find it in progress. A writer that finds
 //! `SWITCHING` with its own CPU as the owner interrupted the owner (an NMI
 //! over the switch): waiting would deadlock, so it drops its record and
-//! counts it. One on another CPU (a global buffer, a migrated task) waits
-//! for the switch to end, then tries again, if it may
+//! counts it. One on another CPU (a global buffer, a migrated task, a
+//! remote flush) waits for the switch to end, then tries again, if it may
 //! ([`Client::may_wait`]): not in NMI, and not inside a switch (a
 //! `subbuf_start` that writes to another channel). An owner's switch then
 //! never waits for a waiter: it runs with interrupts off, so on its CPU
@@ -91,7 +91,11 @@
 //! is never one it interrupted. So `subbuf_start`
 //! runs once per switch attempt and never concurrently for one buffer, on
 //! per-CPU and global buffers alike. A flush that finds a switch in
-//! progress has nothing to do: that switch finishes the sub-buffer.
+//! progress and may not wait (an NMI over it, or a flush from a
+//! `subbuf_start`) returns: that switch finishes the sub-buffer. One that
+//! may waits, then finishes the sub-buffer that switch started, so that
+//! when it returns everything committed before it is in a finished
+//! sub-buffer (what `RRELAY_IOC_FLUSH` promises readers).
 //!
 //! A slot whose previous lap is not completely committed (a writer
 //! interrupted for a whole lap of the ring, in overwrite mode) is not
@@ -627,7 +631,9 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             core::hint::spin_loop();
             continue;
         }
-        if let (Reason::Record(_), Some(me), Some(owner)) = (why, c.cpu(), w.owner()) {
+        if let (Reason::Record(_) | Reason::Flush, Some(me), Some(owner)) =
+            (why, c.cpu(), w.owner())
+        {
             // Another CPU's switch, which never waits for us (we are in no
             // switch and no NMI): let it end. Not a retry of a stopped
             // buffer: that one will refuse us too.

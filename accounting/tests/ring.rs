@@ -689,7 +689,8 @@ fn close_waits_for_a_flush_on_another_cpu() {
 #[test]
 fn a_writer_on_another_cpu_waits_for_a_switch_one_on_its_cpu_drops() {
     // CPU 0 switches, its callback holding the switch; meanwhile a writer
-    // on CPU 1 (a global buffer) and one on CPU 0 (an NMI over the switch).
+    // and a flush on CPU 1 (a global buffer) and a writer on CPU 0 (an NMI
+    // over the switch).
     struct OnCpu<'a> {
         policy: &'a Policy<'a>,
         cpu: u32,
@@ -735,14 +736,26 @@ fn a_writer_on_another_cpu_waits_for_a_switch_one_on_its_cpu_drops() {
         let (nested, dropped) = (OnCpu { cpu: 0, ..on(0) }, &p.counts.dropped);
         assert!(!b.write(&nested, &record(3, 4)));
         assert_eq!(dropped.load(Ordering::SeqCst), 1);
-        // Another CPU: waits for the switch, then writes.
+        // Another CPU: waits for the switch, then writes; a flush there
+        // waits too, then finishes the sub-buffer the switch started.
         let other = s.spawn(|| b.write(&cpu1, &record(4, 4)));
+        let flusher = s.spawn(|| {
+            ring::switch(&b.g, &b, &on(1), Reason::Flush);
+            // When the flush returns, the switch it waited for and its own
+            // have finished two sub-buffers, the first complete.
+            let produced = ring::Position::from_raw(b.pos.load(Ordering::SeqCst)).produced();
+            (produced, ring::complete(&b.g, &b, 0))
+        });
         std::thread::sleep(std::time::Duration::from_millis(20));
-        let waited = !other.is_finished();
+        let (waited, flush_waited) = (!other.is_finished(), !flusher.is_finished());
         hold.store(false, Ordering::SeqCst);
         assert!(owner.join().unwrap());
         assert!(other.join().unwrap(), "the other CPU's record was dropped");
         assert!(waited, "the other CPU did not wait for the switch");
+        assert!(flush_waited, "the flush did not wait for the switch");
+        let (produced, first_complete) = flusher.join().unwrap();
+        assert!(produced >= 2, "the flush returned with {produced} finished");
+        assert!(first_complete, "the flush returned before the switch ended");
     });
     assert_eq!(p.counts.dropped.load(Ordering::SeqCst), 1);
     let mut r = Reader::default();
