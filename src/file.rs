@@ -562,8 +562,10 @@ impl RchanBuf {
                 }
                 let produced = self.complete_through(consumed, snap.produced);
                 // The current sub-buffer's committed bytes, once the ones
-                // before it are complete.
-                let offset = if produced == snap.produced {
+                // before it are complete; none for a reader of finished
+                // sub-buffers only (always so with sub-buffer headers,
+                // which frame whole sub-buffers).
+                let offset = if produced == snap.produced && !self.finished_only.load(Relaxed) {
                     snap.committed
                 } else {
                     0

@@ -36,12 +36,14 @@
  * rrelay_compat.h) commits before it writes, as relay does:
  * RRELAY_IOC_SET_FLAGS with RRELAY_FLAG_FINISHED_ONLY makes read() and
  * splice() of the buffer return finished sub-buffers only, never the one
- * being written. Clear it (flags 0) to drain the last, partly filled
- * sub-buffer once the producer is done.
+ * being written, and RRELAY_IOC_GET_POSITIONS report none of its bytes.
+ * Clear it (flags 0) to drain the last, partly filled sub-buffer once the
+ * producer is done.
  *
  * RRELAY_IOC_FLUSH finishes the buffer's current sub-buffer now, as
  * rrelay_flush() does for the client (the client's subbuf_start callback
- * runs); readers then get everything committed so far.
+ * runs; a switch in progress on another CPU is waited for first); readers
+ * then get everything committed so far.
  */
 #ifndef _UAPI_LINUX_RRELAY_H
 #define _UAPI_LINUX_RRELAY_H
@@ -67,7 +69,9 @@ struct rrelay_geometry {
  *	reserved in them committed), counting from @consumed
  * @consumed: sub-buffers released
  * @offset: committed bytes of the current sub-buffer (0 while a record in it
- *	is being written, or while an earlier sub-buffer is incomplete)
+ *	is being written, while an earlier sub-buffer is incomplete, or with
+ *	RRELAY_FLAG_FINISHED_ONLY set, as it always is on a channel with
+ *	sub-buffer headers)
  * @flags: RRELAY_POS_* bits
  */
 struct rrelay_positions {

@@ -569,11 +569,15 @@ TEST_F(reader, ioctl_bad_inputs)
 	      "GET_POSITIONS to a bad pointer: EFAULT");
 }
 
-/* RRELAY_FLAG_FINISHED_ONLY: the sub-buffer being written stays unread. */
+/*
+ * RRELAY_FLAG_FINISHED_ONLY: the sub-buffer being written stays unread, by
+ * read() and by the mapping's GET_POSITIONS.
+ */
 TEST_F(reader, finished_only)
 {
 	unsigned char b[MAX];
 	__u64 flags = RRELAY_FLAG_FINISHED_ONLY, none = 0, bad = 2;
+	struct rrelay_positions pos = { 0 };
 	int fd = self->fd;
 
 	while (read(fd, b, sizeof(b)) > 0)
@@ -582,10 +586,17 @@ TEST_F(reader, finished_only)
 	ctl(_metadata, "write 100 3");
 	CHECK(read(fd, b, sizeof(b)) == 0,
 	      "finished-only: a partly filled sub-buffer reads as empty");
+	CHECK(ioctl(fd, RRELAY_IOC_GET_POSITIONS, &pos) == 0 && pos.offset == 0,
+	      "finished-only: GET_POSITIONS shows none of it (offset %llu)",
+	      (unsigned long long)pos.offset);
 	ctl(_metadata, "write 300 1");
 	CHECK(read(fd, b, sizeof(b)) == 300,
 	      "finished-only: the finished sub-buffer reads (300 bytes)");
-	CHECK(ioctl(fd, RRELAY_IOC_SET_FLAGS, &none) == 0 && read(fd, b, sizeof(b)) == 300,
+	CHECK(ioctl(fd, RRELAY_IOC_SET_FLAGS, &none) == 0 &&
+	      ioctl(fd, RRELAY_IOC_GET_POSITIONS, &pos) == 0 && pos.offset == 300,
+	      "flags 0: GET_POSITIONS shows the current sub-buffer's 300 bytes (%llu)",
+	      (unsigned long long)pos.offset);
+	CHECK(read(fd, b, sizeof(b)) == 300,
 	      "flags 0: the rest of the current sub-buffer reads too");
 	errno = 0;
 	CHECK(ioctl(fd, RRELAY_IOC_SET_FLAGS, &bad) < 0 && errno == EINVAL,
