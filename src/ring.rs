@@ -93,9 +93,12 @@
 //! per-CPU and global buffers alike. A flush that finds a switch in
 //! progress and may not wait (an NMI over it, or a flush from a
 //! `subbuf_start`) returns: that switch finishes the sub-buffer. One that
-//! may waits, then finishes the sub-buffer that switch started, so that
-//! when it returns everything committed before it is in a finished
-//! sub-buffer (what `RRELAY_IOC_FLUSH` promises readers).
+//! may waits for that one switch to end (a change of the word it saw, so
+//! the wait is bounded by one switch), then returns: nobody reserved
+//! meanwhile, so everything committed before the flush is in the
+//! sub-buffer that switch finished (what `RRELAY_IOC_FLUSH` promises
+//! readers). It does not finish the sub-buffer that switch started: that
+//! would cost an empty sub-buffer (a full ring, or an overwritten one).
 //!
 //! A slot whose previous lap is not completely committed (a writer
 //! interrupted for a whole lap of the ring, in overwrite mode) is not
@@ -622,9 +625,17 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         }
         Switched::Refused
     };
+    // The switch word a flush waits on: once it changes, that switch has
+    // finished the sub-buffer current when the flush began.
+    let mut awaited = None;
     let w = loop {
         c.step(Step::SwitchLoad);
         let w = WriteState(s.ws().load(Ordering::Acquire));
+        if awaited.is_some_and(|a| a != w.raw()) {
+            // Acquire above: pairs with that switch's release of `ws`, so
+            // what it finished is visible to whoever the flush returns to.
+            return Switched::Refused;
+        }
         if w.switching() && why == Reason::Close {
             // Close runs in process context after the writers stopped: the
             // owner is a flush on another CPU, which never waits. Let it end.
@@ -638,6 +649,9 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             // switch and no NMI): let it end. Not a retry of a stopped
             // buffer: that one will refuse us too.
             if owner != me && !w.is_stopped() && c.may_wait() {
+                if why == Reason::Flush {
+                    awaited = Some(w.raw());
+                }
                 c.step(Step::SwitchWait);
                 core::hint::spin_loop();
                 continue;

@@ -42,8 +42,9 @@
  *
  * RRELAY_IOC_FLUSH finishes the buffer's current sub-buffer now, as
  * rrelay_flush() does for the client (the client's subbuf_start callback
- * runs; a switch in progress on another CPU is waited for first); readers
- * then get everything committed so far.
+ * runs; if another CPU is switching sub-buffers, the flush waits for that
+ * switch, which finishes it, instead); readers then get everything
+ * committed so far.
  */
 #ifndef _UAPI_LINUX_RRELAY_H
 #define _UAPI_LINUX_RRELAY_H
