@@ -77,7 +77,8 @@
 //! `SWITCHING` with its own CPU as the owner interrupted the owner (an NMI
 //! over the switch): waiting would deadlock, so it drops its record and
 //! counts it. One on another CPU (a global buffer, a migrated task, a
-//! remote flush) waits for the switch to end, then tries again, if it may
+//! remote flush) waits for the switch to end, then tries again (a flush
+//! returns instead, below), if it may
 //! ([`Client::may_wait`]): not in NMI, and not inside a switch (a
 //! `subbuf_start` that writes to another channel). An owner's switch then
 //! never waits for a waiter: it runs with interrupts off, so on its CPU
