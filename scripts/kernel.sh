@@ -168,15 +168,20 @@ fi
 
 # Every option the fragments ask for must have stuck; kconfig drops silently.
 bad=0
+# A later fragment overrides an earlier one (as merge_config.sh does): the
+# last value asked for each option is the one checked.
+declare -A want=()
 while IFS= read -r line; do
-    [[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] || continue
-    opt=${BASH_REMATCH[1]} val=${BASH_REMATCH[2]}
+    [[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] && want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+done < <(cat "${frags[@]}")
+for opt in "${!want[@]}"; do
+    val=${want[$opt]}
     if [[ $val == n ]]; then
         grep -q "^$opt=" "$B/.config" && { log "config: $opt is set, wanted off"; bad=1; }
     else
         grep -qx "$opt=$val" "$B/.config" || { log "config: $opt=$val did not stick ($(grep "^$opt=\|$opt is not set" "$B/.config" || echo absent))"; bad=1; }
     fi
-done < <(cat "${frags[@]}")
+done
 ((bad == 0)) || die "kernel configuration incomplete (see above; Rust needs rustc, bindgen and rust-src)"
 
 in_src make O="$B" "${KMAKE_FLAGS[@]}" -j"$(nproc)" >>"$B.log" 2>&1 || die "kernel build failed; see $B.log"
