@@ -51,8 +51,5 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     log "cargo install cargo-fuzz"
     cargo +nightly install cargo-fuzz --locked --quiet
 fi
-# cargo mutants: mutation testing of the accounting (scripts/mutants.sh).
-if [[ "$(cargo mutants --version 2>/dev/null)" != "cargo-mutants 27.1.0" ]]; then
-    log "cargo install cargo-mutants 27.1.0"
-    cargo install --locked cargo-mutants@27.1.0 --quiet
-fi
+# cargo-mutants is installed by scripts/mutants.sh when `make mutants` first
+# needs it: no check or CI run does, and it takes minutes to compile.

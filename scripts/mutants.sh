@@ -14,7 +14,12 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-command -v cargo-mutants >/dev/null || die "cargo-mutants not found: run scripts/bootstrap.sh"
+# Installed here, on first use, rather than by bootstrap.sh: only this
+# script needs it.
+if [[ "$(cargo mutants --version 2>/dev/null)" != "cargo-mutants 27.1.0" ]]; then
+    log "cargo install cargo-mutants 27.1.0"
+    cargo install --locked cargo-mutants@27.1.0 --quiet
+fi
 jobs=${RRELAY_MUTANTS_JOBS:-2}
 limit=${RRELAY_MUTANTS_LIMIT:-900}
 equivalent=$RRELAY_ROOT/accounting/mutants-equivalent.txt
