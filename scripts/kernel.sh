@@ -172,7 +172,9 @@ bad=0
 # last value asked for each option is the one checked.
 declare -A want=()
 while IFS= read -r line; do
-    [[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] && want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+    if [[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]]; then
+        want[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+    fi
 done < <(cat "${frags[@]}")
 for opt in "${!want[@]}"; do
     val=${want[$opt]}
