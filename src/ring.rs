@@ -100,6 +100,9 @@
 //! sub-buffer that switch finished (what `RRELAY_IOC_FLUSH` promises
 //! readers). It does not finish the sub-buffer that switch started: that
 //! would cost an empty sub-buffer (a full ring, or an overwritten one).
+//! An explicit switch (`relay_switch_subbuf(buf, len)`, [`Reason::Explicit`])
+//! finishes the current sub-buffer even if `len` bytes still fit, and
+//! meets another switch as a flush does, then says whether they fit.
 //!
 //! A slot whose previous lap is not completely committed (a writer
 //! interrupted for a whole lap of the ring, in overwrite mode) is not
@@ -453,6 +456,11 @@ impl Reservation {
 pub enum Reason {
     /// A record of this many bytes does not fit.
     Record(usize),
+    /// `relay_switch_subbuf(buf, len)` with `len > 0`: finish the current
+    /// sub-buffer whether or not a record of `len` bytes still fits, as
+    /// relay does; like a flush, one that meets another CPU's switch lets
+    /// that one finish it. No record goes in, so nothing is dropped.
+    Explicit(usize),
     /// A flush (`relay_flush`, `relay_switch_subbuf(buf, 0)`).
     Flush,
     /// Close: finish the current sub-buffer, start none.
@@ -611,20 +619,29 @@ fn commit_bytes<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize
 /// flush).
 pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) -> Switched {
     let len = match why {
-        Reason::Record(len) if len > g.subbuf_size() => {
+        Reason::Record(len) | Reason::Explicit(len) if len > g.subbuf_size() => {
             c.count(Event::TooBig);
             return Switched::Refused;
         }
-        Reason::Record(len) => len,
+        Reason::Record(len) | Reason::Explicit(len) => len,
         Reason::Flush | Reason::Close => 0,
     };
     // A record of at least one byte that does not go in is dropped; a
-    // flush is no record.
+    // flush or an explicit switch is no record.
     let drop = |c: &C| {
-        if len > 0 {
+        if len > 0 && matches!(why, Reason::Record(_)) {
             c.count(Event::Dropped);
         }
         Switched::Refused
+    };
+    // Whether a switch that returns without switching leaves room for the
+    // record an explicit switch asked for.
+    let fits = |w: WriteState| {
+        if matches!(why, Reason::Explicit(_)) && w.fits(len) {
+            Switched::Ready
+        } else {
+            Switched::Refused
+        }
     };
     // The switch word a flush waits on: once it changes, that switch has
     // finished the sub-buffer current when the flush began.
@@ -635,7 +652,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         if awaited.is_some_and(|a| a != w.raw()) {
             // Acquire above: pairs with that switch's release of `ws`, so
             // what it finished is visible to whoever the flush returns to.
-            return Switched::Refused;
+            return fits(w);
         }
         if w.switching() && why == Reason::Close {
             // Close runs in process context after the writers stopped: the
@@ -643,14 +660,14 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             core::hint::spin_loop();
             continue;
         }
-        if let (Reason::Record(_) | Reason::Flush, Some(me), Some(owner)) =
+        if let (Reason::Record(_) | Reason::Explicit(_) | Reason::Flush, Some(me), Some(owner)) =
             (why, c.cpu(), w.owner())
         {
             // Another CPU's switch, which never waits for us (we are in no
             // switch and no NMI): let it end. Not a retry of a stopped
             // buffer: that one will refuse us too.
             if owner != me && !w.is_stopped() && c.may_wait() {
-                if why == Reason::Flush {
+                if matches!(why, Reason::Flush | Reason::Explicit(_)) {
                     awaited = Some(w.raw());
                 }
                 c.step(Step::SwitchWait);

@@ -186,15 +186,16 @@ impl RchanBuf {
         true
     }
 
-    /// Finishes the current sub-buffer (`relay_switch_subbuf`): for a
-    /// record of `length` bytes, or a flush (`length == 0`). Any context,
+    /// Finishes the current sub-buffer and starts the next
+    /// (`relay_switch_subbuf`), whether or not a record of `length` bytes
+    /// still fits, as relay does; `length == 0` is a flush. Any context,
     /// any CPU: this is also the remote flush, with no IPI. Returns
     /// whether a record of `length` bytes now fits.
     pub(crate) fn switch_subbuf(&self, length: usize) -> bool {
         let why = if length == 0 {
             Reason::Flush
         } else {
-            Reason::Record(length)
+            Reason::Explicit(length)
         };
         ring::Client::switching(self, || ring::switch(self.geometry(), self, self, why))
             == Switched::Ready

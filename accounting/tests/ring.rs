@@ -915,6 +915,56 @@ impl Client for Plain<'_> {
 }
 
 #[test]
+fn an_explicit_switch_finishes_a_subbuffer_the_record_still_fits() {
+    // relay_switch_subbuf(buf, len) always switches; a writer's switch
+    // (Record) that finds room after all does not.
+    let b = Buf::new(16, 4);
+    let p = Policy::new(&b, true, 0);
+    let c = Plain(&p);
+    ring::start(&b.g, &b, &c);
+    assert!(b.write(&c, &record(1, 4)));
+    let produced = |b: &Buf| ring::snapshot(&b.g, b).produced;
+    assert_eq!(
+        ring::switch(&b.g, &b, &c, Reason::Record(4)),
+        Switched::Ready
+    );
+    assert_eq!(produced(&b), 0, "a record that fits switches nothing");
+    assert_eq!(
+        ring::switch(&b.g, &b, &c, Reason::Explicit(4)),
+        Switched::Ready
+    );
+    assert_eq!(
+        produced(&b),
+        1,
+        "an explicit switch finishes the sub-buffer"
+    );
+    assert_eq!(p.counts.written.load(Ordering::Relaxed), 4);
+    // Too big: counted as relay counts it, and nothing is dropped (no
+    // record was written).
+    assert_eq!(
+        ring::switch(&b.g, &b, &c, Reason::Explicit(17)),
+        Switched::Refused
+    );
+    assert_eq!(p.counts.too_big.load(Ordering::Relaxed), 1);
+    // Refused by a no-overwrite client on a full ring: no drop either.
+    let b = Buf::new(16, 2);
+    let p = Policy::new(&b, false, 0);
+    let c = Plain(&p);
+    ring::start(&b.g, &b, &c);
+    assert!(b.write(&c, &record(2, 4)));
+    assert_eq!(
+        ring::switch(&b.g, &b, &c, Reason::Explicit(4)),
+        Switched::Ready
+    );
+    assert_eq!(
+        ring::switch(&b.g, &b, &c, Reason::Explicit(4)),
+        Switched::Refused
+    );
+    assert_eq!(p.counts.full.load(Ordering::Relaxed), 1);
+    assert_eq!(p.counts.dropped.load(Ordering::Relaxed), 0);
+}
+
+#[test]
 fn review_close_over_an_empty_started_subbuffer_strands_the_reader() {
     // Overwrite, 2 x 8, header of 2. Sub-buffer 0 and 1 hold one record
     // each; a flush starts sub-buffer 2 in slot 0 (header over sub-buffer

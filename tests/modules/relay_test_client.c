@@ -12,6 +12,7 @@
  * debugfs: <modname>/buf<cpu> (the channel's files), <modname>/ctl (write
  * commands: "open", "close", "write LEN N", "__write LEN N", "reserve LEN N",
  * "flush", "reset", "consumed CPU N", "seq N" (next record number),
+ * "switch CPU LEN" (relay_switch_subbuf() of that CPU's buffer),
  * "hrtimer LEN N" (N records of LEN bytes, one per millisecond, written
  * from an hrtimer: hardirq context)), <modname>/info (read: counters).
  *
@@ -353,6 +354,14 @@ static ssize_t ctl_write(struct file *file, const char __user *ubuf, size_t coun
 	} else if (!strncmp(cmd, "atomic", 6)) {
 		ret = do_atomic();
 #endif
+	} else if (sscanf(cmd, "switch %u %zu", &cpu, &len) == 2 && cpu < nr_cpu_ids &&
+		   *per_cpu_ptr(chan->buf, cpu)) {
+		unsigned long flags;
+
+		/* relay's switch wants its CPU's writers kept out. */
+		local_irq_save(flags);
+		relay_switch_subbuf(*per_cpu_ptr(chan->buf, cpu), len);
+		local_irq_restore(flags);
 	} else if (sscanf(cmd, "consumed %u %u", &cpu, &n) == 2) {
 		relay_subbufs_consumed(chan, cpu, n);
 	} else if (sscanf(cmd, "%15s %zu %u", how, &len, &n) == 3 &&

@@ -33,6 +33,20 @@ static const char *const script[] = {
 	"R 100000",
 };
 
+/*
+ * relay_switch_subbuf(buf, len) finishes the current sub-buffer whether or
+ * not a record of len bytes still fits: each switch below takes a
+ * sub-buffer, so without a reader the ring fills (full counts) and, in
+ * overwrite mode, laps; the reads see where every record went.
+ */
+static const char *const switch_script[] = {
+	"write 10 3", "switch 0 10", "R 100000", "write 30 1", "switch 0 10",
+	"switch 0 10", "R 100000", "write 20 2", "switch 0 10", "write 7 1",
+	"switch 0 10", "write 8 1", "switch 0 10", "write 9 1", "switch 0 10",
+	"write 11 1", "switch 0 10", "write 12 1", "switch 0 10", "write 13 1",
+	"R 100000", "write 20 2", "switch 0 300", "write 7 1", "flush", "R 100000",
+};
+
 static unsigned char got[2][MAXBUF];
 
 FIXTURE(oracle) {
@@ -95,14 +109,15 @@ FIXTURE_TEARDOWN(oracle)
  * Runs the script on both clients: returns the bytes read back (relay's),
  * and whether the streams were identical (the first difference is logged).
  */
-static size_t run_script(struct __test_metadata *_metadata, int fd[2], int *same)
+static size_t run(struct __test_metadata *_metadata, int fd[2], int *same,
+		  const char *const *script, int steps)
 {
 	size_t total = 0;
 	char path[128];
 	int i, k;
 
 	*same = 1;
-	for (i = 0; i < (int)ARRAY_SIZE(script); i++) {
+	for (i = 0; i < steps; i++) {
 		size_t n[2];
 
 		if (script[i][0] == 'R') {
@@ -126,6 +141,11 @@ static size_t run_script(struct __test_metadata *_metadata, int fd[2], int *same
 		}
 	}
 	return total;
+}
+
+static size_t run_script(struct __test_metadata *_metadata, int fd[2], int *same)
+{
+	return run(_metadata, fd, same, script, ARRAY_SIZE(script));
 }
 
 /* The read() streams are identical, and as long as the script gives. */
@@ -156,6 +176,30 @@ TEST_F(oracle, full_and_big_counts)
 		}
 		EXPECT_EQ(v[1], v[0]) TH_LOG("%s: rrelay %lld, relay %lld", keys[i], v[0], v[1]);
 		EXPECT_EQ(want[i], v[0]) TH_LOG("%s", keys[i]);
+	}
+}
+
+/*
+ * Explicit switches: identical streams, not empty, and the same full and
+ * big counts.
+ */
+TEST_F(oracle, explicit_switches)
+{
+	static const char *const keys[] = { "full", "big" };
+	char path[128];
+	int same, i, k;
+	size_t total = run(_metadata, self->fd, &same, switch_script, ARRAY_SIZE(switch_script));
+
+	EXPECT_TRUE(same);
+	EXPECT_LT(0, total);
+	for (i = 0; i < 2; i++) {
+		long long v[2];
+
+		for (k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), DBG "/%s/info", clients[k]);
+			v[k] = keyval(path, keys[i]);
+		}
+		EXPECT_EQ(v[1], v[0]) TH_LOG("%s: rrelay %lld, relay %lld", keys[i], v[0], v[1]);
 	}
 }
 
