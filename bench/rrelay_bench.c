@@ -8,9 +8,12 @@
  * in overwrite mode so batches never stall), and a bare memcpy into a
  * vmalloc'ed (vmapped) buffer of the same size: the floor. Implementations
  * are interleaved (the order rotates every round), on one CPU and then on
- * all CPUs at once. Then the set-up cost: open and close of 4 CPUs x
- * setup_mib MiB. Results: <debugfs>/rrelay_bench/results, one sample a line:
+ * all CPUs at once. Then the sub-buffer switch: 4 KiB records into 4 KiB
+ * sub-buffers, a switch per record. Then the set-up cost: open and close of
+ * 4 CPUs x setup_mib MiB. Results: <debugfs>/rrelay_bench/results, one
+ * sample a line:
  *   write <cpus> <impl> <size> <round> <cpu> <picoseconds per record>
+ *   switch <rrelay_write|relay_write> <round> <picoseconds per record>
  *   setup <impl> <open|close> <round> <nanoseconds>
  *
  * The reader benchmark's producer: write "produce <rrelay|relay> SECONDS
@@ -300,6 +303,39 @@ static void write_bench_all_cpus(void)
 			kthread_stop(tasks[cpu]);
 }
 
+/*
+ * The sub-buffer switch: rrelay_write() and relay_write() of 4 KiB records
+ * into channels of 8 x 4 KiB sub-buffers (overwrite mode), so every record
+ * switches; this CPU only.
+ */
+static void switch_bench(void)
+{
+	const size_t n = 1024, size = PAGE_SIZE;
+	struct rrelay_chan *r = rrelay_open("sr", dir, size, N_SUBBUFS, &r_overwrite_cb, NULL);
+	struct rchan *k = relay_open("sk", dir, size, N_SUBBUFS, &k_overwrite_cb, NULL);
+	uint round;
+
+	for (round = 0; r && k && round < rounds; round++) {
+		u64 t0, t1, t2;
+		size_t i;
+
+		preempt_disable();
+		t0 = ktime_get_ns();
+		for (i = 0; i < n; i++)
+			rrelay_write(r, src, size);
+		t1 = ktime_get_ns();
+		for (i = 0; i < n; i++)
+			relay_write(k, src, size);
+		t2 = ktime_get_ns();
+		preempt_enable();
+		emit("switch rrelay_write %u %llu\nswitch relay_write %u %llu\n",
+		     round, div64_u64((t1 - t0) * 1000, n), round, div64_u64((t2 - t1) * 1000, n));
+	}
+	rrelay_close(r);
+	if (k)
+		relay_close(k);
+}
+
 static void setup_bench(void)
 {
 	size_t subbuf = 1 << 20, n = setup_mib;
@@ -576,6 +612,7 @@ static int __init rrelay_bench_init(void)
 	schedule_all(NULL, cpu);
 	set_cpus_allowed_ptr(current, cpu_possible_mask);
 	write_bench_all_cpus();
+	switch_bench();
 	setup_bench();
 	debugfs_create_file("results", 0444, dir, NULL, &results_fops);
 	debugfs_create_file("ctl", 0200, dir, NULL, &ctl_fops);

@@ -8,6 +8,7 @@ where a guest nanosecond is one instruction executed: deterministic.
 Lines (from bench/rrelay_bench.c and tests/guest/bench/bench.sh):
   info kernel|accel|cpus ...
   write <cpus> <impl> <size> <round> <cpu> <picoseconds per record>
+  switch <rrelay_write|relay_write> <round> <picoseconds per record>   (4 KiB records, 4 KiB sub-buffers)
   setup <impl> <open|close> <round> <nanoseconds>
   drain <impl> <mode> <rate> <bytes received> <seconds> <bytes written>
   lossless <percent> drain ...
@@ -38,7 +39,7 @@ NOTE = ("Measured under QEMU TCG (software emulation): absolute times mean "
 
 def parse(lines):
     meta, write, setup, drain, lossless = {}, defaultdict(list), defaultdict(list), [], []
-    prefill = []
+    prefill, switch = [], defaultdict(list)
     for line in lines:
         w = line.split()
         if not w:
@@ -50,6 +51,8 @@ def parse(lines):
                 meta[w[1]] = " ".join(w[2:])
         elif w[0] == "write" and len(w) == 7:
             write[(int(w[1]), w[2], int(w[3]))].append(int(w[6]) / 1000.0)
+        elif w[0] == "switch" and len(w) == 4:
+            switch[w[1]].append(int(w[3]) / 1000.0)
         elif w[0] == "setup" and len(w) == 5:
             setup[(w[1], w[2])].append(int(w[4]) / 1e6)
         elif w[0] == "drain" and len(w) == 7:
@@ -63,7 +66,25 @@ def parse(lines):
             prefill.append({"impl": w[1], "mode": w[2], "received": received, "seconds": seconds,
                             "mb_s": received / 1e6 / seconds if seconds else 0.0})
     meta["prefill"] = prefill
+    meta["switch"] = {k: statistics.median(v) for k, v in switch.items()}
     return meta, write, setup, drain, lossless
+
+
+def switch_table(meta, imeta):
+    """rrelay_write against relay_write when every record switches sub-buffers."""
+    rows = [(name, m.get("switch", {})) for name, m in (("instructions (icount)", imeta or {}),
+                                                        ("ns (TCG)", meta))]
+    rows = [(name, sw) for name, sw in rows if "rrelay_write" in sw and "relay_write" in sw]
+    if not rows:
+        return []
+    md = ["## Sub-buffer switch: 4 KiB records into 4 KiB sub-buffers (one CPU)", "",
+          "Every record finishes a sub-buffer and starts the next, so this is the cost of the "
+          "switch (with its `subbuf_start` callback) plus a 4 KiB copy.", "",
+          "| per record | rrelay_write | relay_write | ratio |", "|---|---:|---:|---:|"]
+    for name, sw in rows:
+        r, k = sw["rrelay_write"], sw["relay_write"]
+        md.append(f"| {name} | {r:.1f} | {k:.1f} | {r / k:.2f} |")
+    return md + [""]
 
 
 def drain_row(w):
@@ -157,6 +178,7 @@ def markdown(meta, rows, rat, setup, drain, lossless, icount=None):
         md += write_tables(icount[0], icount[1], "Instructions")
     md += ["## Write path, TCG timing: ns per record", ""]
     md += write_tables(rows, rat, "ns")
+    md += switch_table(meta, icount[2] if icount else None)
     md += prefill_table(meta, icount[2] if icount else None)
     if setup:
         md += ["## Set-up cost: open and close, ms (median)", "", "| | rrelay | relay | ratio |", "|---|---:|---:|---:|"]
@@ -242,14 +264,14 @@ def report(lines, outdir, icount_lines=None):
     rat = ratios(rows)
     data = {"meta": {**meta, "note": NOTE}, "write": rows, "ratios": rat,
             "setup_ms": {f"{k[0]} {k[1]}": round(statistics.median(v), 3) for k, v in setup.items()},
-            "drain": drain, "lossless": lossless}
+            "drain": drain, "lossless": lossless, "switch": meta.get("switch", {})}
     icount = None
     if icount_lines is not None:
         imeta, iwrite = parse(icount_lines)[:2]
         irows = summarize(iwrite)
         icount = (irows, ratios(irows), imeta)
         data["icount"] = {"note": ICOUNT_NOTE, "write": irows, "ratios": icount[1],
-                          "prefill": imeta.get("prefill", [])}
+                          "prefill": imeta.get("prefill", []), "switch": imeta.get("switch", {})}
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     (outdir / "results.md").write_text(markdown(meta, rows, rat, setup, drain, lossless, icount) + "\n")
@@ -268,9 +290,12 @@ def self_test():
     lines += ["setup rrelay open 0 2000000", "setup relay open 0 1000000",
               "drain rrelay splice 0 2000000 2.0 3000000", "drain relay read 0 1000000 2.0 3000000",
               "lossless 80 drain rrelay splice 1000 500000 1.0 500000",
-              "prefill relay read 16777216 0.5", "prefill rrelay splice 16777216 0.25"]
+              "prefill relay read 16777216 0.5", "prefill rrelay splice 16777216 0.25",
+              "switch rrelay_write 0 2000000", "switch relay_write 0 1600000",
+              "switch rrelay_write 1 2100000", "switch relay_write 1 1600000"]
     with tempfile.TemporaryDirectory() as d:
-        data = report(lines, Path(d), [x for x in lines if x.startswith(("write 1 ", "prefill"))])
+        data = report(lines, Path(d), [x for x in lines if x.startswith(("write 1 ", "prefill", "switch"))])
+        assert data["icount"]["switch"] == {"rrelay_write": 2050.0, "relay_write": 1600.0}, data
         r = {(x["cpus"], x["rrelay"], x["vs"], x["size"]): x["ratio"] for x in data["ratios"]}
         assert r[(1, "rrelay_write", "relay_write", 16)] == 0.25, r
         assert r[(2, "rrelay_reserve", "relay_reserve", 1024)] == 0.5, r
@@ -280,6 +305,7 @@ def self_test():
         assert "| 16 |" in md and "0.25" in md and "TCG" in md
         assert "instructions per record" in md and data["icount"]["ratios"], md
         assert "| rrelay | splice | 67.1 | 2.00 | 15259 | 0.50 |" in md, md
+        assert "| instructions (icount) | 2050.0 | 1600.0 | 1.28 |" in md, md
         r = {(x["rrelay"], x["vs"], x["size"]): x["ratio"] for x in data["icount"]["ratios"]}
         assert r[("rrelay_write", "ftrace_write", 16)] == round(1 / 7, 3), r
         assert (Path(d) / "plot.svg").read_text().count("<polyline") == 2 * len(IMPLS)

@@ -362,6 +362,7 @@ impl RchanBuf {
     }
 
     /// The meta page.
+    #[inline]
     pub(crate) fn meta(&self) -> &Meta {
         let at = self.at(self.geometry().alloc_size(PAGE_SIZE));
         // SAFETY: The page after the data is the meta page (type

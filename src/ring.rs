@@ -164,9 +164,11 @@
 //!   (acquire) until the owner's release store ends the switch, then
 //!   starts over.
 //!
-//! Wakeups go through the client ([`Client::finished`]) after `pos`
-//! moves; a commit that completes a sub-buffer asks for one too
-//! ([`Client::completed`]).
+//! Readers are woken through the client when a finished sub-buffer
+//! completes ([`Client::completed`]): by the commit of its last record, or
+//! by the switch's commit of its padding. Every finished sub-buffer
+//! completes exactly once, and readers take only complete ones, so no
+//! other wakeup is needed.
 
 use super::ring_atomics::{fence, AtomicU64, AtomicUsize, Ordering};
 use super::subbuf::{Event, Geometry, WriterSnapshot};
@@ -208,56 +210,67 @@ pub struct WriteState(u64);
 
 impl WriteState {
     /// A word for `slot` at `off` (at most `subbuf_size`).
+    #[inline(always)]
     pub const fn open(g: &Geometry, slot: usize, off: usize) -> Self {
         Self(((slot as u64) << SLOT_SHIFT) | (g.subbuf_size() - off + 1) as u64)
     }
 
     /// A word for a stopped writer whose next sub-buffer is in `slot`.
+    #[inline]
     pub const fn stopped(slot: usize) -> Self {
         Self(((slot as u64) << SLOT_SHIFT) | STOPPED)
     }
 
     /// A closed buffer: no sub-buffer is current.
+    #[inline]
     pub const fn closed(slot: usize) -> Self {
         Self(((slot as u64) << SLOT_SHIFT) | CLOSED)
     }
 
     /// The raw word.
+    #[inline]
     pub const fn raw(self) -> u64 {
         self.0
     }
 
     /// From a raw word.
+    #[inline]
     pub const fn from_raw(raw: u64) -> Self {
         Self(raw)
     }
 
     /// Bytes reserved in the current sub-buffer of an open word.
+    #[inline]
     pub const fn off(self, g: &Geometry) -> usize {
         g.subbuf_size() + 1 - (self.0 & ROOM_MASK) as usize
     }
 
     /// The slot of the current (or, when stopped, the next) sub-buffer.
+    #[inline]
     pub const fn slot(self) -> usize {
         (self.0 >> SLOT_SHIFT) as usize
     }
 
     /// A switch is in progress.
+    #[inline]
     pub const fn switching(self) -> bool {
         self.0 & SWITCHING != 0
     }
 
     /// The client refused the next sub-buffer.
+    #[inline]
     pub const fn is_stopped(self) -> bool {
         self.0 & STOPPED != 0
     }
 
     /// The buffer was closed.
+    #[inline]
     pub const fn is_closed(self) -> bool {
         self.0 & CLOSED != 0
     }
 
     /// Writers may reserve in the current sub-buffer.
+    #[inline]
     pub const fn is_open(self) -> bool {
         self.0 & (SWITCHING | STOPPED | CLOSED) == 0
     }
@@ -270,6 +283,7 @@ impl WriteState {
 
     /// The word of a switch owned by `owner` (a CPU, or `None`) in place of
     /// the slot, no room; `STOPPED` stays.
+    #[inline]
     const fn with_switching(self, owner: Option<u32>) -> Self {
         let owner = match owner {
             Some(cpu) if (cpu as u64) < UNKNOWN_OWNER => cpu as u64,
@@ -279,6 +293,7 @@ impl WriteState {
     }
 
     /// The CPU that owns the switch in progress, if known.
+    #[inline]
     pub const fn owner(self) -> Option<u32> {
         let owner = self.0 >> SLOT_SHIFT;
         if self.switching() && owner != UNKNOWN_OWNER {
@@ -289,6 +304,7 @@ impl WriteState {
     }
 
     /// The word after a reservation of `len` bytes (that fit).
+    #[inline]
     const fn minus(self, len: usize) -> Self {
         Self(self.0 - len as u64)
     }
@@ -320,26 +336,31 @@ pub struct Position(usize);
 
 impl Position {
     /// `produced` sub-buffers finished; `in_slot`: number `produced` started.
+    #[inline]
     pub const fn new(produced: usize, in_slot: bool) -> Self {
         Self((produced << 1) | in_slot as usize)
     }
 
     /// From a raw word.
+    #[inline]
     pub const fn from_raw(raw: usize) -> Self {
         Self(raw)
     }
 
     /// The raw word.
+    #[inline]
     pub const fn raw(self) -> usize {
         self.0
     }
 
     /// Sub-buffers finished, ever (modulo `usize::MAX / 2 + 1`).
+    #[inline]
     pub const fn produced(self) -> usize {
         self.0 >> 1
     }
 
     /// Sub-buffer `produced` was started: the writer is in its slot.
+    #[inline]
     pub const fn in_slot(self) -> bool {
         self.0 & 1 != 0
     }
@@ -389,8 +410,8 @@ pub trait Client {
     }
     /// Counts an event.
     fn count(&self, event: Event);
-    /// A sub-buffer was finished with `bytes` bytes of data (statistics,
-    /// and the reader wakeup).
+    /// A sub-buffer was finished with `bytes` bytes of data (statistics;
+    /// readers are woken when it completes).
     fn finished(&self, bytes: usize);
     /// A commit completed sub-buffer slot `slot` (reader wakeup).
     fn completed(&self, slot: usize);
@@ -446,6 +467,7 @@ pub struct Reservation {
 
 impl Reservation {
     /// Its byte position from the start of the buffer.
+    #[inline]
     pub const fn pos(&self, g: &Geometry) -> usize {
         g.slot_start(self.slot) + self.off
     }
@@ -486,6 +508,7 @@ const PADDING_PENDING: usize = 1 << (usize::BITS - 1);
 
 /// The padding of the sub-buffer last finished in `slot` (acquire: pairs
 /// with the switch's releases).
+#[inline]
 pub fn padding_of<S: RingState>(s: &S, slot: usize) -> usize {
     s.padding(slot).load(Ordering::Acquire) & !PADDING_PENDING
 }
@@ -495,6 +518,7 @@ pub fn padding_of<S: RingState>(s: &S, slot: usize) -> usize {
 /// so a count is at a lap's end exactly when its low 32 bits are zero (one
 /// test in the writer's commit, whatever the sub-buffer size); else the
 /// sub-buffer size.
+#[inline]
 pub fn lap_unit(g: &Geometry) -> usize {
     if usize::BITS >= 64 {
         1 << 32
@@ -515,16 +539,19 @@ fn is_lap_end(g: &Geometry, count: usize) -> bool {
 
 /// What the switch that finishes a sub-buffer commits for it: its padding,
 /// plus what the lap unit has beyond a sub-buffer's bytes.
+#[inline]
 fn padding_commit(g: &Geometry, padding: usize) -> usize {
     padding + (lap_unit(g) - g.subbuf_size())
 }
 
 /// The commit count a slot has at the start of sub-buffer `k`'s lap.
+#[inline]
 fn lap_base(g: &Geometry, k: usize) -> usize {
     g.lap(k).wrapping_mul(lap_unit(g))
 }
 
 /// A start reserve must leave room for data, as relay's `BUG_ON` demands.
+#[inline]
 const fn clamp_reserve(g: &Geometry, reserve: usize) -> usize {
     if reserve >= g.subbuf_size() - 1 {
         0
@@ -646,6 +673,9 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     // The switch word a flush waits on: once it changes, that switch has
     // finished the sub-buffer current when the flush began.
     let mut awaited = None;
+    // Stable for the whole switch: writers run with preemption off,
+    // switches with interrupts off.
+    let me = c.cpu();
     let w = loop {
         c.step(Step::SwitchLoad);
         let w = WriteState(s.ws().load(Ordering::Acquire));
@@ -661,7 +691,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             continue;
         }
         if let (Reason::Record(_) | Reason::Explicit(_) | Reason::Flush, Some(me), Some(owner)) =
-            (why, c.cpu(), w.owner())
+            (why, me, w.owner())
         {
             // Another CPU's switch, which never waits for us (we are in no
             // switch and no NMI): let it end. Not a retry of a stopped
@@ -690,7 +720,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         if s.ws()
             .compare_exchange(
                 w.raw(),
-                w.with_switching(c.cpu()).raw(),
+                w.with_switching(me).raw(),
                 Ordering::Acquire,
                 Ordering::Relaxed,
             )
@@ -852,6 +882,7 @@ impl Snapshot {
     /// takes it: a stopped writer's marker offset, or the committed prefix
     /// of the current sub-buffer. Finished sub-buffers are read only once
     /// [`complete`].
+    #[inline]
     pub const fn writer(&self, g: &Geometry) -> WriterSnapshot {
         WriterSnapshot {
             produced: self.produced,
@@ -866,6 +897,7 @@ impl Snapshot {
     /// Whether a copy of sub-buffer `k` taken before this snapshot (with a
     /// read barrier between) is intact: its slot was not started anew,
     /// and no switch in progress may be starting it.
+    #[inline]
     pub const fn intact(&self, g: &Geometry, k: usize) -> bool {
         let d = self.produced.wrapping_sub(k);
         d < g.n_subbufs() || (d == g.n_subbufs() && self.stopped && !self.switching)

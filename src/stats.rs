@@ -25,18 +25,20 @@
 //! `create_buf_file` may put them anywhere) or their path does not fit.
 
 use crate::subbuf::Event;
-use kernel::sync::atomic::{Atomic, Relaxed};
+// `core` atomics: the sub-buffer switch counts inline (`lock add`); the
+// kernel crate's 64-bit atomics are out-of-line helper calls in 7.2.
+use core::sync::atomic::{AtomicU64 as Atomic, Ordering::Relaxed};
 
 /// The counters of one buffer. Writers update them with relaxed atomics
-/// (plain adds on x86); readers of the figures take a snapshot.
+/// (`lock add` on x86); readers of the figures take a snapshot.
 pub(crate) struct BufStats {
-    full: Atomic<u64>,
-    big: Atomic<u64>,
-    dropped: Atomic<u64>,
-    overwritten: Atomic<u64>,
-    lost: Atomic<u64>,
-    bytes_written: Atomic<u64>,
-    bytes_read: Atomic<u64>,
+    full: Atomic,
+    big: Atomic,
+    dropped: Atomic,
+    overwritten: Atomic,
+    lost: Atomic,
+    bytes_written: Atomic,
+    bytes_read: Atomic,
 }
 
 /// A snapshot of [`BufStats`], laid out as `struct rrelay_buf_stats`.
@@ -89,7 +91,7 @@ impl BufStats {
         }
     }
 
-    fn counter(&self, event: Event) -> &Atomic<u64> {
+    fn counter(&self, event: Event) -> &Atomic {
         match event {
             Event::Full => &self.full,
             Event::TooBig => &self.big,
@@ -99,19 +101,19 @@ impl BufStats {
     }
 
     pub(crate) fn count(&self, event: Event) {
-        self.counter(event).add(1, Relaxed);
+        self.counter(event).fetch_add(1, Relaxed);
     }
 
     pub(crate) fn add_written(&self, bytes: usize) {
-        self.bytes_written.add(bytes as u64, Relaxed);
+        self.bytes_written.fetch_add(bytes as u64, Relaxed);
     }
 
     pub(crate) fn add_read(&self, bytes: usize) {
-        self.bytes_read.add(bytes as u64, Relaxed);
+        self.bytes_read.fetch_add(bytes as u64, Relaxed);
     }
 
     pub(crate) fn add_lost(&self, subbufs: usize) {
-        self.lost.add(subbufs as u64, Relaxed);
+        self.lost.fetch_add(subbufs as u64, Relaxed);
     }
 
     pub(crate) fn reset(&self) {

@@ -47,6 +47,7 @@ pub struct Geometry {
 
 impl Geometry {
     /// Checks the sizes a client asked for, as `relay_open` does.
+    #[inline]
     pub const fn new(subbuf_size: usize, n_subbufs: usize) -> Result<Self, GeometryError> {
         let (Some(size), Some(n)) = (NonZeroUsize::new(subbuf_size), NonZeroUsize::new(n_subbufs))
         else {
@@ -63,11 +64,13 @@ impl Geometry {
     }
 
     /// The size of one sub-buffer in bytes.
+    #[inline]
     pub const fn subbuf_size(&self) -> usize {
         self.subbuf_size.get()
     }
 
     /// The number of sub-buffers in the ring.
+    #[inline]
     pub const fn n_subbufs(&self) -> usize {
         self.n_subbufs.get()
     }
@@ -90,16 +93,19 @@ impl Geometry {
     }
 
     /// The bytes of data the ring holds (before rounding up to pages).
+    #[inline]
     pub const fn data_size(&self) -> usize {
         self.subbuf_size() * self.n_subbufs()
     }
 
     /// The bytes to allocate: the data size rounded up to whole pages.
+    #[inline]
     pub const fn alloc_size(&self, page_size: usize) -> usize {
         self.data_size().div_ceil(page_size) * page_size
     }
 
     /// The writer offset that marks a stopped writer (relay's `subbuf_size + 1`).
+    #[inline]
     pub const fn stopped_offset(&self) -> usize {
         self.subbuf_size() + 1
     }
@@ -110,11 +116,13 @@ impl Geometry {
     }
 
     /// The byte offset of a slot from the start of the buffer.
+    #[inline]
     pub const fn slot_start(&self, slot: usize) -> usize {
         slot * self.subbuf_size()
     }
 
     /// Whether every sub-buffer holds data the reader has not released.
+    #[inline]
     pub const fn is_full(&self, produced: usize, consumed: usize) -> bool {
         produced.wrapping_sub(consumed) >= self.n_subbufs()
     }
@@ -123,6 +131,7 @@ impl Geometry {
     ///
     /// Adding more than `n_subbufs` is ignored (returns `consumed` unchanged);
     /// adding more than is ready releases everything produced.
+    #[inline]
     pub const fn add_consumed(&self, produced: usize, consumed: usize, n: usize) -> usize {
         if n > self.n_subbufs() {
             consumed

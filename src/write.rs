@@ -76,7 +76,6 @@ impl Client for RchanBuf {
         self.meta()
             .produced
             .store(self.produced() as u64, Ordering::Release);
-        self.wake_reader();
     }
 
     fn completed(&self, _slot: usize) {
