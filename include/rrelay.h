@@ -135,7 +135,9 @@ struct rrelay_chan {
  * @commit: bytes committed to the slot, ever, in laps of 2^32 on 64-bit
  *	(else of the sub-buffer size): the switch that finishes a sub-buffer
  *	commits its padding plus the rest of the lap, so the commit that
- *	completes a sub-buffer leaves the low 32 bits zero
+ *	completes a sub-buffer leaves the low 32 bits zero. The inline
+ *	commit adds to those 32 bits alone, and the one that completes a
+ *	lap adds the carry afterwards (__rrelay_completed())
  */
 struct rrelay_slot {
 	void *room_end;
@@ -312,10 +314,14 @@ void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length,
 /**
  * __rrelay_completed - a commit completed a finished sub-buffer
  * @buf: a buffer of an open channel
+ * @slot: the sub-buffer's slot
+ * @length: the length the commit added to the low half of the slot's count
+ *	(0 on 32-bit, where it added to the whole count)
  *
- * Wakes the buffer's readers; called by rrelay_commit(), not by clients.
+ * Adds the carry the commit's 32-bit add lost, then wakes the buffer's
+ * readers; called by rrelay_commit(), not by clients.
  */
-void __rrelay_completed(struct rrelay_buf *buf);
+void __rrelay_completed(struct rrelay_buf *buf, struct rrelay_slot *slot, size_t length);
 
 /* The same operations out of line, for callers that cannot inline C. */
 
@@ -405,24 +411,45 @@ static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t 
 	return true;
 }
 
+#if BITS_PER_LONG == 64
+/* The low 32 bits of a slot's commit count. */
+static __always_inline atomic_t *__rrelay_commit_low(struct rrelay_slot *slot)
+{
+	return (atomic_t *)&slot->commit + IS_ENABLED(CONFIG_CPU_BIG_ENDIAN);
+}
+
+/* Adds @i to @v, fully ordered; true when the result is zero. */
+static __always_inline bool __rrelay_add_and_test(int i, atomic_t *v)
+{
+#ifdef CONFIG_X86
+	/* One locked add and a branch on its zero flag. */
+	return GEN_BINARY_RMWcc(LOCK_PREFIX "addl", v->counter, e, "er", i);
+#else
+	return atomic_add_return(i, v) == 0;
+#endif
+}
+#endif
+
 /*
- * Commits written bytes (Rust: ring::commit): the release pairs with the
- * reader's acquire of the count, so a reader that finds a sub-buffer
- * complete sees all its bytes. The commit that completes a sub-buffer
- * (struct rrelay_slot says how it knows) wakes the reader (an empty
- * record's commit may wake it once more: harmless).
+ * Commits written bytes (Rust: ring::commit and ring::carry): fully
+ * ordered, so a reader that finds a sub-buffer complete (acquire) sees all
+ * its bytes. On 64-bit the add goes to the low 32 bits of the count only:
+ * the commit that completes a sub-buffer (struct rrelay_slot says how)
+ * leaves them zero, and adds the carry into the high half out of line,
+ * with the reader wakeup. A zero-length commit may find them zero too: it
+ * passes length 0, which adds nothing.
  */
 static __always_inline void __rrelay_commit(const struct rrelay_reservation *res)
 {
-	unsigned long total;
-
-	total = atomic_long_add_return_release(res->length, &res->slot->commit);
 #if BITS_PER_LONG == 64
-	if (unlikely(!(u32)total))
+	if (unlikely(__rrelay_add_and_test(res->length, __rrelay_commit_low(res->slot))))
+		__rrelay_completed(res->buf, res->slot, res->length);
 #else
+	unsigned long total = atomic_long_add_return_release(res->length, &res->slot->commit);
+
 	if (unlikely(!(total % res->buf->subbuf_size)))
+		__rrelay_completed(res->buf, res->slot, 0);
 #endif
-		__rrelay_completed(res->buf);
 }
 
 /* This CPU's buffer, in one per-CPU load. */

@@ -7,7 +7,7 @@
 use crate::buffer::RchanBuf;
 use crate::buffer::Slot;
 use crate::channel::{Callbacks, OpenArgs, Rchan};
-use crate::ring::{self, Reservation};
+use crate::ring::Reservation;
 use crate::shim::PreemptGuard;
 use crate::stats::StatsSnapshot;
 use kernel::bindings;
@@ -252,16 +252,17 @@ unsafe extern "C" fn __rrelay_reserve_slow(
     buf.room(&r).cast()
 }
 
-/// The header's commit completed a finished sub-buffer: wake its reader.
+/// The header's commit completed a finished sub-buffer: add the carry its
+/// 32-bit add lost, and wake its reader ([`ring::carry`]).
 ///
 /// # Safety
 ///
-/// `buf` is a buffer of an open channel.
+/// `buf` is a buffer of an open channel and `slot` one of its slots.
 #[no_mangle]
-unsafe extern "C" fn __rrelay_completed(buf: *mut RchanBuf) {
+unsafe extern "C" fn __rrelay_completed(buf: *mut RchanBuf, slot: *const Slot, length: usize) {
     // SAFETY: The caller's promise.
     if let Some(buf) = unsafe { buf_ref(buf) } {
-        ring::Client::completed(buf, 0);
+        buf.carry(buf.slot_index(slot), length);
     }
 }
 

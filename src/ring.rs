@@ -48,7 +48,10 @@
 //!   (committed by the switch that finishes it). So sub-buffer `k` is
 //!   complete (every byte written) when `commit[k % n] == (k / n + 1) *
 //!   U`, and the commit that completes it is the one that leaves the low
-//!   32 bits zero: one test on the writer's fast path.
+//!   32 bits zero: one test on the writer's fast path. The C fast path
+//!   adds to those 32 bits alone (the test is then the add's zero flag),
+//!   so its completing commit adds the lost carry afterwards ([`carry`]);
+//!   in between, the count reads as the start of the completed lap.
 //! - `padding[slot]`: the padding of a finished sub-buffer, with a
 //!   pending bit while the switch that finished it still owns it.
 //!   Sub-buffer `k` is complete when its commits add up as below and its
@@ -128,10 +131,13 @@
 //! - Reserve: the CAS on `ws` is an acquire; it pairs with the release
 //!   store that published the word, so the writer sees the slot's state
 //!   the owner set up (`padding`, `commit`, `pos`).
-//! - Commit: `commit[slot].fetch_add(len, Release)` after the copy. Pairs
-//!   with the reader's acquire load of `commit`: every committer's release
-//!   heads a release sequence the reader's load reads from, so the reader
-//!   sees every byte of a complete sub-buffer.
+//! - Commit: `commit[slot].fetch_add(len, Release)` after the copy (the C
+//!   fast path: a fully ordered 32-bit add to its low half, then, if that
+//!   completed the lap, the carry with release). Pairs with the reader's
+//!   acquire load of `commit`: every committer's release heads a release
+//!   sequence the reader's load reads from, so the reader sees every byte
+//!   of a complete sub-buffer (a count that shows the lap complete was
+//!   written by the completing commit, or its carry, after all the rest).
 //! - Finish: `padding[slot]` (release), then `pos` (release); pairs with
 //!   the reader's acquire of `pos` before it reads `padding` (acquire). The
 //!   clearing of its pending bit (release), then the padding's commit
@@ -390,6 +396,9 @@ pub enum Step {
     SwitchCallback,
     /// After the callback, before the new word is published.
     SwitchPublish,
+    /// In the C fast path's commit, after its 32-bit add wrapped the low
+    /// half of the count to zero, before it adds the carry ([`carry`]).
+    Carry,
 }
 
 /// What the protocol asks of the buffer's owner.
@@ -638,6 +647,26 @@ fn commit_bytes<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize
     if len > 0 && is_lap_end(g, total) {
         c.completed(slot);
     }
+}
+
+/// The second half of the C fast path's commit (`__rrelay_commit` in
+/// `include/rrelay.h`, on 64-bit): it adds `len` to the low 32 bits of
+/// `commit[slot]` alone, a 32-bit add whose zero flag is the completion
+/// test (one `lock add` and a branch on x86). The add that completes a lap
+/// wraps the low half to zero and loses the carry into the high half; that
+/// writer then calls this, which adds the carry (release) and reports the
+/// completed sub-buffer. Until then the count reads as the start of the
+/// lap just completed: not complete to readers, and not startable to a
+/// switch (which stops the buffer then, as for a lap still being
+/// written). A zero-length commit that finds the low half zero completed
+/// nothing (`len == 0`: no carry, the wakeup is spurious and harmless), as
+/// does every completion on 32-bit, where the C path adds to the whole
+/// count and calls this for the wakeup alone.
+pub fn carry<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize, len: usize) {
+    if len > 0 && usize::BITS >= 64 {
+        s.commit(slot).fetch_add(lap_unit(g), Ordering::Release);
+    }
+    c.completed(slot);
 }
 
 /// Finishes the current sub-buffer and starts the next, as

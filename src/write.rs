@@ -164,6 +164,12 @@ impl RchanBuf {
         )
     }
 
+    /// The C fast path's commit completed the sub-buffer of `slot` with
+    /// a 32-bit add of `len` ([`ring::carry`]).
+    pub(crate) fn carry(&self, slot: usize, len: usize) {
+        ring::carry(self.geometry(), self, self, slot, len)
+    }
+
     /// Commits a reservation whose bytes are written ([`ring::commit`]).
     #[inline(always)]
     pub(crate) fn commit_room(&self, r: Reservation) {

@@ -19,6 +19,8 @@ pub struct Buf {
     pub commit: Vec<AtomicUsize>,
     pub padding: Vec<AtomicUsize>,
     pub start_reserve: AtomicUsize,
+    /// Writes so far: each picks its commit ([`Buf::write`]).
+    pub writes: AtomicUsize,
     /// Never written by a writer: 0xa5.
     pub data: Vec<AtomicU8>,
 }
@@ -34,6 +36,7 @@ impl Buf {
             commit: (0..n).map(|_| AtomicUsize::new(3)).collect(),
             padding: (0..n).map(|_| AtomicUsize::new(9)).collect(),
             start_reserve: AtomicUsize::new(1),
+            writes: AtomicUsize::new(0),
             data: (0..size * n).map(|_| AtomicU8::new(0xa5)).collect(),
         }
     }
@@ -58,17 +61,40 @@ impl Buf {
     }
 
     /// Writes `rec` as a writer does: reserve, copy, commit (`c` may run
-    /// another writer at `Step::Copy`). Returns whether it went in.
+    /// another writer at `Step::Copy`). Returns whether it went in. Every
+    /// other write commits as the C fast path does ([`Buf::commit_as_c`]),
+    /// the rest as Rust writers do ([`ring::commit`]).
     pub fn write<C: Client>(&self, c: &C, rec: &[u8]) -> bool {
         match ring::reserve(&self.g, self, c, rec.len()) {
             Some(r) => {
                 // Reserved, not yet written: another writer or a reader may run.
                 c.step(Step::Copy);
                 self.put(r.pos(&self.g), rec);
-                ring::commit(&self.g, self, c, r);
+                if self.writes.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
+                    self.commit_as_c(c, r.slot, r.len);
+                } else {
+                    ring::commit(&self.g, self, c, r);
+                }
                 true
             }
             None => false,
+        }
+    }
+
+    /// `__rrelay_commit` of `include/rrelay.h` on 64-bit: a 32-bit add to
+    /// the low half of the count (here a compare-and-exchange of the whole
+    /// word that leaves the high half alone: the same atomic step), and
+    /// [`ring::carry`] when the low half wrapped to zero.
+    pub fn commit_as_c<C: Client>(&self, c: &C, slot: usize, len: usize) {
+        let low = |v: usize| v as u32;
+        let prev = self.commit[slot]
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |v| {
+                Some((v & !(u32::MAX as usize)) | low(v).wrapping_add(len as u32) as usize)
+            })
+            .unwrap();
+        if low(prev).wrapping_add(len as u32) == 0 {
+            c.step(Step::Carry);
+            ring::carry(&self.g, self, c, slot, len);
         }
     }
 }
