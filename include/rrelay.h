@@ -38,6 +38,7 @@
 #include <linux/bits.h>
 #include <linux/compiler.h>
 #include <linux/fs.h>
+#include <linux/instrumented.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/string.h>
@@ -137,7 +138,7 @@ struct rrelay_chan {
  *	commits its padding plus the rest of the lap, so the commit that
  *	completes a sub-buffer leaves the low 32 bits zero. The inline
  *	commit adds to those 32 bits alone, and the one that completes a
- *	lap adds the carry afterwards (__rrelay_completed())
+ *	lap adds the carry afterwards (__rrelay_carry())
  */
 struct rrelay_slot {
 	void *room_end;
@@ -312,7 +313,7 @@ void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length,
 			    struct rrelay_reservation *res);
 
 /**
- * __rrelay_completed - a commit completed a finished sub-buffer
+ * __rrelay_carry - a commit completed a finished sub-buffer
  * @buf: a buffer of an open channel
  * @slot: the sub-buffer's slot
  * @length: the length the commit added to the low half of the slot's count
@@ -321,7 +322,7 @@ void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length,
  * Adds the carry the commit's 32-bit add lost, then wakes the buffer's
  * readers; called by rrelay_commit(), not by clients.
  */
-void __rrelay_completed(struct rrelay_buf *buf, struct rrelay_slot *slot, size_t length);
+void __rrelay_carry(struct rrelay_buf *buf, struct rrelay_slot *slot, size_t length);
 
 /* The same operations out of line, for callers that cannot inline C. */
 
@@ -418,11 +419,17 @@ static __always_inline atomic_t *__rrelay_commit_low(struct rrelay_slot *slot)
 	return (atomic_t *)&slot->commit + IS_ENABLED(CONFIG_CPU_BIG_ENDIAN);
 }
 
-/* Adds @i to @v, fully ordered; true when the result is zero. */
+/*
+ * Adds @i to @v, fully ordered; true when the result is zero. The kernel
+ * has atomic_sub_and_test() but no add: on x86 this is that function with
+ * "addl" for "subl" (one locked add and a branch on its zero flag, where
+ * atomic_sub_and_test(-i, v) needs a negation first), instrumented for
+ * KASAN and KCSAN as the atomic_*() functions are.
+ */
 static __always_inline bool __rrelay_add_and_test(int i, atomic_t *v)
 {
 #ifdef CONFIG_X86
-	/* One locked add and a branch on its zero flag. */
+	instrument_atomic_read_write(v, sizeof(*v));
 	return GEN_BINARY_RMWcc(LOCK_PREFIX "addl", v->counter, e, "er", i);
 #else
 	return atomic_add_return(i, v) == 0;
@@ -443,12 +450,12 @@ static __always_inline void __rrelay_commit(const struct rrelay_reservation *res
 {
 #if BITS_PER_LONG == 64
 	if (unlikely(__rrelay_add_and_test(res->length, __rrelay_commit_low(res->slot))))
-		__rrelay_completed(res->buf, res->slot, res->length);
+		__rrelay_carry(res->buf, res->slot, res->length);
 #else
 	unsigned long total = atomic_long_add_return_release(res->length, &res->slot->commit);
 
 	if (unlikely(!(total % res->buf->subbuf_size)))
-		__rrelay_completed(res->buf, res->slot, 0);
+		__rrelay_carry(res->buf, res->slot, 0);
 #endif
 }
 

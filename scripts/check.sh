@@ -51,16 +51,14 @@ if [[ $kernel != debug ]]; then
         result fail "host: bench report generator self-test"
     fi
 
-    # Fuzzing the accounting (cargo fuzz, bounded, fixed seed).
+    # Fuzzing the accounting (cargo fuzz, bounded, fixed seed): one core,
+    # beside the builds and lints below, whose rustc runs mostly on one
+    # core too; its result is counted once they are done.
     fuzz_secs=${RRELAY_FUZZ_SECONDS:-20}
-    phase "fuzzing the accounting for $fuzz_secs s (cargo fuzz)"
-    if (cd "$RRELAY_ROOT/accounting" && cargo +nightly fuzz run --target-dir "$CARGO_TARGET_DIR/fuzz" accounting -- \
-            -max_total_time="$fuzz_secs" -seed=1) >"$work/fuzz.log" 2>&1; then
-        result pass "fuzz: accounting, $(grep -o 'Done [0-9]* runs' "$work/fuzz.log" | tail -n1 | cut -d' ' -f2) runs without a failure"
-    else
-        grep -A 20 -m1 'panicked\|ERROR' "$work/fuzz.log" >&2
-        result fail "fuzz: accounting (see the crash input under accounting/fuzz/artifacts)"
-    fi
+    phase "fuzzing the accounting for $fuzz_secs s (cargo fuzz), beside the builds and lints"
+    (cd "$RRELAY_ROOT/accounting" && cargo +nightly fuzz run --target-dir "$CARGO_TARGET_DIR/fuzz" accounting -- \
+        -max_total_time="$fuzz_secs" -seed=1) >"$work/fuzz.log" 2>&1 &
+    fuzz_pid=$!
 fi
 
 # 2. Build.
@@ -68,26 +66,24 @@ phase "building rrelay.ko, test modules and test programs against $KDIR"
 if ! "$RRELAY_ROOT/scripts/build-guest.sh" "$work/guest" >"$work/build.log" 2>&1; then
     cat "$work/build.log" >&2
     result fail "build: module, test modules and test programs"
+    wait
     summary
     exit 1
 fi
 result pass "build: module, test modules and test programs"
 
 if [[ $kernel != debug ]]; then
+    # Clippy: `make clippy` (a copy of the sources, every Rust file linted),
+    # beside the lints and builds below, which leave the sources alone;
+    # counted after them.
+    make -s -C "$RRELAY_ROOT" clippy KDIR="$KDIR" >"$work/clippy.log" 2>&1 &
+    clippy_pid=$!
     # Lints: rustfmt, and the kernel's clippy lints on the module (warnings fail).
     if make -s -C "$RRELAY_ROOT" fmt-check >"$work/fmt.log" 2>&1; then
         result pass "lint: rustfmt"
     else
         head -n 20 "$work/fmt.log" >&2
         result fail "lint: rustfmt (make fmt fixes it)"
-    fi
-    # Clippy: `make clippy` (a copy of the sources, every Rust file linted).
-    if make -s -C "$RRELAY_ROOT" clippy KDIR="$KDIR" >"$work/clippy.log" 2>&1; then
-        result pass "lint: clippy"
-    else
-        grep -E -A6 '^(warning|error)' "$work/clippy.log" | head -n 30 >&2
-        tail -n 5 "$work/clippy.log" >&2
-        result fail "lint: clippy (make clippy: a CLIPPY step and no warning are required)"
     fi
 
     # The kernel's lints on the C: kernel-doc and checkpatch, one test per file
@@ -113,6 +109,20 @@ if [[ $kernel != debug ]]; then
     { echo "# rrelay-test: dkms-build"; KDIR=$KDIR "$RRELAY_ROOT/scripts/dkms-check.sh" "$work/guest/dkms"; } >"$work/dkms.tap" 2>&1
     count_tap "$work/dkms.tap"
     grep -A20 '^not ok' "$work/dkms.tap" | head -n 40 >&2
+
+    if wait "$clippy_pid"; then
+        result pass "lint: clippy"
+    else
+        grep -E -A6 '^(warning|error)' "$work/clippy.log" | head -n 30 >&2
+        tail -n 5 "$work/clippy.log" >&2
+        result fail "lint: clippy (make clippy: a CLIPPY step and no warning are required)"
+    fi
+    if wait "$fuzz_pid"; then
+        result pass "fuzz: accounting, $(grep -o 'Done [0-9]* runs' "$work/fuzz.log" | tail -n1 | cut -d' ' -f2) runs without a failure"
+    else
+        grep -A 20 -m1 'panicked\|ERROR' "$work/fuzz.log" >&2
+        result fail "fuzz: accounting (see the crash input under accounting/fuzz/artifacts)"
+    fi
 fi
 
 # 3. The guest suite.

@@ -46,8 +46,9 @@ pub(crate) struct Slot {
 ///
 /// The atomics are `core` atomics: plain instructions on the fast path
 /// (the kernel crate's atomics are out-of-line calls in 7.2), the same
-/// `lock cmpxchg` / `lock xadd` the header's `try_cmpxchg64` and
-/// `atomic_long_add_return_release` compile to.
+/// `lock cmpxchg` the header's `try_cmpxchg64` compiles to; a commit is a
+/// 64-bit `lock xadd` here, where the header's is a 32-bit `lock add` to
+/// the low half of the count ([`ring::carry`]).
 #[repr(C)]
 pub(crate) struct RchanBufPublic {
     chan: *const Rchan,

@@ -259,7 +259,7 @@ unsafe extern "C" fn __rrelay_reserve_slow(
 ///
 /// `buf` is a buffer of an open channel and `slot` one of its slots.
 #[no_mangle]
-unsafe extern "C" fn __rrelay_completed(buf: *mut RchanBuf, slot: *const Slot, length: usize) {
+unsafe extern "C" fn __rrelay_carry(buf: *mut RchanBuf, slot: *const Slot, length: usize) {
     // SAFETY: The caller's promise.
     if let Some(buf) = unsafe { buf_ref(buf) } {
         buf.carry(buf.slot_index(slot), length);

@@ -108,9 +108,11 @@
 //! meets another switch as a flush does, then says whether they fit.
 //!
 //! A slot whose previous lap is not completely committed (a writer
-//! interrupted for a whole lap of the ring, in overwrite mode) is not
-//! started again: the switch stops the buffer and drops the record, so two
-//! laps never share a slot's commit count. Nor is a slot whose pages a
+//! interrupted for a whole lap of the ring, in overwrite mode, or the C
+//! writer that completed it interrupted between its add and its carry, in
+//! either mode) is not started again: the switch stops the buffer and
+//! drops the record, without calling `subbuf_start`, so two laps never
+//! share a slot's commit count. Nor is a slot whose pages a
 //! pipe holds ([`Client::lent`], zero-copy splice), in overwrite mode too.
 //!
 //! # Readers
@@ -964,8 +966,11 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
 }
 
 /// Whether finished sub-buffer `k` is complete: every byte reserved in it
-/// written and committed. (A later lap in its slot makes it not complete:
-/// it is being overwritten.)
+/// written and committed. Once a later lap started in its slot, the
+/// answer means nothing: a later lap's count may read as `k`'s end (at its
+/// start, with nothing committed, or while its completing C commit has
+/// not added its carry), so callers validate what they read against the
+/// writer ([`Snapshot::intact`]) as for any overwrite.
 pub fn complete<S: RingState>(g: &Geometry, s: &S, k: usize) -> bool {
     // Acquire: pairs with every committer's release, and with the
     // finishing switch's release of the padding.

@@ -263,7 +263,7 @@ EXPORT_SYMBOL_GPL(rrelay_reserve_noinline);
 EXPORT_SYMBOL_GPL(rrelay_commit_noinline);
 EXPORT_SYMBOL_GPL(__rrelay_write_slow);
 EXPORT_SYMBOL_GPL(__rrelay_reserve_slow);
-EXPORT_SYMBOL_GPL(__rrelay_completed);
+EXPORT_SYMBOL_GPL(__rrelay_carry);
 EXPORT_SYMBOL_GPL(rrelay_switch_subbuf);
 EXPORT_SYMBOL_GPL(rrelay_subbuf_start_reserve);
 EXPORT_SYMBOL_GPL(rrelay_subbufs_consumed);

@@ -20,7 +20,7 @@
 //! C callers get it inline from `include/rrelay.h`, as relay's callers do
 //! from `<linux/relay.h>`; it calls `__rrelay_write_slow` or
 //! `__rrelay_reserve_slow` here when the record does not fit, and
-//! `__rrelay_completed` when its commit completes a finished sub-buffer.
+//! `__rrelay_carry` when its commit completes a finished sub-buffer.
 //! Rust callers use the same protocol below through the `*_noinline`
 //! exports. The switch (`ring::switch`) calls the client's `subbuf_start`
 //! and queues the reader wakeup.

@@ -70,22 +70,32 @@ impl Buf {
                 // Reserved, not yet written: another writer or a reader may run.
                 c.step(Step::Copy);
                 self.put(r.pos(&self.g), rec);
-                if self.writes.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
-                    self.commit_as_c(c, r.slot, r.len);
-                } else {
-                    ring::commit(&self.g, self, c, r);
-                }
+                let as_c = self.writes.fetch_add(1, Ordering::Relaxed) % 2 == 0;
+                self.commit(c, r, as_c);
                 true
             }
             None => false,
         }
     }
 
+    /// Commits `r`, whose bytes are written, as the C fast path does
+    /// (`as_c`: [`Buf::commit_as_c`]) or as Rust writers do
+    /// ([`ring::commit`]).
+    pub fn commit<C: Client>(&self, c: &C, r: ring::Reservation, as_c: bool) {
+        if as_c {
+            self.commit_as_c(c, r.slot, r.len);
+        } else {
+            ring::commit(&self.g, self, c, r);
+        }
+    }
+
     /// `__rrelay_commit` of `include/rrelay.h` on 64-bit: a 32-bit add to
     /// the low half of the count (here a compare-and-exchange of the whole
     /// word that leaves the high half alone: the same atomic step), and
-    /// [`ring::carry`] when the low half wrapped to zero.
+    /// [`ring::carry`] when the low half wrapped to zero. It takes the
+    /// same [`Step::Copy`] first as [`ring::commit`].
     pub fn commit_as_c<C: Client>(&self, c: &C, slot: usize, len: usize) {
+        c.step(Step::Copy);
         let low = |v: usize| v as u32;
         let prev = self.commit[slot]
             .fetch_update(Ordering::Release, Ordering::Relaxed, |v| {

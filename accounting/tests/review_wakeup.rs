@@ -122,7 +122,7 @@ fn lost_wakeup(rec_len: usize) {
     s.fire_at.set(2);
     *s.hook.borrow_mut() = Some(Box::new(move || {
         // CPU 0: A's commit completes sub-buffer 0 and wakes the reader
-        // (Client::completed, or __rrelay_completed from the C inline path).
+        // (Client::completed, or __rrelay_carry from the C inline path).
         ring::commit(&g, s, c, a);
     }));
     ring::switch(&g, s, c, Reason::Flush);

@@ -316,7 +316,9 @@ impl Nested<'_> {
                         self.log((op, Some(true)));
                         self.step(Step::Copy);
                         b.put(r.pos(&b.g), &rec);
-                        ring::commit(&b.g, b, self, r);
+                        // Every other record commits as the C fast path
+                        // does, so interrupts land between its halves too.
+                        b.commit(self, r, i % 2 == 0);
                     }
                     None => self.log((op, (!busy).then_some(false))),
                 }
@@ -1047,7 +1049,7 @@ impl Fz<'_> {
                     }
                     self.step(Step::Copy);
                     b.put(r.pos(&b.g), &rec);
-                    ring::commit(&b.g, b, self, r);
+                    b.commit(self, r, i % 2 == 1);
                 }
             }
             FOp::Flush => {
@@ -1275,7 +1277,7 @@ fn concurrent_lost(
                                 };
                                 c.step(Step::Copy);
                                 b.put(r.pos(&b.g), &rec);
-                                ring::commit(&b.g, b, c, r);
+                                b.commit(c, r, (seq as usize + w as usize) % 2 == 0);
                                 out.push(Some((k, r.off)));
                             }
                             None => out.push(None),

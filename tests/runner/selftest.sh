@@ -9,15 +9,15 @@ kernel=${1:-base} guest=${2:?usage: selftest.sh KERNEL GUESTDIR}
 work=$(mktemp -d "${TMPDIR:-/tmp}/rrelay-selftest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-n=0
-tap() { n=$((n + 1)); if [[ $1 == ok ]]; then echo "ok $n $2"; else echo "not ok $n $2"; fi; }
+# tap N ok|fail DESC
+tap() { if [[ $2 == ok ]]; then echo "ok $1 $3"; else echo "not ok $1 $3"; fi; }
 
-# expect NAMES TIMEOUT WANT...: run the suite with only the injected tests
-# NAMES (space-separated) in a subshell; it must fail, with every failure
-# line WANT among its results.
+# expect N NAMES TIMEOUT WANT...: TAP result N: run the suite with only the
+# injected tests NAMES (space-separated) in a subshell; it must fail, with
+# every failure line WANT among its results.
 expect() {
-    local name=$1 timeout=$2 want missing= key=${1// /+}
-    shift 2
+    local n=$1 name=$2 timeout=$3 want missing= key=${2// /+}
+    shift 3
     (
         . "$RRELAY_ROOT/scripts/results.sh"
         RRELAY_VM_TIMEOUT=$timeout run_guest_suite "$kernel" "$guest" "$name" "$work/$key"
@@ -28,9 +28,9 @@ expect() {
         grep -q "^FAILED .*$want" "$work/$key.results" || missing+=" [$want]"
     done
     if ((rc != 0)) && [[ -z $missing ]]; then
-        tap ok "$name is caught ($*)"
+        tap "$n" ok "$name is caught ($*)"
     else
-        tap fail "$name is caught (exit $rc; not found:${missing:- none})"
+        tap "$n" fail "$name is caught (exit $rc; not found:${missing:- none})"
         sed 's/^/# /' "$work/$key.results"
     fi
 }
@@ -46,11 +46,15 @@ if [[ $kernel == debug ]]; then
     # The injected leaks are caught by the scan after unload; while the
     # module is loaded kmemleak still finds a reference to them (not yet
     # explained), so the loaded scan is not asked to.
-    expect inject_leak 300 "leaks: unloaded: kmemleak finds no leak"
+    expect 1 inject_leak 300 "leaks: unloaded: kmemleak finds no leak"
 else
     echo "1..3"
-    expect "inject_kunit inject_tap" 120 "kunit: rrelay_inject.rrelay_inject_case" \
-        "inject_tap: this one fails on purpose"
-    expect inject_warn 120 "vm: guest suite (exit 99"
-    expect inject_hang 25 "vm: guest suite (exit 98"
+    # Three boots at once (each mostly waits for its failure), results in
+    # order.
+    expect 1 "inject_kunit inject_tap" 120 "kunit: rrelay_inject.rrelay_inject_case" \
+        "inject_tap: this one fails on purpose" >"$work/1.tap" &
+    expect 2 inject_warn 120 "vm: guest suite (exit 99" >"$work/2.tap" &
+    expect 3 inject_hang 25 "vm: guest suite (exit 98" >"$work/3.tap" &
+    wait
+    cat "$work"/{1,2,3}.tap
 fi

@@ -67,7 +67,11 @@ struct rrelay_geometry {
 /**
  * struct rrelay_positions - where the writer and the readers are (RRELAY_IOC_GET_POSITIONS)
  * @produced: sub-buffers finished by the writer and complete (every byte
- *	reserved in them committed), counting from @consumed
+ *	reserved in them committed), counting from @consumed; except when the
+ *	writer has lapped the reader (@produced - @consumed > n_subbufs):
+ *	then all the writer finished, of which the newest may still have a
+ *	record being written (RRELAY_IOC_GET_NEXT_SUBBUF hands out complete
+ *	ones only)
  * @consumed: sub-buffers released
  * @offset: committed bytes of the current sub-buffer (0 while a record in it
  *	is being written, while an earlier sub-buffer is incomplete, or with

@@ -20,7 +20,7 @@
 . /opt/lib/tap.sh
 R=/opt/bin/rrelay
 D=/sys/kernel/debug/rrelay_stress
-secs=${CONTEXTS_SECONDS:-4}
+secs=${CONTEXTS_SECONDS:-3}
 plan 33
 grep -q '^rrelay ' /proc/modules || insmod /opt/modules/rrelay.ko
 ncpu=$(grep -c ^processor /proc/cpuinfo)

@@ -18,7 +18,7 @@ for mode in splice read mmap; do
     $R record -d $S -b sample -o /tmp/hd-$mode -m $mode >/tmp/hd-$mode.sum 2>&1 &
     rec=$!
     echo start >$S/control
-    sleep 2
+    sleep 1
     echo stop >$S/control
     kill -INT $rec
     wait $rec

@@ -42,7 +42,7 @@ for mode in read mmap splice; do
     $R record -d $S -b sample -o /tmp/rec-$mode -m $mode --stats sample >/tmp/sum-$mode 2>&1 &
     rec=$!
     echo start >$S/control
-    sleep 2
+    sleep 1
     echo stop >$S/control
     cat $S/counts >/tmp/counts-$mode
     kill -INT $rec
@@ -60,7 +60,7 @@ insmod /opt/modules/rust_relay_sample.ko rate=0 global=1
 $R record -d $S -b sample -o /tmp/rec-g -m splice >/tmp/sum-g 2>&1 &
 rec=$!
 echo start >$S/control
-sleep 2
+sleep 1
 echo stop >$S/control
 cat $S/counts >/tmp/counts-g
 kill -INT $rec
@@ -74,7 +74,7 @@ rmmod rust_relay_sample
 # padding), so the kernel's lost sub-buffers say how many records were lost.
 insmod /opt/modules/rust_relay_sample.ko rate=2000 overwrite=1 subbuf_size=4096 n_subbufs=4 record_size=48
 echo start >$S/control
-sleep 2
+sleep 1
 echo stop >$S/control
 cat $S/counts >/tmp/counts-ow
 check "overwrite: a slow reader records what is left" sh -c "$R record -d $S -b sample -o /tmp/rec-ow -m read --drain >/dev/null"
@@ -91,7 +91,7 @@ insmod /opt/modules/rust_relay_sample.ko rate=500
 echo start >$S/control
 $R record -d $S -b sample -o /tmp/rec-int >/dev/null 2>&1 &
 rec=$!
-sleep 2
+sleep 1
 kill -INT $rec
 check "SIGINT mid-run: record exits 0" wait $rec
 echo stop >$S/control
@@ -143,7 +143,7 @@ insmod /opt/modules/c_relay_sample.ko
 $R record -d $C -b trace -o /tmp/rec-c >/dev/null 2>&1 &
 rec=$!
 echo start >$C/control
-sleep 2
+sleep 1
 echo stop >$C/control
 cat $C/counts >/tmp/counts-c
 kill -INT $rec

@@ -176,7 +176,7 @@ rmmod rust_relay_sample
 # on; what went is unseen.
 insmod /opt/modules/rust_relay_sample.ko rate=2000 overwrite=1 subbuf_size=4096 n_subbufs=4 record_size=48
 echo start >$S/control
-sleep 2
+sleep 1
 echo stop >$S/control
 cat $S/counts >/tmp/ow.counts
 $R record sample -o /tmp/ow --drain >/dev/null
