@@ -111,6 +111,13 @@ impl BufMem {
         self.start
     }
 
+    /// The start of the last page.
+    #[inline]
+    pub(crate) fn last_page(&self) -> *mut u8 {
+        self.start
+            .wrapping_add(self.pages.len().saturating_sub(1) * PAGE_SIZE)
+    }
+
     pub(crate) fn pages(&self) -> &[Page] {
         &self.pages
     }
@@ -365,8 +372,8 @@ impl RchanBuf {
     /// The meta page.
     #[inline]
     pub(crate) fn meta(&self) -> &Meta {
-        let at = self.at(self.geometry().alloc_size(PAGE_SIZE));
-        // SAFETY: The page after the data is the meta page (type
+        let at = self.mem.last_page();
+        // SAFETY: The last page, after the data, is the meta page (type
         // invariant): page-aligned, zeroed at allocation (a valid `Meta`),
         // alive as long as `self`, and only ever accessed through these
         // atomics (user space maps it read-only).

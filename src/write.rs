@@ -34,6 +34,7 @@ use core::sync::atomic::Ordering;
 use kernel::sync::barrier::smp_mb;
 
 impl Client for RchanBuf {
+    #[inline]
     fn subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
         let accepted = self.client_subbuf_start(slot, prev, full);
         if self.header_len() > 0 {
@@ -49,16 +50,19 @@ impl Client for RchanBuf {
         accepted
     }
 
+    #[inline]
     fn started(&self, slot: usize, k: usize) {
         if self.header_len() > 0 {
             self.begin_header(slot, k);
         }
     }
 
+    #[inline]
     fn finish_empty(&self) -> bool {
         self.header_len() > 0
     }
 
+    #[inline]
     fn count(&self, event: Event) {
         self.stats.count(event);
         if event == Event::Dropped {
@@ -66,6 +70,7 @@ impl Client for RchanBuf {
         }
     }
 
+    #[inline]
     fn finished(&self, bytes: usize) {
         if self.header_len() > 0 {
             let g = self.geometry();
@@ -78,6 +83,7 @@ impl Client for RchanBuf {
             .store(self.produced() as u64, Ordering::Release);
     }
 
+    #[inline]
     fn completed(&self, _slot: usize) {
         self.wake_reader();
     }
@@ -88,14 +94,17 @@ impl Client for RchanBuf {
         Some(crate::shim::this_cpu() as u32)
     }
 
+    #[inline]
     fn may_wait(&self) -> bool {
         crate::shim::may_wait()
     }
 
+    #[inline]
     fn lent(&self, slot: usize) -> bool {
         self.lend_token(slot).count.load(Ordering::Acquire) != 0
     }
 
+    #[inline]
     fn switching<R>(&self, f: impl FnOnce() -> R) -> R {
         let _switch = SwitchGuard::new();
         f()
@@ -104,6 +113,7 @@ impl Client for RchanBuf {
 
 impl RchanBuf {
     /// The client's `subbuf_start` (relay's default without one).
+    #[inline]
     fn client_subbuf_start(&self, slot: usize, prev: Option<usize>, full: bool) -> bool {
         let chan = self.chan();
         match chan.callbacks().subbuf_start {
