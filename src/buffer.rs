@@ -365,6 +365,7 @@ impl RchanBuf {
     }
 
     /// What the reader may read now ([`ring::snapshot`]).
+    #[inline]
     pub(crate) fn snapshot(&self) -> Snapshot {
         ring::snapshot(self.geometry(), self)
     }
@@ -412,6 +413,7 @@ impl RchanBuf {
     }
 
     /// Whether finished sub-buffer `k` has every reserved byte committed.
+    #[inline]
     pub(crate) fn complete(&self, k: usize) -> bool {
         ring::complete(self.geometry(), self, k)
     }
@@ -427,6 +429,7 @@ impl RchanBuf {
     }
 
     /// Sub-buffers the reader took, ever: where readers stand.
+    #[inline]
     pub(crate) fn taken(&self) -> usize {
         self.taken.load(Ordering::Acquire)
     }
@@ -438,6 +441,7 @@ impl RchanBuf {
 
     /// The padding of the sub-buffer last finished in `slot`; acquire,
     /// paired with the switch's release (see `ring.rs`).
+    #[inline]
     pub(crate) fn padding_of(&self, slot: usize) -> usize {
         ring::padding_of(self, slot)
     }
@@ -479,6 +483,7 @@ impl RchanBuf {
     /// (`rrelay_subbufs_consumed`); returns whether it moved. Release:
     /// pairs with the switch's acquire in its full test, so a sub-buffer is
     /// reused only after the reader is done with its bytes.
+    #[inline]
     pub(crate) fn release_to(&self, from: usize, to: usize) -> bool {
         // INVARIANT: `to` is at most `produced`: the callers derive it
         // from a snapshot, or clamp it (`add_consumed`).
@@ -497,6 +502,7 @@ impl RchanBuf {
     /// whose pages a pipe still holds. Release: pairs with the switch's
     /// acquire of `consumed` in its full test, so a sub-buffer is reused
     /// only after the reader is done with its bytes.
+    #[inline]
     pub(crate) fn release_lent(&self) {
         let g = self.geometry();
         // Full fence: the caller's move of `taken` or of a lend count

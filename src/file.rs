@@ -264,6 +264,7 @@ pub(crate) struct DataStep {
 
 impl DataStep {
     /// The reader's position once `n` of the bytes are taken.
+    #[inline]
     pub(crate) fn consumed(&self, g: &Geometry, n: usize) -> ReaderPos {
         g.consume(self.w, self.r, n, |_| self.padding)
     }
@@ -429,6 +430,7 @@ impl RchanBuf {
     /// Steps the reader to the next readable bytes: releases read-out
     /// sub-buffers and skips lost ones on the way; `None` when nothing is
     /// readable now. Shared by `read_to` and the zero-copy splice.
+    #[inline]
     pub(crate) fn next_data(&self, reader: &mut ReaderPos) -> Option<DataStep> {
         let g = *self.geometry();
         loop {
@@ -488,6 +490,7 @@ impl RchanBuf {
     /// Moves the reader to `pos`, releasing the sub-buffers it left;
     /// returns `false` when `rrelay_subbufs_consumed` moved it meanwhile
     /// (the next step starts from there).
+    #[inline]
     pub(crate) fn advance(&self, reader: &mut ReaderPos, pos: ReaderPos) -> bool {
         if pos.consumed == reader.consumed || self.release_to(reader.consumed, pos.consumed) {
             *reader = pos;
