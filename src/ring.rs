@@ -140,6 +140,15 @@
 //!   sequence the reader's load reads from, so the reader sees every byte
 //!   of a complete sub-buffer (a count that shows the lap complete was
 //!   written by the completing commit, or its carry, after all the rest).
+//!   The C commit's 32-bit add to half of this 64-bit word is a
+//!   mixed-size access, which neither the kernel's memory model nor
+//!   Rust's covers; the argument then rests on the hardware (x86, arm64
+//!   and the other multi-copy-atomic architectures, as qspinlock's 16-bit
+//!   `xchg_tail` on its 32-bit word does): every commit is a
+//!   read-modify-write of the word, fully ordered or release after its
+//!   copy, so all of them precede the carry in the word's coherence
+//!   order, and a reader's acquire load that sees the carry (or later)
+//!   sees every copy.
 //! - Finish: `padding[slot]` (release), then `pos` (release); pairs with
 //!   the reader's acquire of `pos` before it reads `padding` (acquire). The
 //!   clearing of its pending bit (release), then the padding's commit
