@@ -972,10 +972,15 @@ mod wait_tests {
         for old in ["t0", "t3"] {
             std::fs::remove_file(dir.join(old)).unwrap();
         }
-        let late = dir.join("t0");
+        let (tmp, late) = (dir.join("late.tmp"), dir.join("t0"));
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
-            std::fs::write(late, b"late").unwrap();
+            // Written aside, then renamed in: the file appears whole, as a
+            // kernel's buffer file does (written in place, a recorder that
+            // opened it between its creation and its write would rightly
+            // find it empty).
+            std::fs::write(&tmp, b"late").unwrap();
+            std::fs::rename(tmp, late).unwrap();
         });
         let opt = Options {
             wait: Duration::from_secs(10),
@@ -998,11 +1003,14 @@ mod wait_tests {
             std::fs::create_dir_all(&files).unwrap();
             std::fs::write(files.join("trace1"), b"on cpu 1").unwrap();
             std::fs::create_dir_all(&chan).unwrap();
+            // Written aside, then renamed in, so that it appears whole.
+            let tmp = chan.with_extension("tmp");
             std::fs::write(
-                chan.join("stats"),
+                &tmp,
                 "channel trace\ndir /client\ncpu produced consumed bytes_written bytes_read full big dropped overwritten lost\n1 0 0 0 0 0 0 0 0 0\n",
             )
             .unwrap();
+            std::fs::rename(tmp, chan.join("stats")).unwrap();
         });
         let source = Source::Channel {
             debugfs,
