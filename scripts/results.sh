@@ -39,6 +39,9 @@ count_cargo() {
         grep -m 20 -A 5 '^error' "$log" >&2
         result fail "host: cargo test build"
     fi
+    # What a failed test printed (its panic message): libtest's
+    # "---- NAME stdout ----" sections, up to the next summary.
+    awk '/^---- .* stdout ----$/ { p = 1 } /^(failures:|test result:)/ { p = 0 } p' "$log" | head -n 60 >&2
 }
 
 # TAP (kselftest style) on a stream: "# rrelay-test: NAME" opens a program's

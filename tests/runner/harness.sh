@@ -52,7 +52,7 @@ run() {
 }
 
 echo "# rrelay-test: runner-harness"
-echo "1..6"
+echo "1..7"
 if run complete; then tap ok "a complete run passes the expected-test check"; else tap fail "a complete run passes"; sed 's/^/# /' "$work/complete.out"; fi
 for c in missing:"did not run" crash:"planned 3 tests, ran 1" count:"gave 5 results" unlisted:"does not list it" kunit:"kunit test suite_a gave 1 results"; do
     name=${c%%:*} want=${c#*:}
@@ -62,4 +62,17 @@ for c in missing:"did not run" crash:"planned 3 tests, ran 1" count:"gave 5 resu
         tap fail "a $name test fails the run ($want)"; sed 's/^/# /' "$work/$name.out"
     fi
 done
+
+# A failed host test: counted, and what it printed (its panic) shown.
+printf '%s\n' 'test a::good ... ok' 'test a::bad ... FAILED' '' 'failures:' '' \
+    '---- a::bad stdout ----' "thread 'a::bad' panicked at src/x.rs:3:5:" \
+    'left: 0 right: 4' '' 'failures:' '    a::bad' '' \
+    'test result: FAILED. 1 passed; 1 failed' >"$work/cargo.log"
+(. "$RRELAY_ROOT/scripts/results.sh"; count_cargo "$work/cargo.log"; summary) >"$work/cargo.out" 2>&1
+if grep -q '^FAILED host: a::bad$' "$work/cargo.out" && grep -q "panicked at src/x.rs:3:5" "$work/cargo.out" &&
+    grep -q '^1 passed, 1 failed$' "$work/cargo.out"; then
+    tap ok "a failed host test fails the run and shows its panic"
+else
+    tap fail "a failed host test fails the run and shows its panic"; sed 's/^/# /' "$work/cargo.out"
+fi
 exit $fail
