@@ -525,6 +525,7 @@ static __always_inline void __rrelay_write(struct rrelay_chan *chan, const void 
 static __always_inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length,
 					    struct rrelay_reservation *res)
 {
+	struct rrelay_reservation slow __uninitialized;
 	struct rrelay_buf *buf;
 	void *p;
 
@@ -532,9 +533,17 @@ static __always_inline void *rrelay_reserve(struct rrelay_chan *chan, size_t len
 	buf = __rrelay_this_buf(chan);
 	if (likely(__rrelay_try_reserve(buf, length, res, &p)))
 		return p;
-	p = __rrelay_reserve_slow(buf, length, res);
-	if (unlikely(!p))
+	/*
+	 * The slow half fills a reservation of its own: were it given @res,
+	 * the caller's reservation would have to live in memory, and the fast
+	 * path would store it there and rrelay_commit() load it back.
+	 */
+	p = __rrelay_reserve_slow(buf, length, &slow);
+	if (unlikely(!p)) {
 		preempt_enable_notrace();
+		return NULL;
+	}
+	*res = slow;
 	return p;
 }
 

@@ -28,9 +28,10 @@ rsync "${sync_opts[@]}" "$RRELAY_ROOT/tests/modules" "$mo/tests/"
 make -C "$KDIR" M="$mo" LLVM=$LLVM_SUFFIX RRELAY_EXTRAS=y RRELAY_KUNIT=y -j"$(nproc)" modules
 find "$mo" -name '*.ko' -exec cp {} "$out/modules/" \;
 
-# Stand-alone test programs, static C (tests/progs/*.c; none at present:
-# the C tests are kselftests, below). tests/guest/run.sh runs every bin/test_*,
-# so none is left over from an earlier build into the same OUTDIR.
+# Stand-alone programs, static C (tests/progs/*.c: the benchmark's
+# read_loop; the C tests are kselftests, below). tests/guest/run.sh runs
+# every bin/test_*, so none is left over from an earlier build into the
+# same OUTDIR.
 rm -f "$out"/bin/test_*
 for c in "$RRELAY_ROOT"/tests/progs/*.c; do
     [[ -e $c ]] || continue

@@ -13,7 +13,7 @@ use crate::layout::assert_layout;
 use crate::ring::{self, Position, RingState, Snapshot};
 use crate::shim;
 use crate::stats::BufStats;
-use crate::subbuf::{Geometry, ReaderPos};
+use crate::subbuf::{Geometry, ReaderPos, WriterSnapshot};
 use crate::uapi;
 use crate::wakeup::Wakeup;
 use core::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -370,6 +370,19 @@ impl RchanBuf {
         ring::snapshot(self.geometry(), self)
     }
 
+    /// [`ring::intact`]: whether a copy of sub-buffer `k` taken before
+    /// (with a read barrier between) is intact.
+    #[inline]
+    pub(crate) fn intact(&self, k: usize) -> bool {
+        ring::intact(self.geometry(), self, k)
+    }
+
+    /// [`ring::writer_for`]: the writer, for a reader at sub-buffer `k`.
+    #[inline]
+    pub(crate) fn writer_for(&self, k: usize) -> WriterSnapshot {
+        ring::writer_for(self.geometry(), self, k)
+    }
+
     /// The meta page.
     #[inline]
     pub(crate) fn meta(&self) -> &Meta {
@@ -398,7 +411,7 @@ impl RchanBuf {
         let token = self.lend_token(g.slot(k));
         token.count.fetch_add(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
-        if self.snapshot().intact(g, k) {
+        if self.intact(k) {
             Some(token)
         } else {
             self.unlend(token);

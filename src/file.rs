@@ -398,7 +398,7 @@ impl RchanBuf {
             // The writer may have lapped us during the copy (overwrite
             // mode): then these bytes do not count, and the next step skips
             // what was lost.
-            if !self.snapshot().intact(&g, d.r.consumed) {
+            if !self.intact(d.r.consumed) {
                 sink.take_back(put);
                 continue;
             }
@@ -430,14 +430,15 @@ impl RchanBuf {
     /// Steps the reader to the next readable bytes: releases read-out
     /// sub-buffers and skips lost ones on the way; `None` when nothing is
     /// readable now. Shared by `read_to` and the zero-copy splice.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn next_data(&self, reader: &mut ReaderPos) -> Option<DataStep> {
         let g = *self.geometry();
         loop {
-            // `taken` before the snapshot: the snapshot's `produced` is
+            // `taken` before the look at the writer: its `produced` is
             // then at least it, even if PUT_CONSUMED moves it meanwhile.
+            // The reader starts at `taken` (below).
             let taken = self.taken();
-            let w = self.snapshot().writer(&g);
+            let w = self.writer_for(taken);
             if taken.wrapping_sub(w.produced) <= usize::MAX / 2 && taken != w.produced {
                 // Ahead of the writer: only a reset racing the reader (a
                 // misuse) shows this; read nothing rather than wrap.
@@ -461,7 +462,7 @@ impl RchanBuf {
                     // The end came from the padding, which a later lap may
                     // have rewritten: validate it as a copy (see `ring.rs`).
                     smp_rmb();
-                    if self.snapshot().intact(&g, r.consumed) {
+                    if self.intact(r.consumed) {
                         self.advance(reader, g.consume(w, r, 0, |_| padding));
                     }
                 }

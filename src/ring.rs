@@ -974,12 +974,44 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
     }
 }
 
+/// The writer as a reader at sub-buffer `k` needs it for
+/// `Geometry::read_step` and `Geometry::consume`: what
+/// `snapshot(g, s).writer(g)` gives them, from the position word alone
+/// while `k` is finished (they then use `offset` only as the stopped
+/// marker, and the committed prefix of the current sub-buffer is not
+/// needed); the whole snapshot when `k` is the current sub-buffer.
+#[inline]
+pub fn writer_for<S: RingState>(g: &Geometry, s: &S, k: usize) -> WriterSnapshot {
+    // Acquire: as the snapshot's first look.
+    let pos = Position::from_raw(s.pos().load(Ordering::Acquire));
+    if pos.produced() == k {
+        return snapshot(g, s).writer(g);
+    }
+    WriterSnapshot {
+        produced: pos.produced(),
+        offset: if pos.in_slot() { 0 } else { g.stopped_offset() },
+    }
+}
+
+/// `snapshot(g, s).intact(g, k)`: whether a copy of sub-buffer `k` taken
+/// before this call (with a read barrier between) is intact. From the
+/// position word alone when the writer is fewer than `n` sub-buffers past
+/// `k` (then its slot was not started anew: the look the snapshot would
+/// take first settles it); else from a whole snapshot.
+#[inline]
+pub fn intact<S: RingState>(g: &Geometry, s: &S, k: usize) -> bool {
+    // Acquire: as the snapshot's first look.
+    let pos = Position::from_raw(s.pos().load(Ordering::Acquire));
+    pos.produced().wrapping_sub(k) < g.n_subbufs() || snapshot(g, s).intact(g, k)
+}
+
 /// Whether finished sub-buffer `k` is complete: every byte reserved in it
 /// written and committed. Once a later lap started in its slot, the
 /// answer means nothing: a later lap's count may read as `k`'s end (at its
 /// start, with nothing committed, or while its completing C commit has
 /// not added its carry), so callers validate what they read against the
 /// writer ([`Snapshot::intact`]) as for any overwrite.
+#[inline]
 pub fn complete<S: RingState>(g: &Geometry, s: &S, k: usize) -> bool {
     // Acquire: pairs with every committer's release, and with the
     // finishing switch's release of the padding.

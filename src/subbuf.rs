@@ -111,6 +111,7 @@ impl Geometry {
     }
 
     /// The ring slot of absolute sub-buffer `k`.
+    #[inline]
     pub fn slot(&self, k: usize) -> usize {
         k % self.n_subbufs
     }
@@ -148,6 +149,7 @@ impl Geometry {
     /// finished sub-buffers. The caller applies [`ReadStep::Skip`] and
     /// [`ReadStep::Next`] and asks again; a [`ReadStep::Data`] range is
     /// released with [`Geometry::consume`] once copied.
+    #[inline(always)]
     pub fn read_step(
         &self,
         w: WriterSnapshot,
@@ -191,6 +193,7 @@ impl Geometry {
     ///
     /// A finished sub-buffer read to its end is released at once, so the
     /// writer can reuse it; the sub-buffer being written is kept.
+    #[inline(always)]
     pub fn consume(
         &self,
         w: WriterSnapshot,

@@ -218,7 +218,11 @@ pub struct Summary {
     pub mode: Mode,
     /// The default mode fell back to read(): the files cannot be mapped.
     pub read_fallback: bool,
+    /// Recording time, from when the files found at the start were open
+    /// (and mapped) to the end.
     pub seconds: f64,
+    /// The time to open (and map) those files, before `seconds`.
+    pub setup_seconds: f64,
     pub bytes: u64,
     pub mb_per_s: f64,
     pub cpus: BTreeMap<u32, u64>,
@@ -555,15 +559,23 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
             }
         }
     };
-    let start = Instant::now();
+    // The files found so far are opened (and mapped), and the kernel's
+    // figures read, before the clock starts: `seconds` (and the rate) is
+    // the recording's; `setup_seconds` is the set-up's.
+    let setup = Instant::now();
     let mut cpus: BTreeMap<u32, Cpu> = BTreeMap::new();
-    let mut found = Some(first);
-    let mut last_scan = Instant::now();
-    let mut last_progress = Instant::now();
+    for (cpu, path) in first {
+        cpus.insert(cpu, Cpu::open(path, sink(cpu)?, opt.mode)?);
+    }
     // The kernel's figures as last seen: a channel closed before the stop
     // takes its statistics file with it.
     let read_kernel = || src.stats.as_deref().and_then(|f| stats::read(f).ok());
     let mut last_kernel = read_kernel();
+    let setup_seconds = setup.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut found = None;
+    let mut last_scan = Instant::now();
+    let mut last_progress = Instant::now();
     let mut last_kernel_read = Instant::now();
     let mut shown_progress = false;
     let mut told = false;
@@ -654,6 +666,7 @@ pub fn record(opt: &Options<'_>) -> Result<Summary> {
         mode: if read_fallback { Mode::Read } else { requested },
         read_fallback,
         seconds,
+        setup_seconds,
         bytes,
         mb_per_s: bytes as f64 / 1e6 / seconds.max(1e-9),
         cpus: cpus.iter().map(|(&k, c)| (k, c.bytes)).collect(),

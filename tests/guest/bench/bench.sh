@@ -17,7 +17,9 @@ cat $B/results
 # producer stopped (the reader's rate alone), into a tmpfs file, or with
 # "null" as one stream into /dev/null (the reader's cost without the
 # file system's); one line:
-# prefill <impl> <mode>[-null] <bytes received> <seconds>
+# prefill <impl> <mode>[-null] <bytes received> <seconds> <set-up seconds>
+# (the set-up, opening and mapping the file, comes before the drain's
+# seconds and is reported apart).
 prefill() {
     echo "fill $1 16" >$B/ctl
     base=rfill
@@ -29,15 +31,39 @@ prefill() {
     fi
     bytes=$(sed -n 's/^  "bytes": \([0-9]*\),/\1/p' /tmp/prefill.json)
     seconds=$(sed -n 's/^  "seconds": \([0-9.]*\),/\1/p' /tmp/prefill.json)
-    echo "prefill $1 $2${3:+-$3} $bytes $seconds"
+    setup_s=$(sed -n 's/^  "setup_seconds": \([0-9.e-]*\),/\1/p' /tmp/prefill.json)
+    echo "prefill $1 $2${3:+-$3} $bytes $seconds $setup_s"
     echo close >$B/ctl
     rm -rf /tmp/prefill
 }
-for to in "" null; do
-    prefill rrelay read $to
-    prefill rrelay mmap $to
-    prefill rrelay splice $to
-    prefill relay read $to
+# loop IMPL CHUNK: the bare read() loop (tests/progs/read_loop.c) on a
+# prefilled buffer, CHUNK bytes a call, nothing written anywhere: the
+# reader's own cost without the tool's. One line, as prefill's:
+# prefill <impl> loop-<CHUNK in KiB>k <bytes received> <seconds> 0
+loop() {
+    echo "fill $1 16" >$B/ctl
+    file=$B/rfill0
+    [ "$1" = relay ] && file=$B/kfill0
+    set -- "$1" "$2" $(/opt/bin/read_loop $file $2)
+    echo "prefill $1 loop-$(($2 / 1024))k $3 $5 0"
+    echo close >$B/ctl
+}
+# Up to three rounds (ROUNDS, at most 3), the modes interleaved: a
+# drain's count moves by a few percent with the page cache the runs before
+# it left (the report takes the median).
+round=0
+while [ $round -lt $rounds ] && [ $round -lt 3 ]; do
+    for to in "" null; do
+        prefill relay read $to
+        prefill rrelay read $to
+        prefill rrelay mmap $to
+        prefill rrelay splice $to
+    done
+    for chunk in 262144 65536; do
+        loop relay $chunk
+        loop rrelay $chunk
+    done
+    round=$((round + 1))
 done
 [ "$accel" = tcg ] || exit 0
 

@@ -15,8 +15,8 @@ check "the ftrace ring buffer is measured" test "$(grep -c '^write 1 ftrace_' /t
 check "set-up cost: open and close of rrelay and relay" test "$(grep -c '^setup ' /tmp/bench.out)" = 4
 check "drain: read, mmap, splice on rrelay and read on relay, all with data" \
     sh -c "test \$(awk '\$1 == \"drain\" && \$5 > 0' /tmp/bench.out | wc -l) = 4"
-check "prefilled drains: rrelay by read, mmap and splice, relay by read, 16 MiB each, into tmpfs and into /dev/null" \
-    test "$(awk '$1 == "prefill" && $4 == 16777216' /tmp/bench.out | wc -l)" = 8
+check "prefilled drains: rrelay by read, mmap and splice, relay by read, into tmpfs and into /dev/null; bare read() loops of both in 256 and 64 KiB; 16 MiB each" \
+    test "$(awk '$1 == "prefill" && $4 == 16777216' /tmp/bench.out | wc -l)" = 12
 check "no-overwrite sweep at 50, 80 and 100% of the splice rate, the reader alone on CPU 0" \
     sh -c "test \$(grep -c '^lossless ' /tmp/bench.out) = 3 && grep -q '^info lossless_base drain rrelay splice 0 [1-9]' /tmp/bench.out"
 done_testing
