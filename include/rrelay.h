@@ -251,8 +251,9 @@ struct rrelay_chan *rrelay_open(const char *base_filename, struct dentry *parent
  * wakes readers, removes the files and drops rrelay's references. Files
  * still open keep their buffer readable until released. Writers must have
  * stopped: writing to a closed channel is a use-after-free. A flush or
- * statistics call already running on another CPU is waited for (an RCU
- * grace period); one that starts after close is a use-after-free too.
+ * statistics call already running on another CPU is waited for (an
+ * expedited RCU grace period); one that starts after close is a
+ * use-after-free too.
  */
 void rrelay_close(struct rrelay_chan *chan);
 

@@ -313,22 +313,25 @@ impl Rchan {
     /// one global buffer, registered for hotplug and statistics.
     pub(crate) fn open(args: &OpenArgs<'_>) -> Result<Arc<Self>> {
         let chan = Self::new(args)?;
-        let _cpus = CpusReadLock::new();
-        let mut chans = CHANNELS.lock();
-        let mut result = Ok(());
-        for cpu in online_cpus() {
-            result = chan.add_buf(cpu);
-            if result.is_err() {
-                break;
+        let result = {
+            let _cpus = CpusReadLock::new();
+            let mut chans = CHANNELS.lock();
+            let mut result = Ok(());
+            for cpu in online_cpus() {
+                result = chan.add_buf(cpu);
+                if result.is_err() {
+                    break;
+                }
             }
-        }
-        if let Err(e) =
             result.and_then(|()| chans.push(chan.clone(), GFP_KERNEL).map_err(Into::into))
-        {
+        };
+        if let Err(e) = result {
+            // Not in the registry, so no CPU coming online gives it a
+            // buffer: torn down (client callbacks, `debugfs_remove`, the
+            // grace period) without the hotplug lock, as in `close`.
             chan.teardown();
             return Err(e);
         }
-        drop(chans);
         crate::stats::add_channel_dir(&chan);
         Ok(chan)
     }
@@ -518,9 +521,13 @@ impl Rchan {
         }
         // A flush or stats call from any context that found a buffer in a
         // slot holds RCU (`for_each_buf_any_context`): let it finish
-        // before the buffers are finished and dropped.
+        // before the buffers are finished and dropped. Expedited: a normal
+        // grace period made close take two to three times relay's (its
+        // ticks, idle in a quiet system); this one costs an IPI to each
+        // busy CPU, once per close (`rcupdate.rcu_normal=1` turns it back
+        // into a normal one, as for every expedited grace period).
         // SAFETY: Process context (close and failed opens), no lock held.
-        unsafe { bindings::synchronize_rcu() };
+        unsafe { bindings::synchronize_rcu_expedited() };
         let bufs = core::mem::take(&mut *self.bufs.lock());
         for buf in bufs.iter() {
             buf.finish();
