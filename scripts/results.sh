@@ -49,6 +49,9 @@ count_cargo() {
 # does not match the count, or a section with no plan, is one more failure.
 count_tap() {
     local log=$1 prefix=${2:-} prog= plan= seen=0 line
+    # The diagnostics ("# ...") since the last result: a failure shows
+    # them (the last 20), so its log says why without a rerun.
+    local -a diag=()
     close_prog() {
         [[ -n $prog ]] || return 0
         RAN["tap $prog"]=$((${RAN["tap $prog"]:-0} + seen))
@@ -61,7 +64,9 @@ count_tap() {
     while IFS= read -r line; do
         if [[ $line =~ ^#\ rrelay-test:\ (.*)$ ]]; then
             close_prog
-            prog=${BASH_REMATCH[1]} plan= seen=0
+            prog=${BASH_REMATCH[1]} plan= seen=0 diag=()
+        elif [[ $line =~ ^#\  ]]; then
+            diag+=("$line")
         elif [[ $line =~ ^1\.\.([0-9]+) ]]; then
             plan=${BASH_REMATCH[1]}
         elif [[ $line =~ ^(not\ )?ok\ [0-9]+\ (-\ )?(.*)$ ]]; then
@@ -71,9 +76,12 @@ count_tap() {
                 result skip "$prefix$prog: $desc"
             elif [[ -n $not ]]; then
                 result fail "$prefix$prog: $desc"
+                local from=$((${#diag[@]} > 20 ? ${#diag[@]} - 20 : 0))
+                ((${#diag[@]} == 0)) || printf '    %s\n' "${diag[@]:from}" >&2
             else
                 result pass "$prefix$prog: $desc"
             fi
+            diag=()
         fi
     done <"$log"
     close_prog

@@ -52,7 +52,7 @@ run() {
 }
 
 echo "# rrelay-test: runner-harness"
-echo "1..7"
+echo "1..8"
 if run complete; then tap ok "a complete run passes the expected-test check"; else tap fail "a complete run passes"; sed 's/^/# /' "$work/complete.out"; fi
 for c in missing:"did not run" crash:"planned 3 tests, ran 1" count:"gave 5 results" unlisted:"does not list it" kunit:"kunit test suite_a gave 1 results"; do
     name=${c%%:*} want=${c#*:}
@@ -74,5 +74,17 @@ if grep -q '^FAILED host: a::bad$' "$work/cargo.out" && grep -q "panicked at src
     tap ok "a failed host test fails the run and shows its panic"
 else
     tap fail "a failed host test fails the run and shows its panic"; sed 's/^/# /' "$work/cargo.out"
+fi
+
+# A failed TAP test: counted, and the diagnostics before it shown (not a
+# passing test's).
+printf '%s\n' '# rrelay-test: delta' '1..2' '# passing note' 'ok 1 fine' \
+    '# unexpected: read on fd 3: Invalid argument' 'not ok 2 broken' >"$work/tap.log"
+(. "$RRELAY_ROOT/scripts/results.sh"; count_tap "$work/tap.log"; summary) >"$work/tap.out" 2>&1
+if grep -q '^FAILED delta: broken$' "$work/tap.out" && grep -q "^    # unexpected: read on fd 3" "$work/tap.out" &&
+    ! grep -q "passing note" "$work/tap.out" && grep -q '^1 passed, 1 failed$' "$work/tap.out"; then
+    tap ok "a failed TAP test fails the run and shows its diagnostics"
+else
+    tap fail "a failed TAP test fails the run and shows its diagnostics"; sed 's/^/# /' "$work/tap.out"
 fi
 exit $fail
