@@ -128,6 +128,14 @@
 //! that may start it is in progress ([`Snapshot::intact`]). A copy found
 //! torn is read again (or skipped as lost, once the slot is started).
 //!
+//! While the reader is in a finished sub-buffer `k`, one look at `pos`
+//! (acquire) serves both looks ([`writer_for`], [`intact`]): its step
+//! needs only `produced` and whether the writer is in a slot, and a copy
+//! is intact when `produced - k < n`, as the snapshot's own first look
+//! would decide. A switch into `k`'s slot stores `produced = k + n` before
+//! its write barrier, so a copy that saw a byte of it finds `produced - k
+//! == n` and takes the whole snapshot.
+//!
 //! # Barriers
 //!
 //! - Reserve: the CAS on `ws` is an acquire; it pairs with the release
