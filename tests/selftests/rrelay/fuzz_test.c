@@ -7,9 +7,10 @@
  * closed and reopened under the fuzzer. Every operation has an expected
  * outcome, worked out from its arguments and the file's geometry: success
  * (with a result in range) or one errno; a race with the churn adds one
- * alternative where it can change the answer (ENOENT for an open, ENODEV
- * for an mmap). The kernel must stay sound (the runner fails the run on
- * any kernel report), and the clients must unload after fuzzing.
+ * alternative where it can change the answer (ENOENT for an open, or EIO
+ * from debugfs while the file is being removed; ENODEV for an mmap). The
+ * kernel must stay sound (the runner fails the run on any kernel report),
+ * and the clients must unload after fuzzing.
  *
  * A fixture loads the sample (4 sub-buffers of 4096 bytes, writing) and the
  * test client (per-CPU, rrelay's own files, 4 sub-buffers of 256 bytes);
@@ -233,6 +234,13 @@ static void one_op(int *fds, enum kind *kinds, int *pipefd, int out)
 		idx = next() % ARRAY_SIZE(paths);
 		kinds[slot] = paths[idx].kind;
 		fds[slot] = open(paths[idx].path, O_RDONLY);
+		/*
+		 * The churn channel's file may be gone (ENOENT), or being
+		 * removed: debugfs then refuses the open with EIO (relay's
+		 * files alike). Both mean the channel went.
+		 */
+		if (paths[idx].kind == CHURN && fds[slot] < 0 && errno == EIO)
+			errno = ENOENT;
 		want = paths[idx].kind == CHURN ? ENOENT : NONE;
 		reached[OPENED] += expect("open", 0, fds[slot], 0, want) && fds[slot] >= 0;
 		break;
