@@ -397,19 +397,26 @@ static __always_inline struct rrelay_slot *__rrelay_slot(const struct rrelay_buf
 static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t length,
 						 struct rrelay_reservation *res, void **p)
 {
-	u64 w = READ_ONCE(buf->ws);
+	u64 w = READ_ONCE(buf->ws), next;
 	struct rrelay_slot *slot;
+	u32 room;
 
 	do {
 		/* Room plus one in the low half; 0 unless open: nothing fits. */
-		if (unlikely(length >= (u32)w))
+		room = w;
+		if (unlikely(length >= room))
 			return false;
-	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, w - length)));
-	slot = __rrelay_slot(buf, w);
+		next = w - length;
+	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, next)));
+	/*
+	 * The new word names the same slot (the room field did not borrow):
+	 * taking it from there, the old word need not outlive the exchange.
+	 */
+	slot = __rrelay_slot(buf, next);
 	res->buf = buf;
 	res->slot = slot;
 	res->length = length;
-	*p = slot->room_end - (u32)w;
+	*p = slot->room_end - room;
 	return true;
 }
 

@@ -225,7 +225,7 @@ unsafe extern "C" fn __rrelay_write_slow(buf: *mut RchanBuf, data: *const c_void
     // SAFETY: The caller's promises.
     if let Some(buf) = unsafe { buf_ref(buf) } {
         // SAFETY: The caller's promise on `data`.
-        buf.write_record(unsafe { bytes(data, length) });
+        buf.write_record_after_miss(unsafe { bytes(data, length) });
     }
 }
 
@@ -245,7 +245,7 @@ unsafe extern "C" fn __rrelay_reserve_slow(
     let (Some(buf), Some(res)) = (unsafe { buf_ref(buf) }, unsafe { res.as_mut() }) else {
         return core::ptr::null_mut();
     };
-    let Some(r) = buf.reserve_room(length) else {
+    let Some(r) = buf.reserve_room_after_miss(length) else {
         return core::ptr::null_mut();
     };
     res.set(buf, r);

@@ -567,7 +567,7 @@ fn is_lap_end(g: &Geometry, count: usize) -> bool {
 
 /// What the switch that finishes a sub-buffer commits for it: its padding,
 /// plus what the lap unit has beyond a sub-buffer's bytes.
-#[inline]
+#[inline(always)]
 fn padding_commit(g: &Geometry, padding: usize) -> usize {
     padding + (lap_unit(g) - g.subbuf_size())
 }
@@ -620,30 +620,67 @@ pub fn reserve<S: RingState, C: Client>(
     len: usize,
 ) -> Option<Reservation> {
     loop {
-        c.step(Step::ReserveLoad);
-        // Acquire: pairs with the release that published this word.
-        let w = WriteState(s.ws().load(Ordering::Acquire));
-        if w.fits(len) {
-            c.step(Step::ReserveCas);
-            if s.ws()
-                .compare_exchange(
-                    w.raw(),
-                    w.minus(len).raw(),
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-            {
-                return Some(Reservation {
-                    slot: w.slot(),
-                    off: w.off(g),
-                    len,
-                });
-            }
-            continue;
+        if let Some(r) = try_reserve(g, s, c, len) {
+            return Some(r);
         }
         if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
             return None;
+        }
+    }
+}
+
+/// [`reserve`] for a writer whose own look at the word found no room
+/// (the C fast path, before its slow half): the switch comes first. The
+/// same outcome as [`reserve`]: a switch that finds the record fits (a
+/// nested writer switched meanwhile) returns at once.
+#[inline(always)]
+pub fn reserve_after_miss<S: RingState, C: Client>(
+    g: &Geometry,
+    s: &S,
+    c: &C,
+    len: usize,
+) -> Option<Reservation> {
+    loop {
+        if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
+            return None;
+        }
+        if let Some(r) = try_reserve(g, s, c, len) {
+            return Some(r);
+        }
+    }
+}
+
+/// Reserves `len` bytes in the current sub-buffer if they fit; `None`
+/// when they do not (or no sub-buffer is open).
+#[inline(always)]
+fn try_reserve<S: RingState, C: Client>(
+    g: &Geometry,
+    s: &S,
+    c: &C,
+    len: usize,
+) -> Option<Reservation> {
+    loop {
+        c.step(Step::ReserveLoad);
+        // Acquire: pairs with the release that published this word.
+        let w = WriteState(s.ws().load(Ordering::Acquire));
+        if !w.fits(len) {
+            return None;
+        }
+        c.step(Step::ReserveCas);
+        if s.ws()
+            .compare_exchange(
+                w.raw(),
+                w.minus(len).raw(),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            return Some(Reservation {
+                slot: w.slot(),
+                off: w.off(g),
+                len,
+            });
         }
     }
 }
@@ -727,34 +764,41 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     let w = loop {
         c.step(Step::SwitchLoad);
         let w = WriteState(s.ws().load(Ordering::Acquire));
-        if awaited.is_some_and(|a| a != w.raw()) {
-            // Acquire above: pairs with that switch's release of `ws`, so
-            // what it finished is visible to whoever the flush returns to.
-            return fits(w);
-        }
-        if w.switching() && why == Reason::Close {
-            // Close runs in process context after the writers stopped: the
-            // owner is a flush on another CPU, which never waits. Let it end.
-            core::hint::spin_loop();
-            continue;
-        }
-        if let (Reason::Record(_) | Reason::Explicit(_) | Reason::Flush, Some(me), Some(owner)) =
-            (why, me, w.owner())
-        {
-            // Another CPU's switch, which never waits for us (we are in no
-            // switch and no NMI): let it end. Not a retry of a stopped
-            // buffer: that one will refuse us too.
-            if owner != me && !w.is_stopped() && c.may_wait() {
-                if matches!(why, Reason::Flush | Reason::Explicit(_)) {
-                    awaited = Some(w.raw());
-                }
-                c.step(Step::SwitchWait);
+        // An open word (the common case: a record that does not fit, or a
+        // flush) goes straight to the claim; these are for the others.
+        if !w.is_open() || awaited.is_some() {
+            if awaited.is_some_and(|a| a != w.raw()) {
+                // Acquire above: pairs with that switch's release of `ws`, so
+                // what it finished is visible to whoever the flush returns to.
+                return fits(w);
+            }
+            if w.switching() && why == Reason::Close {
+                // Close runs in process context after the writers stopped: the
+                // owner is a flush on another CPU, which never waits. Let it end.
                 core::hint::spin_loop();
                 continue;
             }
-        }
-        if w.switching() || w.is_closed() {
-            return drop(c);
+            if let (
+                Reason::Record(_) | Reason::Explicit(_) | Reason::Flush,
+                Some(me),
+                Some(owner),
+            ) = (why, me, w.owner())
+            {
+                // Another CPU's switch, which never waits for us (we are in no
+                // switch and no NMI): let it end. Not a retry of a stopped
+                // buffer: that one will refuse us too.
+                if owner != me && !w.is_stopped() && c.may_wait() {
+                    if matches!(why, Reason::Flush | Reason::Explicit(_)) {
+                        awaited = Some(w.raw());
+                    }
+                    c.step(Step::SwitchWait);
+                    core::hint::spin_loop();
+                    continue;
+                }
+            }
+            if w.switching() || w.is_closed() {
+                return drop(c);
+            }
         }
         if let Reason::Record(_) = why {
             if w.fits(len) {
@@ -812,29 +856,9 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         c.finished(w.off(g));
         Some(w.slot())
     };
-    let commit_pending = |pending: &mut Option<(usize, usize)>| {
-        if let Some((slot, padding)) = pending.take() {
-            // Release: everything this switch wrote into the sub-buffer
-            // (the callback's `prev`, the header) before it is complete.
-            // The bit goes first, then the padding's commit: whoever adds
-            // the last bytes (this switch, or a writer still copying) sees
-            // the total whole with the bit already clear, and wakes the
-            // reader; a reader that sees the total whole sees the bit
-            // clear (the commit's release sequence).
-            s.padding(slot).store(padding, Ordering::Release);
-            let add = padding_commit(g, padding);
-            let total = s
-                .commit(slot)
-                .fetch_add(add, Ordering::Release)
-                .wrapping_add(add);
-            if is_lap_end(g, total) {
-                c.completed(slot);
-            }
-        }
-    };
     let slot = g.slot(produced);
     if why == Reason::Close {
-        commit_pending(&mut pending);
+        commit_padding(g, s, c, &mut pending);
         s.ws()
             .store(WriteState::closed(slot).raw(), Ordering::Release);
         return Switched::Refused;
@@ -863,7 +887,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         != lap_base(g, produced)
         || c.lent(slot)
     {
-        commit_pending(&mut pending);
+        commit_padding(g, s, c, &mut pending);
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
         return drop(c);
@@ -875,7 +899,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     c.step(Step::SwitchCallback);
     let accepted = c.subbuf_start(slot, prev, full);
     // The callback is done with `prev`: readers may have it.
-    commit_pending(&mut pending);
+    commit_padding(g, s, c, &mut pending);
     if !accepted {
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
@@ -906,6 +930,35 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         return Switched::Refused;
     }
     Switched::Ready
+}
+
+/// Commits the padding of the sub-buffer a switch finished, once its
+/// callback returned (`pending`: its slot and padding, taken).
+#[inline(always)]
+fn commit_padding<S: RingState, C: Client>(
+    g: &Geometry,
+    s: &S,
+    c: &C,
+    pending: &mut Option<(usize, usize)>,
+) {
+    if let Some((slot, padding)) = pending.take() {
+        // Release: everything the switch wrote into the sub-buffer (the
+        // callback's `prev`, the header) before it is complete. The bit
+        // goes first, then the padding's commit: whoever adds the last
+        // bytes (the switch, or a writer still copying) sees the total
+        // whole with the bit already clear, and wakes the reader; a
+        // reader that sees the total whole sees the bit clear (the
+        // commit's release sequence).
+        s.padding(slot).store(padding, Ordering::Release);
+        let add = padding_commit(g, padding);
+        let total = s
+            .commit(slot)
+            .fetch_add(add, Ordering::Release)
+            .wrapping_add(add);
+        if is_lap_end(g, total) {
+            c.completed(slot);
+        }
+    }
 }
 
 /// What a reader may read, from one look at the writer.

@@ -104,7 +104,7 @@ impl Client for RchanBuf {
         self.lend_token(slot).count.load(Ordering::Acquire) != 0
     }
 
-    #[inline]
+    #[inline(always)]
     fn switching<R>(&self, f: impl FnOnce() -> R) -> R {
         let _switch = SwitchGuard::new();
         f()
@@ -157,6 +157,13 @@ impl RchanBuf {
         ring::reserve(self.geometry(), self, self, len)
     }
 
+    /// [`Self::reserve_room`] for the C fast path's slow half, whose own
+    /// look found no room ([`ring::reserve_after_miss`]).
+    #[inline(always)]
+    pub(crate) fn reserve_room_after_miss(&self, len: usize) -> Option<Reservation> {
+        ring::reserve_after_miss(self.geometry(), self, self, len)
+    }
+
     /// Where the bytes of a reservation go.
     #[inline(always)]
     pub(crate) fn room(&self, r: &Reservation) -> *mut u8 {
@@ -190,7 +197,21 @@ impl RchanBuf {
     /// `false` when the record was dropped (and counted).
     #[inline(always)]
     pub(crate) fn write_record(&self, data: &[u8]) -> bool {
-        let Some(r) = self.reserve_room(data.len()) else {
+        self.put_record(self.reserve_room(data.len()), data)
+    }
+
+    /// [`Self::write_record`] for the C fast path's slow half, whose own
+    /// look found no room.
+    #[inline(always)]
+    pub(crate) fn write_record_after_miss(&self, data: &[u8]) -> bool {
+        self.put_record(self.reserve_room_after_miss(data.len()), data)
+    }
+
+    /// Copies `data` into the room `r` reserved for it (`None`: dropped,
+    /// counted), then commits it.
+    #[inline(always)]
+    fn put_record(&self, r: Option<Reservation>, data: &[u8]) -> bool {
+        let Some(r) = r else {
             return false;
         };
         // SAFETY: `r` is `data.len()` bytes inside the mapping that the

@@ -333,7 +333,14 @@ impl Nested<'_> {
                 let rec = record(i, len);
                 // Logged where it takes effect: at its reservation (before
                 // the copy, where an interrupt may run) or its refusal.
-                match ring::reserve(&b.g, b, self, len) {
+                // Every third record reserves as the C fast path's slow
+                // half does (the switch first), the others as Rust does.
+                let r = if i % 3 == 0 {
+                    ring::reserve_after_miss(&b.g, b, self, len)
+                } else {
+                    ring::reserve(&b.g, b, self, len)
+                };
+                match r {
                     Some(r) => {
                         assert!(!busy, "a write went in during a switch");
                         self.log((op, Some(true)));
@@ -1063,7 +1070,13 @@ impl Fz<'_> {
                 if len > 0 {
                     self.written.set(self.written.get() + 1);
                 }
-                if let Some(r) = ring::reserve(&b.g, b, self, len) {
+                // As above: every third record the switch first.
+                let r = if i % 3 == 2 {
+                    ring::reserve_after_miss(&b.g, b, self, len)
+                } else {
+                    ring::reserve(&b.g, b, self, len)
+                };
+                if let Some(r) = r {
                     let pos = ring::Position::from_raw(b.pos.load(Ordering::Relaxed));
                     assert!(pos.in_slot());
                     assert_eq!(b.g.slot(pos.produced()), r.slot);
