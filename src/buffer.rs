@@ -114,8 +114,9 @@ impl BufMem {
     /// The start of the last page.
     #[inline]
     pub(crate) fn last_page(&self) -> *mut u8 {
+        // No overflow: the pages are mapped from `start` on.
         self.start
-            .wrapping_add(self.pages.len().saturating_sub(1) * PAGE_SIZE)
+            .wrapping_add(self.pages.len().saturating_sub(1).wrapping_mul(PAGE_SIZE))
     }
 
     pub(crate) fn pages(&self) -> &[Page] {

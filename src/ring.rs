@@ -725,6 +725,27 @@ pub fn carry<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, slot: usize, l
     c.completed(slot);
 }
 
+/// A switch that does not let the record in: one of at least one byte is
+/// dropped (counted); a flush or an explicit switch is no record.
+#[inline(always)]
+fn refuse<C: Client>(c: &C, why: Reason, len: usize) -> Switched {
+    if len > 0 && matches!(why, Reason::Record(_)) {
+        c.count(Event::Dropped);
+    }
+    Switched::Refused
+}
+
+/// Whether a switch that returns without switching leaves room for the
+/// record an explicit switch asked for.
+#[inline(always)]
+fn explicit_fits(why: Reason, len: usize, w: WriteState) -> Switched {
+    if matches!(why, Reason::Explicit(_)) && w.fits(len) {
+        Switched::Ready
+    } else {
+        Switched::Refused
+    }
+}
+
 /// Finishes the current sub-buffer and starts the next, as
 /// `relay_switch_subbuf` does; see the protocol above. Waits only for
 /// another CPU's switch, as [`Client::may_wait`] allows (and close for a
@@ -737,23 +758,6 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         }
         Reason::Record(len) | Reason::Explicit(len) => len,
         Reason::Flush | Reason::Close => 0,
-    };
-    // A record of at least one byte that does not go in is dropped; a
-    // flush or an explicit switch is no record.
-    let drop = |c: &C| {
-        if len > 0 && matches!(why, Reason::Record(_)) {
-            c.count(Event::Dropped);
-        }
-        Switched::Refused
-    };
-    // Whether a switch that returns without switching leaves room for the
-    // record an explicit switch asked for.
-    let fits = |w: WriteState| {
-        if matches!(why, Reason::Explicit(_)) && w.fits(len) {
-            Switched::Ready
-        } else {
-            Switched::Refused
-        }
     };
     // The switch word a flush waits on: once it changes, that switch has
     // finished the sub-buffer current when the flush began.
@@ -770,7 +774,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
             if awaited.is_some_and(|a| a != w.raw()) {
                 // Acquire above: pairs with that switch's release of `ws`, so
                 // what it finished is visible to whoever the flush returns to.
-                return fits(w);
+                return explicit_fits(why, len, w);
             }
             if w.switching() && why == Reason::Close {
                 // Close runs in process context after the writers stopped: the
@@ -797,7 +801,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
                 }
             }
             if w.switching() || w.is_closed() {
-                return drop(c);
+                return refuse(c, why, len);
             }
         }
         if let Reason::Record(_) = why {
@@ -857,6 +861,8 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         Some(w.slot())
     };
     let slot = g.slot(produced);
+    // Beside the slot: one division gives both.
+    let base = lap_base(g, produced);
     if why == Reason::Close {
         commit_padding(g, s, c, &mut pending);
         s.ws()
@@ -884,13 +890,13 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     if s.commit(slot)
         .load(Ordering::Acquire)
         .wrapping_add(pending_padding)
-        != lap_base(g, produced)
+        != base
         || c.lent(slot)
     {
         commit_padding(g, s, c, &mut pending);
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
-        return drop(c);
+        return refuse(c, why, len);
     }
     s.start_reserve().store(0, Ordering::Relaxed);
     // smp_wmb(): the claim and `pos` before anything the callback writes
@@ -903,7 +909,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     if !accepted {
         s.ws()
             .store(WriteState::stopped(slot).raw(), Ordering::Release);
-        return drop(c);
+        return refuse(c, why, len);
     }
     // Overwritten only if still unread now: a callback that found room (its
     // own `buf_full` look came after the reader released the sub-buffer)
