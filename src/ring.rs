@@ -619,14 +619,7 @@ pub fn reserve<S: RingState, C: Client>(
     c: &C,
     len: usize,
 ) -> Option<Reservation> {
-    loop {
-        if let Some(r) = try_reserve(g, s, c, len) {
-            return Some(r);
-        }
-        if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
-            return None;
-        }
-    }
+    reserve_from(g, s, c, len, false)
 }
 
 /// [`reserve`] for a writer whose own look at the word found no room
@@ -640,12 +633,28 @@ pub fn reserve_after_miss<S: RingState, C: Client>(
     c: &C,
     len: usize,
 ) -> Option<Reservation> {
+    reserve_from(g, s, c, len, true)
+}
+
+/// Tries to reserve, and switches while the record does not fit; with
+/// `switch_first`, the switch comes first.
+#[inline(always)]
+fn reserve_from<S: RingState, C: Client>(
+    g: &Geometry,
+    s: &S,
+    c: &C,
+    len: usize,
+    mut switch_first: bool,
+) -> Option<Reservation> {
     loop {
+        if !switch_first {
+            if let Some(r) = try_reserve(g, s, c, len) {
+                return Some(r);
+            }
+        }
+        switch_first = false;
         if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
             return None;
-        }
-        if let Some(r) = try_reserve(g, s, c, len) {
-            return Some(r);
         }
     }
 }
@@ -667,15 +676,7 @@ fn try_reserve<S: RingState, C: Client>(
             return None;
         }
         c.step(Step::ReserveCas);
-        if s.ws()
-            .compare_exchange(
-                w.raw(),
-                w.minus(len).raw(),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .is_ok()
-        {
+        if exchange_ws(s, w, w.minus(len)) {
             return Some(Reservation {
                 slot: w.slot(),
                 off: w.off(g),
@@ -683,6 +684,15 @@ fn try_reserve<S: RingState, C: Client>(
             });
         }
     }
+}
+
+/// Replaces the write state word with `to` if it still is `from`; an
+/// acquire (the callers say what it pairs with).
+#[inline(always)]
+fn exchange_ws<S: RingState>(s: &S, from: WriteState, to: WriteState) -> bool {
+    s.ws()
+        .compare_exchange(from.raw(), to.raw(), Ordering::Acquire, Ordering::Relaxed)
+        .is_ok()
 }
 
 /// Commits a reservation whose bytes are written.
@@ -813,15 +823,7 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         c.step(Step::SwitchClaim);
         // Acquire: pairs with the previous owner's release of `ws`, so
         // `produced` and the slots are as it left them.
-        if s.ws()
-            .compare_exchange(
-                w.raw(),
-                w.with_switching(me).raw(),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .is_ok()
-        {
+        if exchange_ws(s, w, w.with_switching(me)) {
             break w;
         }
     };
