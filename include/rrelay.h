@@ -539,19 +539,27 @@ static __always_inline void *rrelay_reserve(struct rrelay_chan *chan, size_t len
 
 	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
-	if (likely(__rrelay_try_reserve(buf, length, res, &p)))
+	if (likely(__rrelay_try_reserve(buf, length, res, &p))) {
+		/* In the buffer's mapping: never NULL, so the caller's test folds. */
+		if (!p)
+			unreachable();
 		return p;
+	}
 	/*
 	 * The slow half fills a reservation of its own: were it given @res,
 	 * the caller's reservation would have to live in memory, and the fast
-	 * path would store it there and rrelay_commit() load it back.
+	 * path would store it there and rrelay_commit() load it back. It
+	 * reserves @length bytes in @buf as the fast path does, so only the
+	 * slot is new: the caller's other fields stay the values it holds.
 	 */
 	p = __rrelay_reserve_slow(buf, length, &slow);
 	if (unlikely(!p)) {
 		preempt_enable_notrace();
 		return NULL;
 	}
-	*res = slow;
+	res->buf = buf;
+	res->slot = slow.slot;
+	res->length = length;
 	return p;
 }
 
