@@ -199,7 +199,7 @@ def prefill_table(meta, icount_meta):
     return md
 
 
-def markdown(meta, rows, rat, setup, drain, lossless, icount=None):
+def markdown(meta, rows, rat, setup, drain, lossless, icount=None, isetup=None):
     md = [f"# rrelay benchmark", "",
           f"Kernel {meta.get('kernel', '?')}, accelerator {meta.get('accel', '?')}, "
           f"{meta.get('cpus', '?')} CPUs, {meta.get('rounds', '?')} rounds. {NOTE}", ""]
@@ -211,12 +211,26 @@ def markdown(meta, rows, rat, setup, drain, lossless, icount=None):
     md += switch_table(meta, icount[2] if icount else None)
     md += prefill_table(meta, icount[2] if icount else None)
     if setup:
-        md += ["## Set-up cost: open and close, ms (median)", "", "| | rrelay | relay | ratio |", "|---|---:|---:|---:|"]
+        # The icount boot's figures beside TCG's: guest milliseconds there
+        # are millions of instructions, and repeat where TCG's move with
+        # the host's load.
+        md += ["## Set-up cost: open and close (median)", "",
+               "TCG timing in ms; under icount, millions of instructions (they repeat run after "
+               "run where the TCG times move with the host's load).", "",
+               "| | rrelay (ms) | relay (ms) | ratio | rrelay (M instr.) | relay (M instr.) | ratio |",
+               "|---|---:|---:|---:|---:|---:|---:|"]
         for op in ("open", "close"):
             r, k = setup.get(("rrelay", op)), setup.get(("relay", op))
             if r and k:
                 mr, mk = statistics.median(r), statistics.median(k)
-                md.append(f"| {op} | {mr:.2f} | {mk:.2f} | {mr / mk:.2f} |")
+                row = f"| {op} | {mr:.2f} | {mk:.2f} | {mr / mk:.2f} |"
+                ir, ik = (isetup or {}).get(("rrelay", op)), (isetup or {}).get(("relay", op))
+                if ir and ik:
+                    mir, mik = statistics.median(ir), statistics.median(ik)
+                    row += f" {mir:.2f} | {mik:.2f} | {mir / mik:.2f} |"
+                else:
+                    row += " - | - | - |"
+                md.append(row)
         md.append("")
     if drain:
         base = next((d["mb_s"] for d in drain if d["impl"] == "relay"), 0)
@@ -295,16 +309,18 @@ def report(lines, outdir, icount_lines=None):
     data = {"meta": {**meta, "note": NOTE}, "write": rows, "ratios": rat,
             "setup_ms": {f"{k[0]} {k[1]}": round(statistics.median(v), 3) for k, v in setup.items()},
             "drain": drain, "lossless": lossless, "switch": meta.get("switch", {})}
-    icount = None
+    icount = isetup = None
     if icount_lines is not None:
-        imeta, iwrite = parse(icount_lines)[:2]
+        imeta, iwrite, isetup = parse(icount_lines)[:3]
         irows = summarize(iwrite)
         icount = (irows, ratios(irows), imeta)
         data["icount"] = {"note": ICOUNT_NOTE, "write": irows, "ratios": icount[1],
-                          "prefill": imeta.get("prefill", []), "switch": imeta.get("switch", {})}
+                          "prefill": imeta.get("prefill", []), "switch": imeta.get("switch", {}),
+                          "setup_minstr": {f"{k[0]} {k[1]}": round(statistics.median(v), 3)
+                                           for k, v in isetup.items()}}
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "results.json").write_text(json.dumps(data, indent=2) + "\n")
-    (outdir / "results.md").write_text(markdown(meta, rows, rat, setup, drain, lossless, icount) + "\n")
+    (outdir / "results.md").write_text(markdown(meta, rows, rat, setup, drain, lossless, icount, isetup) + "\n")
     (outdir / "plot.svg").write_text(svg(rows) + "\n")
     return data
 
@@ -326,7 +342,10 @@ def self_test():
               "switch rrelay_write 0 2000000", "switch relay_write 0 1600000",
               "switch rrelay_write 1 2100000", "switch relay_write 1 1600000"]
     with tempfile.TemporaryDirectory() as d:
-        data = report(lines, Path(d), [x for x in lines if x.startswith(("write 1 ", "prefill", "switch"))])
+        ilines = [x for x in lines if x.startswith(("write 1 ", "prefill", "switch"))]
+        ilines += ["setup rrelay open 0 3000000", "setup relay open 0 2000000"]
+        data = report(lines, Path(d), ilines)
+        assert data["icount"]["setup_minstr"] == {"rrelay open": 3.0, "relay open": 2.0}, data
         assert data["icount"]["switch"] == {"rrelay_write": 2050.0, "relay_write": 1600.0}, data
         r = {(x["cpus"], x["rrelay"], x["vs"], x["size"]): x["ratio"] for x in data["ratios"]}
         assert r[(1, "rrelay_write", "relay_write", 16)] == 0.25, r
@@ -340,6 +359,7 @@ def self_test():
         assert "median of 3 runs" in md, md
         assert "| rrelay | loop-64k | 83.9 | 2.00 | 12207 | 0.50 | 0 |" in md, md
         assert "| instructions (icount) | 2050.0 | 1600.0 | 1.28 |" in md, md
+        assert "| open | 2.00 | 1.00 | 2.00 | 3.00 | 2.00 | 1.50 |" in md, md
         r = {(x["rrelay"], x["vs"], x["size"]): x["ratio"] for x in data["icount"]["ratios"]}
         assert r[("rrelay_write", "ftrace_write", 16)] == round(1 / 7, 3), r
         assert (Path(d) / "plot.svg").read_text().count("<polyline") == 2 * len(IMPLS)
