@@ -61,9 +61,9 @@ impl RchanBuf {
         vma.set_dontexpand();
         let map = vma.set_mixedmap();
         // `vm_insert_pages` (raw: the kernel crate wraps only
-        // `vm_insert_page`) takes the page table lock once per batch where
-        // `vm_insert_page` takes it per page: a fifth of the cost of
-        // mapping a large buffer.
+        // `vm_insert_page`) takes the page table lock per batch where
+        // `vm_insert_page` takes it per page: mapping 16 MiB costs about
+        // 1.25 million instructions instead of 2.15 million.
         let mut ptrs = [core::ptr::null_mut::<bindings::page>(); INSERT_BATCH];
         let mut addr = vma.start();
         for batch in pages.chunks(INSERT_BATCH) {

@@ -619,7 +619,14 @@ pub fn reserve<S: RingState, C: Client>(
     c: &C,
     len: usize,
 ) -> Option<Reservation> {
-    reserve_from(g, s, c, len, false)
+    loop {
+        if let Some(r) = try_reserve(g, s, c, len) {
+            return Some(r);
+        }
+        if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
+            return None;
+        }
+    }
 }
 
 /// [`reserve`] for a writer whose own look at the word found no room
@@ -633,30 +640,10 @@ pub fn reserve_after_miss<S: RingState, C: Client>(
     c: &C,
     len: usize,
 ) -> Option<Reservation> {
-    reserve_from(g, s, c, len, true)
-}
-
-/// Tries to reserve, and switches while the record does not fit; with
-/// `switch_first`, the switch comes first.
-#[inline(always)]
-fn reserve_from<S: RingState, C: Client>(
-    g: &Geometry,
-    s: &S,
-    c: &C,
-    len: usize,
-    mut switch_first: bool,
-) -> Option<Reservation> {
-    loop {
-        if !switch_first {
-            if let Some(r) = try_reserve(g, s, c, len) {
-                return Some(r);
-            }
-        }
-        switch_first = false;
-        if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
-            return None;
-        }
+    if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
+        return None;
     }
+    reserve(g, s, c, len)
 }
 
 /// Reserves `len` bytes in the current sub-buffer if they fit; `None`

@@ -197,20 +197,27 @@ impl RchanBuf {
     /// `false` when the record was dropped (and counted).
     #[inline(always)]
     pub(crate) fn write_record(&self, data: &[u8]) -> bool {
-        self.put_record(self.reserve_room(data.len()), data)
+        self.write_record_from(data, false)
     }
 
     /// [`Self::write_record`] for the C fast path's slow half, whose own
     /// look found no room.
     #[inline(always)]
     pub(crate) fn write_record_after_miss(&self, data: &[u8]) -> bool {
-        self.put_record(self.reserve_room_after_miss(data.len()), data)
+        self.write_record_from(data, true)
     }
 
-    /// Copies `data` into the room `r` reserved for it (`None`: dropped,
-    /// counted), then commits it.
+    /// Reserves room for `data` (the switch first when `after_miss`),
+    /// copies it there and commits it; `false` when dropped (counted).
+    /// The reservation never leaves this function, so the copy goes only
+    /// where the protocol just gave this writer room.
     #[inline(always)]
-    fn put_record(&self, r: Option<Reservation>, data: &[u8]) -> bool {
+    fn write_record_from(&self, data: &[u8], after_miss: bool) -> bool {
+        let r = if after_miss {
+            self.reserve_room_after_miss(data.len())
+        } else {
+            self.reserve_room(data.len())
+        };
         let Some(r) = r else {
             return false;
         };
