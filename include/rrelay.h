@@ -131,8 +131,13 @@ struct rrelay_chan {
 
 /**
  * struct rrelay_slot - a sub-buffer's slot in the ring, for the inline write functions
- * @room_end: the end of the slot's sub-buffer, plus one: a reservation made
- *	when the room field of @ws (below) was r starts at @room_end - r
+ * @room: bytes left in the slot's sub-buffer while writers may reserve in
+ *	it (from 0 to the sub-buffer size); far below zero once finished. A
+ *	writer reserves by taking its length from it with one atomic add:
+ *	it got room if the result is not negative, and the one whose add
+ *	made it negative finished the sub-buffer and switches
+ * @room_end: the end of the slot's sub-buffer: a reservation that found
+ *	r bytes of room starts at @room_end - r
  * @commit: bytes committed to the slot, ever, in laps of 2^32 on 64-bit
  *	(else of the sub-buffer size): the switch that finishes a sub-buffer
  *	commits its padding plus the rest of the lap, so the commit that
@@ -141,6 +146,7 @@ struct rrelay_chan {
  *	lap adds the carry afterwards (__rrelay_carry())
  */
 struct rrelay_slot {
+	s64 room;
 	void *room_end;
 	atomic_long_t commit;
 };
@@ -149,16 +155,17 @@ struct rrelay_slot {
  * struct rrelay_buf - one buffer of a channel; clients may read @chan and @cpu
  * @chan: the channel
  * @cpu: the CPU it serves (0 for a global buffer)
- * @ws: the write state word: the room left in the current sub-buffer plus
- *	one while writers may reserve, else 0 (bits 0-31); switching, stopped
- *	and closed flags (bits 32-34); the current sub-buffer's slot (bits
- *	36-63). Changed by compare-and-exchange
+ * @ws: the write state word: switching, stopped and closed flags (bits
+ *	32-34); the current sub-buffer's slot (bits 36-63), or while
+ *	switching the CPU that owns the switch. Changed by the switch alone
  * @start: the buffer's mapping
  * @subbuf_size: the channel's sub-buffer size
  * @slots: one per sub-buffer
+ * @cur: the slot whose @room writers reserve from: the current
+ *	sub-buffer's (or, between sub-buffers, a finished one's)
  *
- * @ws and @slots serve the inline write functions below. rrelay's private
- * state follows in memory.
+ * @cur and the slots serve the inline write functions below. rrelay's
+ * private state follows in memory.
  */
 struct rrelay_buf {
 	struct rrelay_chan *chan;
@@ -167,6 +174,7 @@ struct rrelay_buf {
 	void *start;
 	size_t subbuf_size;
 	struct rrelay_slot *slots;
+	struct rrelay_slot *cur;
 };
 
 /**
@@ -279,15 +287,18 @@ void rrelay_reset(struct rrelay_chan *chan);
 
 /*
  * The write fast path, inline in the caller as relay's is: this CPU's
- * buffer in one per-CPU load, a compare-and-exchange of the write state
- * word, the copy, and an atomic add to the sub-buffer's commit count. When
- * the record does not fit, or a switch is in progress, rrelay (in Rust)
- * takes over:
+ * buffer in one per-CPU load, one atomic add to the current sub-buffer's
+ * room, the copy, and an atomic add to its commit count. When the record
+ * does not fit, rrelay (in Rust) takes over: the writer whose add found
+ * part of the room switches; one that found the sub-buffer already
+ * finished waits for that switch or drops its record.
  */
 
 /**
  * __rrelay_write_slow - switch sub-buffers, then write (the fast path's slow half)
  * @buf: a buffer of an open channel
+ * @slot: the slot whose room the fast path took @length from
+ * @room: the room it found there
  * @data: the record
  * @length: its size in bytes
  *
@@ -296,13 +307,16 @@ void rrelay_reset(struct rrelay_chan *chan);
  * sub-buffer, or one that finds the buffer stopped or a switch in progress
  * (an interrupted writer is switching), is dropped and counted.
  */
-void __rrelay_write_slow(struct rrelay_buf *buf, const void *data, size_t length);
+void __rrelay_write_slow(struct rrelay_buf *buf, struct rrelay_slot *slot, s64 room,
+			 const void *data, size_t length);
 
 /**
  * __rrelay_reserve_slow - switch sub-buffers, then reserve (rrelay_reserve()'s slow half)
  * @buf: a buffer of an open channel
+ * @slot: the slot whose room the fast path took @length from; on success,
+ *	the slot of the reservation
+ * @room: the room it found there
  * @length: bytes to reserve
- * @res: filled for rrelay_commit()
  *
  * Called by rrelay_reserve() when @length does not fit the current
  * sub-buffer; not meant for clients.
@@ -310,8 +324,8 @@ void __rrelay_write_slow(struct rrelay_buf *buf, const void *data, size_t length
  * Return: where to write the @length bytes, or NULL when the record is
  * dropped (and counted).
  */
-void *__rrelay_reserve_slow(struct rrelay_buf *buf, size_t length,
-			    struct rrelay_reservation *res);
+void *__rrelay_reserve_slow(struct rrelay_buf *buf, struct rrelay_slot **slot, s64 room,
+			    size_t length);
 
 /**
  * __rrelay_carry - a commit completed a finished sub-buffer
@@ -372,51 +386,50 @@ void *rrelay_reserve_noinline(struct rrelay_chan *chan, size_t length,
  */
 void rrelay_commit_noinline(const struct rrelay_reservation *res);
 
-#define __RRELAY_WS_SLOT_SHIFT	36
-
-/* The slot an open write state word names. */
-static __always_inline struct rrelay_slot *__rrelay_slot(const struct rrelay_buf *buf, u64 w)
+/*
+ * Takes @length from @room, fully ordered (it pairs with the release that
+ * opened the room, so the slot is as the switch set it up); *@was is the
+ * room found. Return: true if it was at least @length (the bytes are
+ * this writer's, from @room_end - *@was on). @length must be below 2^60
+ * (no object is larger): larger ones would leave the room positive.
+ */
+static __always_inline bool __rrelay_take_room(s64 *room, size_t length, s64 *was)
 {
-	/*
-	 * An open word has no flag set, so w >> 32 is the slot times 16: the
-	 * size of struct rrelay_slot on 64-bit, one shift fewer.
-	 */
-	if (sizeof(struct rrelay_slot) == 1UL << (__RRELAY_WS_SLOT_SHIFT - 32))
-		return (void *)buf->slots + (unsigned long)(w >> 32);
-	return &buf->slots[w >> __RRELAY_WS_SLOT_SHIFT];
+	s64 v = -(s64)length;
+#ifdef CONFIG_X86_64
+	bool negative;
+
+	instrument_atomic_read_write(room, sizeof(*room));
+	asm volatile(LOCK_PREFIX "xaddq %[v], %[room]"
+		     : "=@ccs" (negative), [v] "+r" (v), [room] "+m" (*room)
+		     : : "memory");
+	*was = v;
+	return !negative;
+#else
+	*was = atomic64_fetch_add(v, (atomic64_t *)room);
+	return *was >= (s64)length;
+#endif
 }
 
 /*
- * Reserves @length bytes in the current sub-buffer if they fit and no
- * switch is in progress (Rust: ring::reserve). On success the
- * compare-and-exchange is fully ordered: it pairs with the release that
- * published the word, so the slot is as the switch set it up.
+ * Reserves @length bytes in the current sub-buffer if they fit (Rust:
+ * ring::try_reserve).
  *
- * Return: true with *@p where the bytes go, false if they do not fit.
+ * Return: true with *@p where the bytes go; false with the slot tried and
+ * the room found there, for the slow half.
  */
 static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t length,
-						 struct rrelay_reservation *res, void **p)
+						 struct rrelay_reservation *res, void **p,
+						 s64 *room)
 {
-	u64 w = READ_ONCE(buf->ws), next;
-	struct rrelay_slot *slot;
-	u32 room;
+	struct rrelay_slot *slot = READ_ONCE(buf->cur);
 
-	do {
-		/* Room plus one in the low half; 0 unless open: nothing fits. */
-		room = w;
-		if (unlikely(length >= room))
-			return false;
-		next = w - length;
-	} while (unlikely(!try_cmpxchg64(&buf->ws, &w, next)));
-	/*
-	 * The new word names the same slot (the room field did not borrow):
-	 * taking it from there, the old word need not outlive the exchange.
-	 */
-	slot = __rrelay_slot(buf, next);
-	res->buf = buf;
 	res->slot = slot;
+	if (unlikely(!__rrelay_take_room(&slot->room, length, room)))
+		return false;
+	res->buf = buf;
 	res->length = length;
-	*p = slot->room_end - room;
+	*p = slot->room_end - *room;
 	return true;
 }
 
@@ -490,14 +503,15 @@ static __always_inline void rrelay_write(struct rrelay_chan *chan, const void *d
 	struct rrelay_reservation res;
 	struct rrelay_buf *buf;
 	void *p;
+	s64 room;
 
 	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
-	if (likely(__rrelay_try_reserve(buf, length, &res, &p))) {
+	if (likely(__rrelay_try_reserve(buf, length, &res, &p, &room))) {
 		memcpy(p, data, length);
 		__rrelay_commit(&res);
 	} else {
-		__rrelay_write_slow(buf, data, length);
+		__rrelay_write_slow(buf, res.slot, room, data, length);
 	}
 	preempt_enable_notrace();
 }
@@ -533,32 +547,34 @@ static __always_inline void __rrelay_write(struct rrelay_chan *chan, const void 
 static __always_inline void *rrelay_reserve(struct rrelay_chan *chan, size_t length,
 					    struct rrelay_reservation *res)
 {
-	struct rrelay_reservation slow __uninitialized;
+	struct rrelay_slot *slot __uninitialized;
 	struct rrelay_buf *buf;
 	void *p;
+	s64 room;
 
 	preempt_disable_notrace();
 	buf = __rrelay_this_buf(chan);
-	if (likely(__rrelay_try_reserve(buf, length, res, &p))) {
+	if (likely(__rrelay_try_reserve(buf, length, res, &p, &room))) {
 		/* In the buffer's mapping: never NULL, so the caller's test folds. */
 		if (!p)
 			unreachable();
 		return p;
 	}
 	/*
-	 * The slow half fills a reservation of its own: were it given @res,
-	 * the caller's reservation would have to live in memory, and the fast
-	 * path would store it there and rrelay_commit() load it back. It
-	 * reserves @length bytes in @buf as the fast path does, so only the
-	 * slot is new: the caller's other fields stay the values it holds.
+	 * The slow half gives only the slot: were it given @res, the caller's
+	 * reservation would have to live in memory, and the fast path would
+	 * store it there and rrelay_commit() load it back. It reserves
+	 * @length bytes in @buf as the fast path does, so the caller's other
+	 * fields stay the values it holds.
 	 */
-	p = __rrelay_reserve_slow(buf, length, &slow);
+	slot = res->slot;
+	p = __rrelay_reserve_slow(buf, &slot, room, length);
 	if (unlikely(!p)) {
 		preempt_enable_notrace();
 		return NULL;
 	}
 	res->buf = buf;
-	res->slot = slow.slot;
+	res->slot = slot;
 	res->length = length;
 	return p;
 }

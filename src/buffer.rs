@@ -16,7 +16,7 @@ use crate::stats::BufStats;
 use crate::subbuf::{Geometry, ReaderPos, WriterSnapshot};
 use crate::uapi;
 use crate::wakeup::Wakeup;
-use core::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use kernel::alloc::KVVec;
 use kernel::bindings;
 use kernel::page::{Page, PAGE_SIZE};
@@ -25,15 +25,17 @@ use kernel::sync::atomic::{Acquire, Atomic, Release};
 use kernel::sync::{new_mutex, Arc, Mutex};
 
 /// A slot of the ring as the header's fast path sees it (`struct
-/// rrelay_slot` in `include/rrelay.h`): where a reservation's bytes go,
-/// and the slot's commit count.
+/// rrelay_slot` in `include/rrelay.h`): the room writers reserve from,
+/// where a reservation's bytes go, and the slot's commit count.
 ///
 /// # Invariants
 ///
 /// `room_end` is the end of the slot's sub-buffer in the buffer's mapping,
-/// plus one, for the buffer's lifetime.
+/// for the buffer's lifetime.
 #[repr(C)]
 pub(crate) struct Slot {
+    /// The room left in the slot's sub-buffer ([`RingState::room`]).
+    room: AtomicI64,
     room_end: *mut u8,
     /// Bytes committed to the slot, ever ([`RingState::commit`]).
     commit: AtomicUsize,
@@ -46,9 +48,9 @@ pub(crate) struct Slot {
 ///
 /// The atomics are `core` atomics: plain instructions on the fast path
 /// (the kernel crate's atomics are out-of-line calls in 7.2), the same
-/// `lock cmpxchg` the header's `try_cmpxchg64` compiles to; a commit is a
-/// 64-bit `lock xadd` here, where the header's is a 32-bit `lock add` to
-/// the low half of the count ([`ring::carry`]).
+/// `lock xadd` the header's reservation compiles to; a commit is a 64-bit
+/// `lock xadd` here, where the header's is a 32-bit `lock add` to the low
+/// half of the count ([`ring::carry`]).
 #[repr(C)]
 pub(crate) struct RchanBufPublic {
     chan: *const Rchan,
@@ -60,10 +62,12 @@ pub(crate) struct RchanBufPublic {
     subbuf_size: usize,
     /// One per sub-buffer (`RchanBuf::slots`'s storage).
     slots: *const Slot,
+    /// The slot writers reserve from ([`RingState::current`]): one of
+    /// `slots`.
+    cur: AtomicPtr<Slot>,
 }
 
-// The header's `struct rrelay_buf` and `struct rrelay_slot`. Its fast path
-// finds a slot at `slots + (ws >> 32)`: 16 bytes a slot (the list says so).
+// The header's `struct rrelay_buf` and `struct rrelay_slot`.
 assert_layout!(
     rrelay_buf = RchanBufPublic {
         chan,
@@ -71,10 +75,17 @@ assert_layout!(
         ws,
         start,
         subbuf_size,
-        slots
+        slots,
+        cur
     }
 );
-assert_layout!(rrelay_slot = Slot { room_end, commit });
+assert_layout!(
+    rrelay_slot = Slot {
+        room,
+        room_end,
+        commit
+    }
+);
 
 /// The pages of a buffer, mapped contiguously.
 ///
@@ -225,6 +236,25 @@ impl RingState for RchanBuf {
     fn start_reserve(&self) -> &AtomicUsize {
         &self.start_reserve
     }
+
+    #[inline(always)]
+    fn room(&self, slot: usize) -> &AtomicI64 {
+        &self.slots[slot].room
+    }
+
+    #[inline(always)]
+    fn current(&self) -> usize {
+        // Acquire: pairs with `set_current`'s release.
+        self.slot_index(self.public.cur.load(Ordering::Acquire))
+    }
+
+    #[inline(always)]
+    fn set_current(&self, slot: usize) {
+        // INVARIANT: one of `slots`.
+        self.public
+            .cur
+            .store(self.slot_ptr(slot).cast_mut(), Ordering::Release);
+    }
 }
 
 /// The meta page (`struct rrelay_meta` of the uapi header): the last page
@@ -272,11 +302,12 @@ impl RchanBuf {
         let mem = BufMem::new(g.alloc_size(PAGE_SIZE) + PAGE_SIZE)?;
         let mut slots = KVVec::with_capacity(g.n_subbufs(), GFP_KERNEL)?;
         for slot in 0..g.n_subbufs() {
-            // INVARIANT: one past the slot's last byte, plus one; within
-            // (or one past) the mapping, which holds every sub-buffer.
-            let room_end = mem.start().wrapping_add((slot + 1) * g.subbuf_size() + 1);
+            // INVARIANT: one past the slot's last byte; within (or one
+            // past) the mapping, which holds every sub-buffer.
+            let room_end = mem.start().wrapping_add((slot + 1) * g.subbuf_size());
             slots.push(
                 Slot {
+                    room: AtomicI64::new(0),
                     room_end,
                     commit: AtomicUsize::new(0),
                 },
@@ -296,6 +327,7 @@ impl RchanBuf {
                     start: mem.start(),
                     subbuf_size: g.subbuf_size(),
                     slots: slots.as_ptr(),
+                    cur: AtomicPtr::new(slots.as_ptr().cast_mut()),
                 },
                 chan: chan.clone(),
                 mem,
@@ -355,7 +387,16 @@ impl RchanBuf {
     /// The slot a [`Slot`] address from [`RchanBuf::slot_ptr`] (or the
     /// header's fast path) names.
     pub(crate) fn slot_index(&self, slot: *const Slot) -> usize {
-        (slot.addr() - self.slots.as_ptr().addr()) / core::mem::size_of::<Slot>()
+        (slot.addr().wrapping_sub(self.slots.as_ptr().addr())) / core::mem::size_of::<Slot>()
+    }
+
+    /// What the header's fast path found: no room for its record in
+    /// `slot` (one of this buffer's), which had `room` left.
+    pub(crate) fn miss(&self, slot: *const Slot, room: i64) -> ring::Miss {
+        ring::Miss {
+            slot: self.slot_index(slot),
+            room,
+        }
     }
 
     /// The address of byte `pos` of the ring.

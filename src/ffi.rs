@@ -219,13 +219,23 @@ unsafe extern "C" fn rrelay_commit_noinline(res: *const RawReservation) {
 ///
 /// # Safety
 ///
-/// `buf` is a buffer of an open channel; `data` covers `length` bytes.
+/// `buf` is a buffer of an open channel; `slot` and `room` are what the
+/// fast path's take of `length` bytes from the room of `buf->cur` gave (a
+/// slot of `buf`, and the room found there), in this context, with
+/// preemption off since; `data` covers `length` bytes.
 #[no_mangle]
-unsafe extern "C" fn __rrelay_write_slow(buf: *mut RchanBuf, data: *const c_void, length: usize) {
+unsafe extern "C" fn __rrelay_write_slow(
+    buf: *mut RchanBuf,
+    slot: *const Slot,
+    room: i64,
+    data: *const c_void,
+    length: usize,
+) {
     // SAFETY: The caller's promises.
     if let Some(buf) = unsafe { buf_ref(buf) } {
+        let miss = buf.miss(slot, room);
         // SAFETY: The caller's promise on `data`.
-        buf.write_record_after_miss(unsafe { bytes(data, length) });
+        buf.write_record_after_miss(unsafe { bytes(data, length) }, miss);
     }
 }
 
@@ -234,21 +244,24 @@ unsafe extern "C" fn __rrelay_write_slow(buf: *mut RchanBuf, data: *const c_void
 ///
 /// # Safety
 ///
-/// `buf` is a buffer of an open channel; `res` is writable.
+/// As [`__rrelay_write_slow`], with `*slot` for `slot`; `slot` is
+/// writable.
 #[no_mangle]
 unsafe extern "C" fn __rrelay_reserve_slow(
     buf: *mut RchanBuf,
+    slot: *mut *const Slot,
+    room: i64,
     length: usize,
-    res: *mut RawReservation,
 ) -> *mut c_void {
     // SAFETY: The caller's promises.
-    let (Some(buf), Some(res)) = (unsafe { buf_ref(buf) }, unsafe { res.as_mut() }) else {
+    let (Some(buf), Some(slot)) = (unsafe { buf_ref(buf) }, unsafe { slot.as_mut() }) else {
         return core::ptr::null_mut();
     };
-    let Some(r) = buf.reserve_room_after_miss(length) else {
+    let miss = buf.miss(*slot, room);
+    let Some(r) = buf.reserve_room_after_miss(length, miss) else {
         return core::ptr::null_mut();
     };
-    res.set(buf, r);
+    *slot = buf.slot_ptr(r.slot);
     buf.room(&r).cast()
 }
 

@@ -15,19 +15,49 @@
 //!
 //! # State
 //!
-//! One 64-bit word, `ws`, says where writers reserve ([`WriteState`]):
+//! Writers reserve from one word per slot, `room[slot]` ([`RingState::room`]):
+//! the bytes left in the slot's sub-buffer while writers may reserve in it
+//! (`0..=subbuf_size`), far below zero ([`FINISHED`]) otherwise. `cur`
+//! ([`RingState::current`]) names the slot writers try. A writer reserves
+//! `len` bytes with one atomic add of `-len` to `room[cur]` (`lock xadd` on
+//! x86, the flags giving the sign of the result): it got bytes
+//! `subbuf_size - r .. subbuf_size - r + len` if it found `r >= len`. A
+//! writer that found `0 <= r < len` made the room negative: it
+//! **finished** the sub-buffer (with `r` bytes of padding), and owns its
+//! switch. One that found `r < 0` got nothing: what it took is void (the
+//! next start stores the room afresh), and it goes to the switch as any
+//! writer that finds the buffer switching. Of all the adds to a room in one
+//! lap, exactly one finishes it, or none if a flush or close finished it
+//! first, by a compare-and-exchange from `r >= 0` to [`FINISHED`].
+//!
+//! One 64-bit word, `ws`, says what the switch does ([`WriteState`]):
 //!
 //! - `slot`: the ring slot of the current sub-buffer; while `SWITCHING`,
 //!   the owner's CPU instead ([`WriteState::owner`]);
-//! - `off`: bytes reserved in it (the start reserve included), kept as the
-//!   room left plus one, so that one comparison tells whether a record
-//!   fits (0: not open, nothing fits);
+//! - open (no flag): the current sub-buffer is started; writers reserve
+//!   in it while its room is not finished. Only who finished the room
+//!   moves the word from open, to `SWITCHING`;
 //! - `SWITCHING`: one writer (or a flush, or close) owns a switch; nobody
-//!   else reserves until it stores the next word;
+//!   else reserves until it opens the next room;
 //! - `STOPPED`: the client refused the next sub-buffer (relay's
 //!   `offset == subbuf_size + 1`): it is not started, and every write
 //!   retries the switch, calling the callback again;
 //! - `CLOSED`: the channel was closed.
+//!
+//! Between a finished room and the claim of the word, the switch has an
+//! owner the word does not name yet: **unclaimed**. Whoever meets it may
+//! have interrupted that owner (a crossing reservation is inline, with
+//! interrupts on), so only a writer in task context, which interrupted
+//! nobody, waits for it ([`Client::may_wait_unclaimed`]); others drop
+//! their record (a flush returns: that switch finishes the sub-buffer).
+//! The window is the crossing writer's call into the switch, with its
+//! interrupts off from there on.
+//!
+//! A record larger than a sub-buffer is refused before its add in Rust.
+//! The inline C path adds first: if that finished the room, it stores the
+//! room it found back (nobody else moves a finished room; what others
+//! took meanwhile is void) and refuses the record, so relay's semantics
+//! hold (no switch for a record too big).
 //!
 //! One more word, `pos` ([`Position`]), says what is finished:
 //!
@@ -63,13 +93,19 @@
 //!
 //! # Transitions
 //!
-//! | `ws` from | to | by | how |
+//! | state | to | by | how |
 //! |---|---|---|---|
-//! | open (`off`) | open (`off + len`) | any writer | CAS ([`reserve`]) |
-//! | open or stopped | switching | the writer whose record does not fit, a flush, close | CAS ([`switch`]) |
-//! | switching | open, next slot | the owner | store, after `pos` says `in_slot` |
-//! | switching | stopped | the owner | store, after the callback refused (or a lap is still being committed) |
-//! | switching | closed | close | store |
+//! | `room[cur]` `r >= len` | `r - len` | any writer | add ([`try_reserve`]) |
+//! | `room[cur]` `0 <= r < len` | negative (finished) | the writer whose record does not fit | the same add |
+//! | `room[cur]` `r >= 0` | [`FINISHED`] | a flush, an explicit switch, close, a writer that found the current room short after its own add failed elsewhere | CAS ([`switch`]) |
+//! | `ws` open | switching | who finished the room | swap ([`switch`]) |
+//! | `ws` stopped | switching | a writer, a flush, close | CAS ([`switch`]) |
+//! | `ws` switching | open, next slot; then `cur`; then `room[slot]` | the owner | stores, after `pos` says `in_slot` |
+//! | `ws` switching | stopped | the owner | store, after the callback refused (or a lap is still being committed) |
+//! | `ws` switching | closed | close | store |
+//!
+//! The room opens last: a reservation that fits finds the word open, so
+//! the one that later finishes that room may claim the word.
 //!
 //! `pos` moves only under `SWITCHING`: to (`produced + 1`, not in slot)
 //! when the owner finishes the current sub-buffer, to (`produced`, in slot)
@@ -119,9 +155,12 @@
 //!
 //! A finished sub-buffer is readable once complete. Of the current one,
 //! the reader may take the first `off` bytes when every reserved byte is
-//! committed: it loads `commit[slot]` (acquire), then `ws` (acquire); if
-//! `commit == lap base + off`, nothing was reserved between the two loads
-//! that is not committed, so bytes `0..off` are written ([`Snapshot`]).
+//! committed: it loads `commit[slot]` (acquire), then `ws` and
+//! `room[slot]` (acquire), `off = subbuf_size - room`; if `commit == lap
+//! base + off`, nothing was reserved between the loads that is not
+//! committed, so bytes `0..off` are written ([`Snapshot`]). A finished
+//! room gives nothing of the current sub-buffer (its switch will finish
+//! it).
 //!
 //! In overwrite mode a reader validates each copy afterwards: the copy is
 //! intact if, looking again, the slot was not started anew and no switch
@@ -138,9 +177,19 @@
 //!
 //! # Barriers
 //!
-//! - Reserve: the CAS on `ws` is an acquire; it pairs with the release
-//!   store that published the word, so the writer sees the slot's state
-//!   the owner set up (`padding`, `commit`, `pos`).
+//! - Reserve: the add to `room[cur]` is an acquire (in C fully ordered);
+//!   it pairs with the release store that opened the room, so the writer
+//!   sees the slot's state the owner set up (`padding`, `commit`, `pos`,
+//!   the word). `cur` is loaded with acquire (C: `READ_ONCE`, and the add
+//!   depends on its address); it pairs with the release that set it, so
+//!   the room loaded through it is no older than that store's. A writer
+//!   with an older `cur` adds to a room that is finished (it gets
+//!   nothing) or, a lap later, open again: then that slot is the current
+//!   one, and the reservation is as good as any.
+//! - Finish and claim: the add (or CAS) that finishes a room reads the
+//!   last reservation's add, so the padding counts every reserved byte;
+//!   the claim of `ws` (acquire) pairs with the previous owner's release
+//!   of `ws`.
 //! - Commit: `commit[slot].fetch_add(len, Release)` after the copy (the C
 //!   fast path: a fully ordered 32-bit add to its low half, then, if that
 //!   completed the lap, the carry with release). Pairs with the reader's
@@ -173,10 +222,11 @@
 //!   write a header into the slot; pairs with the reader's read barrier
 //!   (`smp_rmb()`) between its copy and its second look at `pos` and `ws`:
 //!   a copy that saw a header byte sees the switch.
-//! - Publish: `pos` (release, `in_slot`), then `ws` (release) after
-//!   `padding`, `commit` and the callback's header; pairs with the acquire
-//!   of the next reserve, so records written in the new slot follow
-//!   `in_slot`, and a copy that saw one sees the slot started.
+//! - Publish: `pos` (release, `in_slot`), then `ws`, `cur` and
+//!   `room[slot]` (release each) after `padding`, `commit` and the
+//!   callback's header; the room's pairs with the acquire of the next
+//!   reservation, so records written in the new slot follow `in_slot`,
+//!   and a copy that saw one sees the slot started.
 //! - The reader releases sub-buffers with a release store of `consumed`;
 //!   pairs with the switch's acquire load in the full test, so in
 //!   no-overwrite mode a sub-buffer is reused only after it was read.
@@ -187,7 +237,8 @@
 //!   and does not start the slot.
 //! - Waiting: a writer that waits for another CPU's switch loads `ws`
 //!   (acquire) until the owner's release store ends the switch, then
-//!   starts over.
+//!   starts over; one that waits for an unclaimed switch loads `ws` and
+//!   the room (acquire) until the claim, or the room given back.
 //!
 //! Readers are woken through the client when a finished sub-buffer
 //! completes ([`Client::completed`]): by the commit of its last record, or
@@ -195,10 +246,9 @@
 //! completes exactly once, and readers take only complete ones, so no
 //! other wakeup is needed.
 
-use super::ring_atomics::{fence, AtomicU64, AtomicUsize, Ordering};
+use super::ring_atomics::{fence, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use super::subbuf::{Event, Geometry, WriterSnapshot};
 
-const ROOM_MASK: u64 = (1 << 32) - 1;
 const SWITCHING: u64 = 1 << 32;
 const STOPPED: u64 = 1 << 33;
 const CLOSED: u64 = 1 << 34;
@@ -211,33 +261,45 @@ pub const MAX_SUBBUFS: usize = 1 << (64 - SLOT_SHIFT);
 /// The owner of a switch whose CPU is not known: nobody waits for it.
 const UNKNOWN_OWNER: u64 = SLOT_MASK;
 
+/// A finished slot's room: far below zero, so that no reservation fits,
+/// and far above `i64::MIN`, so that the writers who find it finished can
+/// take their lengths from it (every reservation does) for a long time
+/// before [`REARM`] says to set it back.
+const FINISHED: i64 = i64::MIN / 2;
+
+/// A failed reservation that leaves a room below this sets it back to
+/// [`FINISHED`]: 2^61 bytes of failed reservations from there.
+const REARM: i64 = FINISHED + FINISHED / 2;
+
+/// The largest record (or sub-buffer) the room words take: a record
+/// larger than a sub-buffer is refused, but its reservation is tried
+/// first, so it must not reach [`REARM`]'s margin in one step. The inline
+/// C path asks its callers for lengths below this (no object is larger).
+pub const MAX_LEN: usize = 1 << 60;
+
 /// Whether the protocol can run a buffer of this shape.
 pub const fn supports(g: &Geometry) -> bool {
-    // `subbuf_size * n_subbufs <= u32::MAX` (a `Geometry` invariant); the
-    // room field holds `subbuf_size + 1`.
-    g.n_subbufs() <= MAX_SUBBUFS && g.subbuf_size() < ROOM_MASK as usize
+    g.n_subbufs() <= MAX_SUBBUFS && g.subbuf_size() < MAX_LEN
 }
 
-/// The write state word: bits 0-31 the room left in the current
-/// sub-buffer plus one (`subbuf_size - off + 1`) while open, 0 otherwise;
-/// bits 32-34 the flags; bits 36-63 the slot (while `SWITCHING`, the
-/// owner's CPU instead). A record of `len` bytes fits when `len < room + 1`:
-/// one comparison, and none fits a word that is not open.
+/// The write state word: bits 32-34 the flags; bits 36-63 the slot of the
+/// current sub-buffer (while `SWITCHING`, the owner's CPU instead). Where
+/// writers reserve in an open slot is the slot's room word
+/// ([`RingState::room`]), not this one.
 ///
 /// # Invariants
 ///
-/// The room field is 0 unless the word is open, then at most
-/// `subbuf_size + 1` and at least 1; `slot() < n_subbufs` of the buffer it
+/// Bits 0-31 and 35 are zero; `slot() < n_subbufs` of the buffer it
 /// belongs to unless `SWITCHING`; at most one of `SWITCHING`, `STOPPED`,
 /// `CLOSED` is set, except that `SWITCHING` may be set over `STOPPED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteState(u64);
 
 impl WriteState {
-    /// A word for `slot` at `off` (at most `subbuf_size`).
+    /// A word for `slot`, open.
     #[inline(always)]
-    pub const fn open(g: &Geometry, slot: usize, off: usize) -> Self {
-        Self(((slot as u64) << SLOT_SHIFT) | (g.subbuf_size() - off + 1) as u64)
+    pub const fn open(slot: usize) -> Self {
+        Self((slot as u64) << SLOT_SHIFT)
     }
 
     /// A word for a stopped writer whose next sub-buffer is in `slot`.
@@ -264,12 +326,6 @@ impl WriteState {
         Self(raw)
     }
 
-    /// Bytes reserved in the current sub-buffer of an open word.
-    #[inline]
-    pub const fn off(self, g: &Geometry) -> usize {
-        g.subbuf_size() + 1 - (self.0 & ROOM_MASK) as usize
-    }
-
     /// The slot of the current (or, when stopped, the next) sub-buffer.
     #[inline]
     pub const fn slot(self) -> usize {
@@ -294,20 +350,15 @@ impl WriteState {
         self.0 & CLOSED != 0
     }
 
-    /// Writers may reserve in the current sub-buffer.
+    /// The current sub-buffer is started and not claimed by a switch
+    /// (writers reserve in it while its room word says so).
     #[inline]
     pub const fn is_open(self) -> bool {
         self.0 & (SWITCHING | STOPPED | CLOSED) == 0
     }
 
-    /// `len` more bytes fit: the word is open, with room for them.
-    #[inline(always)]
-    pub const fn fits(self, len: usize) -> bool {
-        (len as u64) < self.0 & ROOM_MASK
-    }
-
     /// The word of a switch owned by `owner` (a CPU, or `None`) in place of
-    /// the slot, no room; `STOPPED` stays.
+    /// the slot; `STOPPED` stays.
     #[inline]
     const fn with_switching(self, owner: Option<u32>) -> Self {
         let owner = match owner {
@@ -326,12 +377,6 @@ impl WriteState {
         } else {
             None
         }
-    }
-
-    /// The word after a reservation of `len` bytes (that fit).
-    #[inline]
-    const fn minus(self, len: usize) -> Self {
-        Self(self.0 - len as u64)
     }
 }
 
@@ -352,6 +397,13 @@ pub trait RingState {
     fn padding(&self, slot: usize) -> &AtomicUsize;
     /// The start reserve the client asked for in its callback.
     fn start_reserve(&self) -> &AtomicUsize;
+    /// The room left in `slot`'s sub-buffer: what writers reserve from.
+    fn room(&self, slot: usize) -> &AtomicI64;
+    /// The slot whose room writers reserve from (acquire: pairs with
+    /// [`RingState::set_current`]).
+    fn current(&self) -> usize;
+    /// Makes `slot` the one writers reserve from (release).
+    fn set_current(&self, slot: usize);
 }
 
 /// The position word: sub-buffers finished, and whether the next one was
@@ -395,18 +447,22 @@ impl Position {
 /// writer on another CPU): the host tests run one there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Before a reserve loads the word.
+    /// Before a reserve loads the current slot.
     ReserveLoad,
-    /// Between a reserve's load and its CAS.
-    ReserveCas,
+    /// Between a reserve's load of the slot and its add to the room.
+    ReserveAdd,
     /// Between a reservation and its commit (the copy).
     Copy,
+    /// After a reservation that found no room, before its switch.
+    Crossed,
     /// Before a switch loads the word.
     SwitchLoad,
     /// Waiting for another CPU's switch to end.
     SwitchWait,
-    /// Between a switch's load and its claiming CAS.
+    /// Between a switch's load and its claim (of the room, or the word).
     SwitchClaim,
+    /// Between finishing the room and claiming the word.
+    SwitchClaimWord,
     /// After the claim, before the old sub-buffer's padding is committed.
     SwitchPad,
     /// After the padding's commit, before `produced` moves.
@@ -415,6 +471,8 @@ pub enum Step {
     SwitchCallback,
     /// After the callback, before the new word is published.
     SwitchPublish,
+    /// After the new word, before the slot's room opens.
+    SwitchOpen,
     /// In the C fast path's commit, after its 32-bit add wrapped the low
     /// half of the count to zero, before it adds the carry ([`carry`]).
     Carry,
@@ -468,6 +526,16 @@ pub trait Client {
     #[inline(always)]
     fn may_wait(&self) -> bool {
         true
+    }
+    /// Whether this writer may wait for a switch nobody has claimed yet: a
+    /// sub-buffer that a reservation found full, or that a flush finished,
+    /// before the word names the switch's owner. That owner may be one
+    /// this writer interrupted, so only a writer that interrupted nobody
+    /// may wait: the kernel answers yes in task context (where
+    /// [`Client::may_wait`] does), no in any interrupt.
+    #[inline(always)]
+    fn may_wait_unclaimed(&self) -> bool {
+        false
     }
     /// Runs a switch; the kernel keeps this CPU's interrupts off meanwhile
     /// (the slow path, once per sub-buffer), so that only an NMI can find a
@@ -597,6 +665,7 @@ pub fn start<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C) {
     for slot in 0..g.n_subbufs() {
         s.commit(slot).store(0, Ordering::Relaxed);
         s.padding(slot).store(0, Ordering::Relaxed);
+        s.room(slot).store(FINISHED, Ordering::Relaxed);
     }
     s.start_reserve().store(0, Ordering::Relaxed);
     c.subbuf_start(0, None, false);
@@ -605,8 +674,30 @@ pub fn start<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C) {
     // What stays there is the current sub-buffer's start reserve.
     s.start_reserve().store(reserve, Ordering::Relaxed);
     s.commit(0).store(reserve, Ordering::Relaxed);
-    s.ws()
-        .store(WriteState::open(g, 0, reserve).raw(), Ordering::Release);
+    s.ws().store(WriteState::open(0).raw(), Ordering::Release);
+    s.set_current(0);
+    s.room(0)
+        .store((g.subbuf_size() - reserve) as i64, Ordering::Release);
+}
+
+/// A reservation that found no room: where it tried, and the room it
+/// found there. The one that found room for part of its record (`room >=
+/// 0`) finished the sub-buffer: it owns its switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Miss {
+    /// The slot it tried.
+    pub slot: usize,
+    /// The room it found (before its own add).
+    pub room: i64,
+}
+
+impl Miss {
+    /// This reservation took the room's last bytes: it finished the
+    /// sub-buffer (with `room` bytes of padding).
+    #[inline(always)]
+    pub const fn finished(&self) -> bool {
+        self.room >= 0
+    }
 }
 
 /// Reserves `len` bytes for a record: any context, any CPU. Returns `None`
@@ -619,58 +710,66 @@ pub fn reserve<S: RingState, C: Client>(
     c: &C,
     len: usize,
 ) -> Option<Reservation> {
-    loop {
-        if let Some(r) = try_reserve(g, s, c, len) {
-            return Some(r);
-        }
-        if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
-            return None;
-        }
+    if len > g.subbuf_size() {
+        // Before the add: one that large would finish the sub-buffer.
+        c.count(Event::TooBig);
+        return None;
+    }
+    match try_reserve(g, s, c, len) {
+        Ok(r) => Some(r),
+        Err(miss) => reserve_after_miss(g, s, c, len, miss),
     }
 }
 
-/// [`reserve`] for a writer whose own look at the word found no room
-/// (the C fast path, before its slow half): the switch comes first. The
-/// same outcome as [`reserve`]: a switch that finds the record fits (a
-/// nested writer switched meanwhile) returns at once.
+/// [`reserve`], after a reservation (the C fast path's, or
+/// [`try_reserve`]) found no room: switches, then reserves again.
 #[inline(always)]
 pub fn reserve_after_miss<S: RingState, C: Client>(
     g: &Geometry,
     s: &S,
     c: &C,
     len: usize,
+    miss: Miss,
 ) -> Option<Reservation> {
-    if c.switching(|| switch(g, s, c, Reason::Record(len))) == Switched::Refused {
-        return None;
+    c.step(Step::Crossed);
+    let mut miss = Some(miss);
+    loop {
+        let why = Reason::Record(len);
+        if c.switching(|| switch_from(g, s, c, why, miss.take())) == Switched::Refused {
+            return None;
+        }
+        match try_reserve(g, s, c, len) {
+            Ok(r) => return Some(r),
+            Err(m) => miss = Some(m),
+        }
     }
-    reserve(g, s, c, len)
 }
 
-/// Reserves `len` bytes in the current sub-buffer if they fit; `None`
-/// when they do not (or no sub-buffer is open).
+/// Reserves `len` bytes (at most [`MAX_LEN`]) in the current sub-buffer
+/// if they fit: one add to its room, as the C fast path does. A
+/// reservation that does not fit leaves the room negative (it finished
+/// the sub-buffer if it was the first to).
 #[inline(always)]
-fn try_reserve<S: RingState, C: Client>(
+pub fn try_reserve<S: RingState, C: Client>(
     g: &Geometry,
     s: &S,
     c: &C,
     len: usize,
-) -> Option<Reservation> {
-    loop {
-        c.step(Step::ReserveLoad);
-        // Acquire: pairs with the release that published this word.
-        let w = WriteState(s.ws().load(Ordering::Acquire));
-        if !w.fits(len) {
-            return None;
-        }
-        c.step(Step::ReserveCas);
-        if exchange_ws(s, w, w.minus(len)) {
-            return Some(Reservation {
-                slot: w.slot(),
-                off: w.off(g),
-                len,
-            });
-        }
+) -> Result<Reservation, Miss> {
+    c.step(Step::ReserveLoad);
+    let slot = s.current();
+    c.step(Step::ReserveAdd);
+    // Acquire: pairs with the release that opened the room (a switch's,
+    // or a close's), so the writer sees the slot as the switch set it up.
+    let room = s.room(slot).fetch_sub(len as i64, Ordering::Acquire);
+    if room >= len as i64 {
+        return Ok(Reservation {
+            slot,
+            off: g.subbuf_size() - room as usize,
+            len,
+        });
     }
+    Err(Miss { slot, room })
 }
 
 /// Replaces the write state word with `to` if it still is `from`; an
@@ -735,11 +834,41 @@ fn refuse<C: Client>(c: &C, why: Reason, len: usize) -> Switched {
 /// Whether a switch that returns without switching leaves room for the
 /// record an explicit switch asked for.
 #[inline(always)]
-fn explicit_fits(why: Reason, len: usize, w: WriteState) -> Switched {
-    if matches!(why, Reason::Explicit(_)) && w.fits(len) {
+fn explicit_fits<S: RingState>(s: &S, why: Reason, len: usize, w: WriteState) -> Switched {
+    if matches!(why, Reason::Explicit(_))
+        && w.is_open()
+        && s.room(w.slot()).load(Ordering::Acquire) >= len as i64
+    {
         Switched::Ready
     } else {
         Switched::Refused
+    }
+}
+
+/// Claims the write state word `w` (open) for the switch of the sub-buffer
+/// whose room this caller finished: nobody else moves the word from open
+/// meanwhile. Acquire: pairs with the previous owner's release of `ws`, so
+/// `produced` and the slots are as it left them.
+#[inline(always)]
+fn claim_word<S: RingState>(s: &S, w: WriteState, me: Option<u32>) {
+    let was = s.ws().swap(w.with_switching(me).raw(), Ordering::Acquire);
+    debug_assert_eq!(was, w.raw(), "the word moved under a finished room");
+}
+
+/// A reservation that failed on a room finished before it took its
+/// length from it; sets the room back to [`FINISHED`] when many such have
+/// taken it near [`REARM`] (a buffer stopped for a long time).
+#[inline(always)]
+fn rearm<S: RingState>(s: &S, miss: Miss, len: usize) {
+    let left = miss.room.wrapping_sub(len as i64);
+    if left < REARM {
+        // Only if nothing moved it since: a switch may have opened it.
+        let _ = s.room(miss.slot).compare_exchange(
+            left,
+            FINISHED,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -748,70 +877,125 @@ fn explicit_fits(why: Reason, len: usize, w: WriteState) -> Switched {
 /// another CPU's switch, as [`Client::may_wait`] allows (and close for a
 /// flush).
 pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) -> Switched {
-    let len = match why {
-        Reason::Record(len) | Reason::Explicit(len) if len > g.subbuf_size() => {
-            c.count(Event::TooBig);
-            return Switched::Refused;
-        }
-        Reason::Record(len) | Reason::Explicit(len) => len,
-        Reason::Flush | Reason::Close => 0,
+    switch_from(g, s, c, why, None)
+}
+
+/// [`switch`], for a record whose reservation found no room (`miss`):
+/// the one that finished the sub-buffer owns its switch.
+fn switch_from<S: RingState, C: Client>(
+    g: &Geometry,
+    s: &S,
+    c: &C,
+    why: Reason,
+    miss: Option<Miss>,
+) -> Switched {
+    let (len, too_big) = match why {
+        Reason::Record(len) | Reason::Explicit(len) => (len, len > g.subbuf_size()),
+        Reason::Flush | Reason::Close => (0, false),
     };
+    let mut finished = None;
+    match miss {
+        Some(m) if m.finished() && too_big => {
+            // A record no sub-buffer holds finished this one: relay
+            // switches nothing for it. Give the room back: nobody else
+            // moves a finished room, and what failed reservations took
+            // from it meanwhile is void.
+            s.room(m.slot).store(m.room, Ordering::Release);
+        }
+        Some(m) if m.finished() => finished = Some(m),
+        Some(m) => rearm(s, m, len),
+        None => {}
+    }
+    if too_big {
+        c.count(Event::TooBig);
+        return Switched::Refused;
+    }
     // The switch word a flush waits on: once it changes, that switch has
     // finished the sub-buffer current when the flush began.
     let mut awaited = None;
     // Stable for the whole switch: writers run with preemption off,
     // switches with interrupts off.
     let me = c.cpu();
-    let w = loop {
+    // The word this switch claimed, and the room left in the sub-buffer
+    // it finished (none when it retries a stopped buffer).
+    let (w, room) = loop {
+        if let Some(m) = finished.take() {
+            // Only this writer moves the word from open now.
+            let w = WriteState(s.ws().load(Ordering::Acquire));
+            debug_assert!(w.is_open() && w.slot() == m.slot);
+            c.step(Step::SwitchClaimWord);
+            claim_word(s, w, me);
+            break (w, Some(m.room));
+        }
         c.step(Step::SwitchLoad);
         let w = WriteState(s.ws().load(Ordering::Acquire));
-        // An open word (the common case: a record that does not fit, or a
-        // flush) goes straight to the claim; these are for the others.
-        if !w.is_open() || awaited.is_some() {
-            if awaited.is_some_and(|a| a != w.raw()) {
-                // Acquire above: pairs with that switch's release of `ws`, so
-                // what it finished is visible to whoever the flush returns to.
-                return explicit_fits(why, len, w);
+        if awaited.is_some_and(|a| a != w.raw()) {
+            // Acquire above: pairs with that switch's release of `ws`, so
+            // what it finished is visible to whoever the flush returns to.
+            return explicit_fits(s, why, len, w);
+        }
+        if w.is_open() {
+            let room = s.room(w.slot()).load(Ordering::Acquire);
+            if room >= 0 {
+                if let Reason::Record(_) = why {
+                    if room >= len as i64 {
+                        // Another writer switched meanwhile.
+                        return Switched::Ready;
+                    }
+                }
+                c.step(Step::SwitchClaim);
+                // Finish the room: no reservation fits it from here on.
+                // Acquire: as the reservations' (the slot is set up).
+                if s.room(w.slot())
+                    .compare_exchange(room, FINISHED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    c.step(Step::SwitchClaimWord);
+                    claim_word(s, w, me);
+                    break (w, Some(room));
+                }
+                continue;
             }
-            if w.switching() && why == Reason::Close {
-                // Close runs in process context after the writers stopped: the
-                // owner is a flush on another CPU, which never waits. Let it end.
+            // Finished by a reservation or a flush that has not claimed
+            // the word yet, perhaps one this writer interrupted. Close
+            // runs in process context after the writers stopped: that is
+            // a flush on another CPU.
+            if why == Reason::Close || c.may_wait_unclaimed() {
+                c.step(Step::SwitchWait);
                 core::hint::spin_loop();
                 continue;
             }
-            if let (
-                Reason::Record(_) | Reason::Explicit(_) | Reason::Flush,
-                Some(me),
-                Some(owner),
-            ) = (why, me, w.owner())
-            {
-                // Another CPU's switch, which never waits for us (we are in no
-                // switch and no NMI): let it end. Not a retry of a stopped
-                // buffer: that one will refuse us too.
-                if owner != me && !w.is_stopped() && c.may_wait() {
-                    if matches!(why, Reason::Flush | Reason::Explicit(_)) {
-                        awaited = Some(w.raw());
-                    }
-                    c.step(Step::SwitchWait);
-                    core::hint::spin_loop();
-                    continue;
+            return refuse(c, why, len);
+        }
+        if w.switching() && why == Reason::Close {
+            // Close runs in process context after the writers stopped: the
+            // owner is a flush on another CPU, which never waits. Let it end.
+            core::hint::spin_loop();
+            continue;
+        }
+        if let (Reason::Record(_) | Reason::Explicit(_) | Reason::Flush, Some(me), Some(owner)) =
+            (why, me, w.owner())
+        {
+            // Another CPU's switch, which never waits for us (we are in no
+            // switch and no NMI): let it end. Not a retry of a stopped
+            // buffer: that one will refuse us too.
+            if owner != me && !w.is_stopped() && c.may_wait() {
+                if matches!(why, Reason::Flush | Reason::Explicit(_)) {
+                    awaited = Some(w.raw());
                 }
-            }
-            if w.switching() || w.is_closed() {
-                return refuse(c, why, len);
+                c.step(Step::SwitchWait);
+                core::hint::spin_loop();
+                continue;
             }
         }
-        if let Reason::Record(_) = why {
-            if w.fits(len) {
-                // Another writer switched meanwhile.
-                return Switched::Ready;
-            }
+        if w.switching() || w.is_closed() {
+            return refuse(c, why, len);
         }
         c.step(Step::SwitchClaim);
-        // Acquire: pairs with the previous owner's release of `ws`, so
-        // `produced` and the slots are as it left them.
+        // A stopped buffer: retry the callback. Acquire: pairs with the
+        // previous owner's release of `ws`.
         if exchange_ws(s, w, w.with_switching(me)) {
-            break w;
+            break (w, None);
         }
     };
     // This switch owns the buffer's write side until it stores `ws` again.
@@ -820,21 +1004,19 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     // the callback returned, so that sub-buffer stays incomplete (no
     // reader takes it) while the callback may write into `prev`.
     let mut pending = None;
-    let prev = if w.is_stopped() {
-        // A retry: the last finished sub-buffer is complete, maybe read or
-        // lent already, so the callback gets no `prev` to write into.
-        None
-    } else {
+    let prev = if let Some(room) = room {
+        // Bytes reserved in the sub-buffer this switch finishes.
+        let off = g.subbuf_size() - room as usize;
         if why == Reason::Close
             && !c.finish_empty()
-            && w.off(g) == s.start_reserve().load(Ordering::Relaxed)
+            && off == s.start_reserve().load(Ordering::Relaxed)
         {
             // No record in it: close produces no empty sub-buffer.
             s.ws()
                 .store(WriteState::closed(w.slot()).raw(), Ordering::Release);
             return Switched::Refused;
         }
-        let padding = g.subbuf_size() - w.off(g);
+        let padding = room as usize;
         // Release: a reader that takes this padding for an older lap's
         // (read_step) sees the claim and validates it away.
         s.padding(w.slot())
@@ -846,8 +1028,12 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
         // Release: the padding (and its commit) before the new count.
         s.pos()
             .store(Position::new(produced, false).raw(), Ordering::Release);
-        c.finished(w.off(g));
+        c.finished(off);
         Some(w.slot())
+    } else {
+        // A retry: the last finished sub-buffer is complete, maybe read or
+        // lent already, so the callback gets no `prev` to write into.
+        None
     };
     let slot = g.slot(produced);
     // Beside the slot: one division gives both.
@@ -917,9 +1103,16 @@ pub fn switch<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C, why: Reason) 
     s.pos()
         .store(Position::new(produced, true).raw(), Ordering::Release);
     c.step(Step::SwitchPublish);
-    // Release: everything above before writers reserve in the slot.
+    // The word, then the slot, then its room: a reservation that fits
+    // finds the word open, so the one that later finishes the room may
+    // claim it. Release, each: everything above before writers reserve in
+    // the slot (the room's pairs with their acquire).
     s.ws()
-        .store(WriteState::open(g, slot, reserve).raw(), Ordering::Release);
+        .store(WriteState::open(slot).raw(), Ordering::Release);
+    s.set_current(slot);
+    c.step(Step::SwitchOpen);
+    s.room(slot)
+        .store((g.subbuf_size() - reserve) as i64, Ordering::Release);
     if reserve + len > g.subbuf_size() {
         c.count(Event::TooBig);
         return Switched::Refused;
@@ -1009,15 +1202,17 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
         let pos = Position::from_raw(s.pos().load(Ordering::Acquire));
         let produced = pos.produced();
         let slot = g.slot(produced);
-        // Commit first, then the word: see "Readers" above.
+        // Commit first, then the room: see "Readers" above.
         let committed = s.commit(slot).load(Ordering::Acquire);
         let w = WriteState(s.ws().load(Ordering::Acquire));
+        let room = s.room(slot).load(Ordering::Acquire);
         if s.pos().load(Ordering::Acquire) != pos.raw() {
             continue;
         }
-        let open = pos.in_slot() && w.is_open() && w.slot() == slot;
-        let prefix = if open && committed == lap_base(g, produced).wrapping_add(w.off(g)) {
-            w.off(g)
+        let open = pos.in_slot() && w.is_open() && w.slot() == slot && room >= 0;
+        let off = g.subbuf_size().wrapping_sub(room as usize);
+        let prefix = if open && committed == lap_base(g, produced).wrapping_add(off) {
+            off
         } else {
             0
         };
@@ -1028,6 +1223,15 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
             switching: w.switching(),
         };
     }
+}
+
+/// Bytes reserved in the current sub-buffer while writers may reserve in
+/// it (the word open, its room not finished); `None` otherwise. A look
+/// for statistics and tests: it may be stale when it returns.
+pub fn reserved<S: RingState>(g: &Geometry, s: &S) -> Option<usize> {
+    let w = WriteState(s.ws().load(Ordering::Acquire));
+    let room = s.room(w.slot()).load(Ordering::Acquire);
+    (w.is_open() && room >= 0).then(|| g.subbuf_size() - room as usize)
 }
 
 /// The writer as a reader at sub-buffer `k` needs it for

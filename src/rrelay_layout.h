@@ -21,9 +21,10 @@ RRELAY_FIELD(rrelay_chan, is_global, 40);
 RRELAY_FIELD(rrelay_chan, buf, 48);
 RRELAY_SIZE(rrelay_chan, 56);
 
-RRELAY_FIELD(rrelay_slot, room_end, 0);
-RRELAY_FIELD(rrelay_slot, commit, 8);
-RRELAY_SIZE(rrelay_slot, 16);
+RRELAY_FIELD(rrelay_slot, room, 0);
+RRELAY_FIELD(rrelay_slot, room_end, 8);
+RRELAY_FIELD(rrelay_slot, commit, 16);
+RRELAY_SIZE(rrelay_slot, 24);
 
 RRELAY_FIELD(rrelay_buf, chan, 0);
 RRELAY_FIELD(rrelay_buf, cpu, 8);
@@ -31,7 +32,8 @@ RRELAY_FIELD(rrelay_buf, ws, 16);
 RRELAY_FIELD(rrelay_buf, start, 24);
 RRELAY_FIELD(rrelay_buf, subbuf_size, 32);
 RRELAY_FIELD(rrelay_buf, slots, 40);
-RRELAY_SIZE(rrelay_buf, 48);
+RRELAY_FIELD(rrelay_buf, cur, 48);
+RRELAY_SIZE(rrelay_buf, 56);
 
 RRELAY_FIELD(rrelay_reservation, buf, 0);
 RRELAY_FIELD(rrelay_reservation, slot, 8);

@@ -32,7 +32,7 @@ mod write;
 /// The atomics `ring.rs` uses: `core`'s, plain instructions on the write
 /// path; `fence(Release)` stands for `smp_wmb()` (see `ring.rs`).
 mod ring_atomics {
-    pub(crate) use core::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use core::sync::atomic::{fence, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 }
 
 module! {

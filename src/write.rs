@@ -27,7 +27,7 @@
 
 use crate::buffer::RchanBuf;
 use crate::channel::Rchan;
-use crate::ring::{self, Client, Reason, Reservation, RingState, Switched};
+use crate::ring::{self, Client, Miss, Reason, Reservation, RingState, Switched};
 use crate::shim::{PreemptGuard, SwitchGuard};
 use crate::subbuf::Event;
 use core::sync::atomic::Ordering;
@@ -100,6 +100,11 @@ impl Client for RchanBuf {
     }
 
     #[inline]
+    fn may_wait_unclaimed(&self) -> bool {
+        crate::shim::may_wait_unclaimed()
+    }
+
+    #[inline]
     fn lent(&self, slot: usize) -> bool {
         self.lend_token(slot).count.load(Ordering::Acquire) != 0
     }
@@ -158,10 +163,10 @@ impl RchanBuf {
     }
 
     /// [`Self::reserve_room`] for the C fast path's slow half, whose own
-    /// look found no room ([`ring::reserve_after_miss`]).
+    /// reservation found no room ([`ring::reserve_after_miss`]).
     #[inline(always)]
-    pub(crate) fn reserve_room_after_miss(&self, len: usize) -> Option<Reservation> {
-        ring::reserve_after_miss(self.geometry(), self, self, len)
+    pub(crate) fn reserve_room_after_miss(&self, len: usize, miss: Miss) -> Option<Reservation> {
+        ring::reserve_after_miss(self.geometry(), self, self, len, miss)
     }
 
     /// Where the bytes of a reservation go.
@@ -197,26 +202,25 @@ impl RchanBuf {
     /// `false` when the record was dropped (and counted).
     #[inline(always)]
     pub(crate) fn write_record(&self, data: &[u8]) -> bool {
-        self.write_record_from(data, false)
+        self.write_record_from(data, None)
     }
 
     /// [`Self::write_record`] for the C fast path's slow half, whose own
-    /// look found no room.
+    /// reservation found no room.
     #[inline(always)]
-    pub(crate) fn write_record_after_miss(&self, data: &[u8]) -> bool {
-        self.write_record_from(data, true)
+    pub(crate) fn write_record_after_miss(&self, data: &[u8], miss: Miss) -> bool {
+        self.write_record_from(data, Some(miss))
     }
 
-    /// Reserves room for `data` (the switch first when `after_miss`),
+    /// Reserves room for `data` (after `miss`, the fast path's, if any),
     /// copies it there and commits it; `false` when dropped (counted).
     /// The reservation never leaves this function, so the copy goes only
     /// where the protocol just gave this writer room.
     #[inline(always)]
-    fn write_record_from(&self, data: &[u8], after_miss: bool) -> bool {
-        let r = if after_miss {
-            self.reserve_room_after_miss(data.len())
-        } else {
-            self.reserve_room(data.len())
+    fn write_record_from(&self, data: &[u8], miss: Option<Miss>) -> bool {
+        let r = match miss {
+            Some(miss) => self.reserve_room_after_miss(data.len(), miss),
+            None => self.reserve_room(data.len()),
         };
         let Some(r) = r else {
             return false;

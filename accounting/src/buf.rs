@@ -7,7 +7,7 @@
 
 use crate::ring::{self, Client, Position, RingState, Step};
 use crate::Geometry;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::vec::Vec;
 
 /// The state of one buffer and its bytes.
@@ -19,6 +19,8 @@ pub struct Buf {
     pub commit: Vec<AtomicUsize>,
     pub padding: Vec<AtomicUsize>,
     pub start_reserve: AtomicUsize,
+    pub room: Vec<AtomicI64>,
+    pub current: AtomicUsize,
     /// Writes so far: each picks its commit ([`Buf::write`]).
     pub writes: AtomicUsize,
     /// Never written by a writer: 0xa5.
@@ -36,6 +38,8 @@ impl Buf {
             commit: (0..n).map(|_| AtomicUsize::new(3)).collect(),
             padding: (0..n).map(|_| AtomicUsize::new(9)).collect(),
             start_reserve: AtomicUsize::new(1),
+            room: (0..n).map(|_| AtomicI64::new(12)).collect(),
+            current: AtomicUsize::new(n + 1),
             writes: AtomicUsize::new(0),
             data: (0..size * n).map(|_| AtomicU8::new(0xa5)).collect(),
         }
@@ -109,6 +113,21 @@ impl Buf {
     }
 }
 
+/// Reserves `len` bytes as the C fast path of `include/rrelay.h` does:
+/// one add to the room, whatever the length, then the slow half
+/// ([`ring::reserve_after_miss`]) if it found no room.
+pub fn reserve_as_c<S: RingState, C: Client>(
+    g: &crate::Geometry,
+    s: &S,
+    c: &C,
+    len: usize,
+) -> Option<ring::Reservation> {
+    match ring::try_reserve(g, s, c, len) {
+        Ok(r) => Some(r),
+        Err(miss) => ring::reserve_after_miss(g, s, c, len, miss),
+    }
+}
+
 /// Record `seq` of writer `w`, `len` bytes (4 to 127): its length, `w`,
 /// `seq`, then bytes that depend on all three, so a torn or misplaced
 /// record shows.
@@ -163,6 +182,15 @@ impl RingState for Buf {
     }
     fn start_reserve(&self) -> &AtomicUsize {
         &self.start_reserve
+    }
+    fn room(&self, slot: usize) -> &AtomicI64 {
+        &self.room[slot]
+    }
+    fn current(&self) -> usize {
+        self.current.load(Ordering::Acquire)
+    }
+    fn set_current(&self, slot: usize) {
+        self.current.store(slot, Ordering::Release)
     }
 }
 

@@ -17,7 +17,7 @@ pub mod ring;
 
 /// The atomics `ring.rs` uses: the host's; the kernel gives it its own.
 mod ring_atomics {
-    pub use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
+    pub use std::sync::atomic::{fence, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 }
 
 pub mod buf;

@@ -359,10 +359,16 @@ fn compare(sim: &Sim, m: &Reference, at: &str) -> Result<(), String> {
     // stopped before the next one.
     let ws = sim.write_state();
     let want = match m.current_len() {
-        Some(len) => WriteState::open(&g, (m.subbufs.len() - 1) % n, len),
+        Some(_) => WriteState::open((m.subbufs.len() - 1) % n),
         None => WriteState::stopped(m.subbufs.len() % n),
     };
     ensure!(ws == want, "{at}: write state {ws:?}, reference {want:?}");
+    let reserved = ring::reserved(&g, &sim.buf);
+    ensure!(
+        reserved == m.current_len(),
+        "{at}: reserved {reserved:?}, reference {:?}",
+        m.current_len()
+    );
     // Every reserved byte is committed: the reader sees the whole current
     // sub-buffer.
     let offset = m.current_len().unwrap_or(size + 1);

@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use rrelay_accounting::reference::{header, StartCall};
-use rrelay_accounting::ring::{Snapshot, WriteState};
+use rrelay_accounting::ring::{self, Snapshot, WriteState};
 use rrelay_accounting::sim::*;
 use rrelay_accounting::*;
 
@@ -99,13 +99,12 @@ fn geometry_arithmetic() {
     assert_eq!(g.stopped_offset(), 11);
     assert_eq!((g.slot(3), g.slot(4), g.slot(9)), (3, 0, 1));
     assert_eq!((g.slot_start(0), g.slot_start(3)), (0, 30));
-    let at = |off| WriteState::open(&g, 1, off);
-    assert!(at(0).fits(10) && at(4).fits(6) && at(10).fits(0));
-    assert!(!at(4).fits(7) && !at(0).fits(11));
-    assert_eq!((at(0).off(&g), at(4).off(&g), at(10).off(&g)), (0, 4, 10));
-    // Never overflows, whatever the length; a stopped writer fits nothing.
-    assert!(!at(10).fits(usize::MAX) && !at(0).fits(usize::MAX));
-    assert!(!WriteState::stopped(1).fits(0) && !WriteState::closed(1).fits(0));
+    assert_eq!(
+        (WriteState::open(1).slot(), WriteState::stopped(3).slot()),
+        (1, 3)
+    );
+    assert!(WriteState::open(1).is_open());
+    assert!(!WriteState::stopped(1).is_open() && !WriteState::closed(1).is_open());
     assert_eq!((g.lap(3), g.lap(4), g.lap(9)), (0, 1, 2));
     assert!(g.is_whole_subbufs(0) && g.is_whole_subbufs(30) && !g.is_whole_subbufs(31));
     assert!(!g.is_full(3, 0) && g.is_full(4, 0) && g.is_full(9, 4) && !g.is_full(9, 6));
@@ -260,7 +259,8 @@ fn partial_current_subbuffer_is_readable_then_continues() {
 #[test]
 fn start_reserve_holds_the_header() {
     let sim = Sim::with_client(8, 2, false, 3, false);
-    assert_eq!(sim.write_state(), WriteState::open(&sim.g, 0, 3));
+    assert_eq!(sim.write_state(), WriteState::open(0));
+    assert_eq!(ring::reserved(&sim.g, &sim.buf), Some(3));
     assert_eq!(sim.read(100), header(0, 3));
     assert!(sim.write(&[1; 5]));
     assert!(sim.write(&[2; 1]));
@@ -287,7 +287,8 @@ fn start_reserve_holds_the_header() {
 #[test]
 fn paused_client_gets_the_first_subbuf_anyway() {
     let sim = Sim::with_client(8, 2, false, 0, true);
-    assert_eq!(sim.write_state(), WriteState::open(&sim.g, 0, 0));
+    assert_eq!(sim.write_state(), WriteState::open(0));
+    assert_eq!(ring::reserved(&sim.g, &sim.buf), Some(0));
     assert!(sim.write(&[1; 8]));
     assert!(!sim.write(&[2; 1]));
     assert!(!sim.write(&[]));

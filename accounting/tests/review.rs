@@ -421,7 +421,12 @@ fn position_wrap_wedges_the_buffer() {
     b.consumed.store(p0, Ordering::Relaxed);
     b.pos
         .store(Position::new(p0, true).raw(), Ordering::Relaxed);
-    b.ws.store(WriteState::open(&b.g, p0 % n, 0).raw(), Ordering::Release);
+    for slot in 0..n {
+        b.room[slot].store(i64::MIN / 2, Ordering::Relaxed);
+    }
+    b.ws.store(WriteState::open(p0 % n).raw(), Ordering::Release);
+    b.current.store(p0 % n, Ordering::Release);
+    b.room[p0 % n].store(size as i64, Ordering::Release);
     let accepted = (0..12)
         .filter(|i| b.write(&c, &rec(*i as u8, size)))
         .count();

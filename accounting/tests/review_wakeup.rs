@@ -8,7 +8,7 @@ use rrelay_accounting::buf::Buf;
 use rrelay_accounting::ring::{self, Client, Reason, RingState};
 use rrelay_accounting::Event;
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 /// `Buf`, with a hook run when the switch fetches `padding(slot)` for the
 /// n-th time since armed: lets a test run another CPU's code between the
@@ -46,6 +46,15 @@ impl RingState for Hooked {
     }
     fn start_reserve(&self) -> &AtomicUsize {
         &self.b.start_reserve
+    }
+    fn room(&self, slot: usize) -> &AtomicI64 {
+        self.b.room(slot)
+    }
+    fn current(&self) -> usize {
+        self.b.current()
+    }
+    fn set_current(&self, slot: usize) {
+        self.b.set_current(slot)
     }
 }
 

@@ -20,7 +20,7 @@ use rrelay_accounting::{Event, ReadStep, ReaderPos, WriterSnapshot};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 
-use rrelay_accounting::buf::{one_in, parse, tagged, Buf};
+use rrelay_accounting::buf::{one_in, parse, reserve_as_c, tagged, Buf};
 
 /// The counts a client keeps, indexed by [`Event`].
 #[derive(Default)]
@@ -327,16 +327,20 @@ impl Nested<'_> {
     fn run(&self, op: Op) {
         let b = self.policy.buf;
         self.at[self.depth.get()].set(None);
-        let busy = WriteState::from_raw(b.ws.load(Ordering::Relaxed)).switching();
+        // A switch in progress: claimed, or its room finished and the word
+        // not yet claimed (the window after the reservation that found the
+        // sub-buffer full).
+        let w = WriteState::from_raw(b.ws.load(Ordering::Relaxed));
+        let busy = w.switching() || (w.is_open() && b.room[w.slot()].load(Ordering::Relaxed) < 0);
         match op {
             Op::Write(i, len) => {
                 let rec = record(i, len);
                 // Logged where it takes effect: at its reservation (before
                 // the copy, where an interrupt may run) or its refusal.
-                // Every third record reserves as the C fast path's slow
-                // half does (the switch first), the others as Rust does.
+                // Every third record reserves as the C fast path does
+                // (no length check before its add), the others as Rust does.
                 let r = if i % 3 == 0 {
-                    ring::reserve_after_miss(&b.g, b, self, len)
+                    reserve_as_c(&b.g, b, self, len)
                 } else {
                     ring::reserve(&b.g, b, self, len)
                 };
@@ -1072,7 +1076,7 @@ impl Fz<'_> {
                 }
                 // As above: every third record the switch first.
                 let r = if i % 3 == 2 {
-                    ring::reserve_after_miss(&b.g, b, self, len)
+                    reserve_as_c(&b.g, b, self, len)
                 } else {
                     ring::reserve(&b.g, b, self, len)
                 };
