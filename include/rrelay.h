@@ -144,11 +144,13 @@ struct rrelay_chan {
  *	completes a sub-buffer leaves the low 32 bits zero. The inline
  *	commit adds to those 32 bits alone, and the one that completes a
  *	lap adds the carry afterwards (__rrelay_carry())
+ * @pad: to 32 bytes, a power of two
  */
 struct rrelay_slot {
 	s64 room;
 	void *room_end;
 	atomic_long_t commit;
+	unsigned long pad;
 };
 
 /**
@@ -387,11 +389,10 @@ void *rrelay_reserve_noinline(struct rrelay_chan *chan, size_t length,
 void rrelay_commit_noinline(const struct rrelay_reservation *res);
 
 /*
- * Takes @length from @room, fully ordered (it pairs with the release that
- * opened the room, so the slot is as the switch set it up); *@was is the
- * room found. Return: true if it was at least @length (the bytes are
- * this writer's, from @room_end - *@was on). @length must be below 2^60
- * (no object is larger): larger ones would leave the room positive.
+ * Takes @length (at most a sub-buffer) from @room, fully ordered (it pairs
+ * with the release that opened the room, so the slot is as the switch set
+ * it up); *@was is the room found. Return: true if it was at least
+ * @length (the bytes are this writer's, from @room_end - *@was on).
  */
 static __always_inline bool __rrelay_take_room(s64 *room, size_t length, s64 *was)
 {
@@ -425,6 +426,11 @@ static __always_inline bool __rrelay_try_reserve(struct rrelay_buf *buf, size_t 
 	struct rrelay_slot *slot = READ_ONCE(buf->cur);
 
 	res->slot = slot;
+	/* Larger than a sub-buffer: refused before its add, as relay does. */
+	if (unlikely(length > buf->subbuf_size)) {
+		*room = -1;
+		return false;
+	}
 	if (unlikely(!__rrelay_take_room(&slot->room, length, room)))
 		return false;
 	res->buf = buf;

@@ -39,6 +39,8 @@ pub(crate) struct Slot {
     room_end: *mut u8,
     /// Bytes committed to the slot, ever ([`RingState::commit`]).
     commit: AtomicUsize,
+    /// To 32 bytes: a slot's index is its offset shifted, not divided.
+    pad: usize,
 }
 
 /// The public part of a buffer (`struct rrelay_buf` in `include/rrelay.h`):
@@ -83,7 +85,8 @@ assert_layout!(
     rrelay_slot = Slot {
         room,
         room_end,
-        commit
+        commit,
+        pad
     }
 );
 
@@ -308,6 +311,7 @@ impl RchanBuf {
             slots.push(
                 Slot {
                     room: AtomicI64::new(0),
+                    pad: 0,
                     room_end,
                     commit: AtomicUsize::new(0),
                 },

@@ -221,7 +221,8 @@ unsafe extern "C" fn rrelay_commit_noinline(res: *const RawReservation) {
 ///
 /// `buf` is a buffer of an open channel; `slot` and `room` are what the
 /// fast path's take of `length` bytes from the room of `buf->cur` gave (a
-/// slot of `buf`, and the room found there), in this context, with
+/// slot of `buf`, and the room found there; -1 when it refused a record
+/// larger than a sub-buffer before any add), in this context, with
 /// preemption off since; `data` covers `length` bytes.
 #[no_mangle]
 unsafe extern "C" fn __rrelay_write_slow(

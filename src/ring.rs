@@ -45,19 +45,22 @@
 //! - `CLOSED`: the channel was closed.
 //!
 //! Between a finished room and the claim of the word, the switch has an
-//! owner the word does not name yet: **unclaimed**. Whoever meets it may
-//! have interrupted that owner (a crossing reservation is inline, with
-//! interrupts on), so only a writer in task context, which interrupted
-//! nobody, waits for it ([`Client::may_wait_unclaimed`]); others drop
-//! their record (a flush returns: that switch finishes the sub-buffer).
-//! The window is the crossing writer's call into the switch, with its
-//! interrupts off from there on.
+//! owner the word does not name yet: **unclaimed**. A room that a
+//! reservation finished is a little below zero (the lengths of the adds
+//! that missed it, each at most a sub-buffer): its owner is a writer
+//! between its inline add and its switch, interrupts on, perhaps one that
+//! whoever meets it interrupted. Nobody waits for it: a writer drops its
+//! record, a flush returns (that switch finishes the sub-buffer), close
+//! alone waits (it runs once the writers stopped). A room at [`FINISHED`]
+//! or below is owned by a switch with its interrupts off: a flush between
+//! its finish and its claim, or a switch between publishing the word and
+//! opening the room. That one is waited for as a claimed switch is
+//! (`may_wait`, and a known CPU); a flush that waited for the room to
+//! open returns (the switch that opens it finished the sub-buffer before).
 //!
-//! A record larger than a sub-buffer is refused before its add in Rust.
-//! The inline C path adds first: if that finished the room, it stores the
-//! room it found back (nobody else moves a finished room; what others
-//! took meanwhile is void) and refuses the record, so relay's semantics
-//! hold (no switch for a record too big).
+//! A record larger than a sub-buffer is refused before its add, in Rust
+//! and in the inline C path (one comparison with `subbuf_size`), as relay
+//! refuses it: no switch, nothing taken from the room.
 //!
 //! One more word, `pos` ([`Position`]), says what is finished:
 //!
@@ -238,7 +241,7 @@
 //! - Waiting: a writer that waits for another CPU's switch loads `ws`
 //!   (acquire) until the owner's release store ends the switch, then
 //!   starts over; one that waits for an unclaimed switch loads `ws` and
-//!   the room (acquire) until the claim, or the room given back.
+//!   the room (acquire) until the claim, or the room opens.
 //!
 //! Readers are woken through the client when a finished sub-buffer
 //! completes ([`Client::completed`]): by the commit of its last record, or
@@ -267,14 +270,21 @@ const UNKNOWN_OWNER: u64 = SLOT_MASK;
 /// before [`REARM`] says to set it back.
 const FINISHED: i64 = i64::MIN / 2;
 
+/// Whether a finished room was finished by a compare-and-exchange (a
+/// flush's, close's, a switch's) or not yet opened by the switch that
+/// published its slot: [`FINISHED`] or below, where what reservations
+/// leave is a little below zero (lengths are at most a sub-buffer).
+#[inline(always)]
+const fn owned_finish(room: i64) -> bool {
+    room < FINISHED / 2
+}
+
 /// A failed reservation that leaves a room below this sets it back to
 /// [`FINISHED`]: 2^61 bytes of failed reservations from there.
 const REARM: i64 = FINISHED + FINISHED / 2;
 
-/// The largest record (or sub-buffer) the room words take: a record
-/// larger than a sub-buffer is refused, but its reservation is tried
-/// first, so it must not reach [`REARM`]'s margin in one step. The inline
-/// C path asks its callers for lengths below this (no object is larger).
+/// The largest sub-buffer the room words take: far from [`FINISHED`]
+/// and [`REARM`]'s margin.
 pub const MAX_LEN: usize = 1 << 60;
 
 /// Whether the protocol can run a buffer of this shape.
@@ -527,16 +537,6 @@ pub trait Client {
     fn may_wait(&self) -> bool {
         true
     }
-    /// Whether this writer may wait for a switch nobody has claimed yet: a
-    /// sub-buffer that a reservation found full, or that a flush finished,
-    /// before the word names the switch's owner. That owner may be one
-    /// this writer interrupted, so only a writer that interrupted nobody
-    /// may wait: the kernel answers yes in task context (where
-    /// [`Client::may_wait`] does), no in any interrupt.
-    #[inline(always)]
-    fn may_wait_unclaimed(&self) -> bool {
-        false
-    }
     /// Runs a switch; the kernel keeps this CPU's interrupts off meanwhile
     /// (the slow path, once per sub-buffer), so that only an NMI can find a
     /// switch in progress on its own CPU.
@@ -745,8 +745,9 @@ pub fn reserve_after_miss<S: RingState, C: Client>(
     }
 }
 
-/// Reserves `len` bytes (at most [`MAX_LEN`]) in the current sub-buffer
-/// if they fit: one add to its room, as the C fast path does. A
+/// Reserves `len` bytes (at most a sub-buffer: callers refuse larger
+/// records first) in the current sub-buffer if they fit: one add to its
+/// room, as the C fast path does. A
 /// reservation that does not fit leaves the room negative (it finished
 /// the sub-buffer if it was the first to).
 #[inline(always)]
@@ -895,14 +896,9 @@ fn switch_from<S: RingState, C: Client>(
     };
     let mut finished = None;
     match miss {
-        Some(m) if m.finished() && too_big => {
-            // A record no sub-buffer holds finished this one: relay
-            // switches nothing for it. Give the room back: nobody else
-            // moves a finished room, and what failed reservations took
-            // from it meanwhile is void.
-            s.room(m.slot).store(m.room, Ordering::Release);
-        }
-        Some(m) if m.finished() => finished = Some(m),
+        // Records larger than a sub-buffer are refused before their add
+        // (here and in C), so none finishes a room.
+        Some(m) if m.finished() && !too_big => finished = Some(m),
         Some(m) => rearm(s, m, len),
         None => {}
     }
@@ -913,6 +909,8 @@ fn switch_from<S: RingState, C: Client>(
     // The switch word a flush waits on: once it changes, that switch has
     // finished the sub-buffer current when the flush began.
     let mut awaited = None;
+    // The open word whose finished room this switch last waited on.
+    let mut unclaimed = None;
     // Stable for the whole switch: writers run with preemption off,
     // switches with interrupts off.
     let me = c.cpu();
@@ -937,6 +935,15 @@ fn switch_from<S: RingState, C: Client>(
         if w.is_open() {
             let room = s.room(w.slot()).load(Ordering::Acquire);
             if room >= 0 {
+                if unclaimed == Some(w.raw()) && why != Reason::Close {
+                    // The room this switch waited for opened, the word
+                    // unchanged: it waited on a switch about to open it,
+                    // which finished the sub-buffer before (a flush need
+                    // finish none: this one is new).
+                    if matches!(why, Reason::Flush | Reason::Explicit(_)) {
+                        return explicit_fits(s, why, len, w);
+                    }
+                }
                 if let Reason::Record(_) = why {
                     if room >= len as i64 {
                         // Another writer switched meanwhile.
@@ -956,16 +963,31 @@ fn switch_from<S: RingState, C: Client>(
                 }
                 continue;
             }
-            // Finished by a reservation or a flush that has not claimed
-            // the word yet, perhaps one this writer interrupted. Close
-            // runs in process context after the writers stopped: that is
-            // a flush on another CPU.
-            if why == Reason::Close || c.may_wait_unclaimed() {
-                c.step(Step::SwitchWait);
+            // Finished, and the word not claimed: unclaimed. Close runs in
+            // process context after the writers stopped: the owner is a
+            // flush on another CPU. Let it end.
+            if why == Reason::Close {
                 core::hint::spin_loop();
                 continue;
             }
-            return refuse(c, why, len);
+            if !owned_finish(room) {
+                // A reservation finished it, perhaps one this writer
+                // interrupted (its interrupts are on until it claims the
+                // word): never wait for it.
+                return refuse(c, why, len);
+            }
+            // A flush's finish, or the switch between publishing the word
+            // and opening the room: an owner with its interrupts off, so
+            // on this CPU only an NMI (or a writer inside a switch) sits on
+            // it, and `may_wait` says no there. Wait as for a claimed
+            // switch.
+            if me.is_none() || !c.may_wait() {
+                return refuse(c, why, len);
+            }
+            unclaimed = Some(w.raw());
+            c.step(Step::SwitchWait);
+            core::hint::spin_loop();
+            continue;
         }
         if w.switching() && why == Reason::Close {
             // Close runs in process context after the writers stopped: the
@@ -1230,8 +1252,11 @@ pub fn snapshot<S: RingState>(g: &Geometry, s: &S) -> Snapshot {
 /// for statistics and tests: it may be stale when it returns.
 pub fn reserved<S: RingState>(g: &Geometry, s: &S) -> Option<usize> {
     let w = WriteState(s.ws().load(Ordering::Acquire));
+    if !w.is_open() {
+        return None;
+    }
     let room = s.room(w.slot()).load(Ordering::Acquire);
-    (w.is_open() && room >= 0).then(|| g.subbuf_size() - room as usize)
+    (room >= 0).then(|| g.subbuf_size() - room as usize)
 }
 
 /// The writer as a reader at sub-buffer `k` needs it for

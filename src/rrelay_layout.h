@@ -24,7 +24,8 @@ RRELAY_SIZE(rrelay_chan, 56);
 RRELAY_FIELD(rrelay_slot, room, 0);
 RRELAY_FIELD(rrelay_slot, room_end, 8);
 RRELAY_FIELD(rrelay_slot, commit, 16);
-RRELAY_SIZE(rrelay_slot, 24);
+RRELAY_FIELD(rrelay_slot, pad, 24);
+RRELAY_SIZE(rrelay_slot, 32);
 
 RRELAY_FIELD(rrelay_buf, chan, 0);
 RRELAY_FIELD(rrelay_buf, cpu, 8);

@@ -79,15 +79,6 @@ bool rrelay_shim_may_wait(void)
 	return !in_nmi() && this_cpu_read(rrelay_switch_depth) <= 1;
 }
 
-/*
- * As rrelay_shim_may_wait(), and in task context: interrupting no writer on
- * this CPU (in_task() is a macro).
- */
-bool rrelay_shim_may_wait_unclaimed(void)
-{
-	return in_task() && this_cpu_read(rrelay_switch_depth) <= 1;
-}
-
 /* preempt_disable() is a macro. */
 void rrelay_shim_preempt_disable(void)
 {

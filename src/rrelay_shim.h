@@ -19,7 +19,6 @@ void rrelay_shim_vunmap(void *addr);
 unsigned long rrelay_shim_switch_enter(void);
 void rrelay_shim_switch_exit(unsigned long flags);
 bool rrelay_shim_may_wait(void);
-bool rrelay_shim_may_wait_unclaimed(void);
 void rrelay_shim_preempt_disable(void);
 void rrelay_shim_preempt_enable(void);
 struct rrelay_buf *__percpu *rrelay_shim_alloc_percpu_ptrs(void);

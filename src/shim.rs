@@ -20,7 +20,6 @@ extern "C" {
     fn rrelay_shim_switch_enter() -> c_ulong;
     fn rrelay_shim_switch_exit(flags: c_ulong);
     fn rrelay_shim_may_wait() -> bool;
-    fn rrelay_shim_may_wait_unclaimed() -> bool;
     fn rrelay_shim_preempt_disable();
     fn rrelay_shim_preempt_enable();
     pub(crate) fn rrelay_shim_wakeup_new() -> *mut RawWakeup;
@@ -84,13 +83,6 @@ impl Drop for SwitchGuard {
 pub(crate) fn may_wait() -> bool {
     // SAFETY: Reads this CPU's state; preemption or interrupts are off.
     unsafe { rrelay_shim_may_wait() }
-}
-
-/// Whether a writer here may wait for a switch nobody claimed yet: as
-/// [`may_wait`], and in task context, where it interrupted no writer.
-pub(crate) fn may_wait_unclaimed() -> bool {
-    // SAFETY: Reads this CPU's state; preemption or interrupts are off.
-    unsafe { rrelay_shim_may_wait_unclaimed() }
 }
 
 /// Preemption off on this CPU while it lives (`preempt_disable`).

@@ -11,12 +11,14 @@
 //! preemption is off between a reservation and its commit, so a task is
 //! not switched out while it holds a sub-buffer incomplete. The fast path
 //! never disables interrupts; the switch (once per sub-buffer) does, so on
-//! its own CPU only an NMI finds it in progress (and drops its record);
-//! writers on other CPUs wait for it, except in NMI or inside a switch
-//! (see `ring.rs`).
+//! its own CPU only an NMI finds it in progress (and drops its record).
+//! Writers on other CPUs wait for a switch that claimed the word, except
+//! in NMI or inside a switch; one that meets a sub-buffer a reservation
+//! finished but whose writer has not claimed the word yet (interrupts
+//! still on there) drops its record (see `ring.rs`).
 //!
-//! The fast path (the record fits) is a compare-and-exchange of the write
-//! state word, a copy and an atomic add to the sub-buffer's commit count.
+//! The fast path (the record fits) is one atomic add to the current
+//! sub-buffer's room, a copy and an atomic add to its commit count.
 //! C callers get it inline from `include/rrelay.h`, as relay's callers do
 //! from `<linux/relay.h>`; it calls `__rrelay_write_slow` or
 //! `__rrelay_reserve_slow` here when the record does not fit, and
@@ -97,11 +99,6 @@ impl Client for RchanBuf {
     #[inline]
     fn may_wait(&self) -> bool {
         crate::shim::may_wait()
-    }
-
-    #[inline]
-    fn may_wait_unclaimed(&self) -> bool {
-        crate::shim::may_wait_unclaimed()
     }
 
     #[inline]

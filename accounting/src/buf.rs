@@ -114,14 +114,21 @@ impl Buf {
 }
 
 /// Reserves `len` bytes as the C fast path of `include/rrelay.h` does:
-/// one add to the room, whatever the length, then the slow half
-/// ([`ring::reserve_after_miss`]) if it found no room.
+/// one add to the room (none for a record larger than a sub-buffer), then
+/// the slow half ([`ring::reserve_after_miss`]) if it found no room.
 pub fn reserve_as_c<S: RingState, C: Client>(
     g: &crate::Geometry,
     s: &S,
     c: &C,
     len: usize,
 ) -> Option<ring::Reservation> {
+    if len > g.subbuf_size() {
+        let miss = ring::Miss {
+            slot: s.current(),
+            room: -1,
+        };
+        return ring::reserve_after_miss(g, s, c, len, miss);
+    }
     match ring::try_reserve(g, s, c, len) {
         Ok(r) => Some(r),
         Err(miss) => ring::reserve_after_miss(g, s, c, len, miss),
