@@ -56,6 +56,16 @@ impl Client for Cl<'_> {
     }
 }
 
+/// Starts `b` with a client on CPU 0.
+fn start(b: &Buf, counts: &Counts) {
+    let c = Cl {
+        counts,
+        cpu: 0,
+        hook: NOP,
+    };
+    ring::start(&b.g, b, &c);
+}
+
 fn produced(b: &Buf) -> usize {
     Position::from_raw(b.pos.load(SeqCst)).produced()
 }
@@ -81,12 +91,11 @@ fn spin_until(f: impl Fn() -> bool) {
 
 const NOP: &(dyn Fn(Step) + Sync) = &|_| {};
 
-/// A flush that waits for a switch between publishing the word and opening
-/// the room returns once it opens: that switch finished the sub-buffer,
-/// and the new one is empty (ring.rs's test "the flush finished another
-/// sub-buffer" says why).
-#[test]
-fn a_flush_that_waited_for_a_room_to_open_finishes_no_other() {
+/// A flush (or an explicit switch) that waits for a switch between
+/// publishing the word and opening the room returns once it opens: that
+/// switch finished the sub-buffer, and the new one is empty (ring.rs's
+/// test "the flush finished another sub-buffer" says why).
+fn waited_for_a_room_to_open(why: Reason) -> (Switched, usize) {
     let b = Buf::new(16, 4);
     let counts = Counts::default();
     let (in_window, go, flushed) = (
@@ -108,7 +117,7 @@ fn a_flush_that_waited_for_a_room_to_open_finishes_no_other() {
     };
     let f_hook = |at: Step| {
         if at == Step::SwitchWait && !go.swap(true, SeqCst) {
-            // Let the owner claim, switch and open slot 1.
+            // Let the owner open slot 1.
             spin_until(|| {
                 let w = WriteState::from_raw(b.ws.load(SeqCst));
                 w.is_open() && w.slot() == 1 && b.room[1].load(SeqCst) >= 0
@@ -125,30 +134,40 @@ fn a_flush_that_waited_for_a_room_to_open_finishes_no_other() {
         cpu: 1,
         hook: &f_hook,
     };
-    ring::start(
-        &b.g,
-        &b,
-        &Cl {
-            counts: &counts,
-            cpu: 0,
-            hook: NOP,
-        },
-    );
+    start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     reserve_loads.store(0, SeqCst);
     std::thread::scope(|s| {
         let owner = s.spawn(|| write_c(&b, &a, &[2; 12]));
         spin_until(|| in_window.load(SeqCst));
-        let r = ring::switch(&b.g, &b, &f, Reason::Flush);
+        let r = ring::switch(&b.g, &b, &f, why);
         let p = produced(&b);
         flushed.store(true, SeqCst);
         assert!(owner.join().unwrap());
-        println!(
-            "flush -> {r:?}, produced {p}, finished {:?}",
-            counts.finished.lock().unwrap()
-        );
-        assert_eq!(p, 1, "the flush finished another (empty) sub-buffer");
-    });
+        assert!(go.load(SeqCst), "{why:?} did not wait");
+        (r, p)
+    })
+}
+
+#[test]
+fn a_flush_that_waited_for_a_room_to_open_finishes_no_other() {
+    let (r, produced) = waited_for_a_room_to_open(Reason::Flush);
+    assert_eq!(
+        (r, produced),
+        (Switched::Refused, 1),
+        "another (empty) sub-buffer"
+    );
+}
+
+#[test]
+fn an_explicit_switch_that_waited_for_a_room_to_open_finishes_no_other() {
+    // It says that 4 bytes fit in the new sub-buffer.
+    let (r, produced) = waited_for_a_room_to_open(Reason::Explicit(4));
+    assert_eq!(
+        (r, produced),
+        (Switched::Ready, 1),
+        "another (empty) sub-buffer"
+    );
 }
 
 /// A writer on another CPU that may wait (not in NMI) meets a switch
@@ -182,15 +201,7 @@ fn a_writer_on_another_cpu_waits_for_a_room_to_open() {
         cpu: 1,
         hook: &irq_hook,
     };
-    ring::start(
-        &b.g,
-        &b,
-        &Cl {
-            counts: &counts,
-            cpu: 0,
-            hook: NOP,
-        },
-    );
+    start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     std::thread::scope(|s| {
         let owner = s.spawn(|| write_c(&b, &a, &[2; 12]));
@@ -230,15 +241,7 @@ fn a_too_big_record_leaves_the_room_to_others() {
         cpu: 0,
         hook: &hook,
     };
-    ring::start(
-        &b.g,
-        &b,
-        &Cl {
-            counts: &counts,
-            cpu: 0,
-            hook: NOP,
-        },
-    );
+    start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 4]));
     assert!(!write_c(&b, &a, &[2; 17])); // too big
     let (w, f, p) = irq_result.lock().unwrap().unwrap();
@@ -274,15 +277,7 @@ fn reserved_during_a_switch_is_none() {
         cpu: 7,
         hook: &hook,
     };
-    ring::start(
-        &b.g,
-        &b,
-        &Cl {
-            counts: &counts,
-            cpu: 0,
-            hook: NOP,
-        },
-    );
+    start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     assert!(write_c(&b, &a, &[2; 12]));
     assert_eq!(
@@ -339,15 +334,7 @@ fn no_wait_for_an_owner_with_interrupts_on() {
         cpu: 1,
         hook: &waiter_hook,
     };
-    ring::start(
-        &b.g,
-        &b,
-        &Cl {
-            counts: &counts,
-            cpu: 0,
-            hook: NOP,
-        },
-    );
+    start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     std::thread::scope(|s| {
         let owner = s.spawn(|| write_c(&b, &a, &[2; 12]));
@@ -360,63 +347,6 @@ fn no_wait_for_an_owner_with_interrupts_on() {
         owner.join().unwrap();
     });
     assert!(!deadlock.load(SeqCst), "deadlock: CPU1 task waits (irqs off, lock held) for CPU0's owner, whose irq waits for the lock");
-}
-
-/// An explicit switch, likewise: it finishes no second sub-buffer.
-#[test]
-fn an_explicit_switch_that_waited_for_a_room_to_open_finishes_no_other() {
-    let b = Buf::new(16, 4);
-    let counts = Counts::default();
-    let (in_window, go) = (AtomicBool::new(false), AtomicBool::new(false));
-    let a_hook = |at: Step| {
-        if at == Step::SwitchOpen {
-            in_window.store(true, SeqCst);
-            spin_until(|| go.load(SeqCst));
-        }
-    };
-    let f_hook = |at: Step| {
-        if at == Step::SwitchWait && !go.swap(true, SeqCst) {
-            spin_until(|| {
-                let w = WriteState::from_raw(b.ws.load(SeqCst));
-                w.is_open() && w.slot() == 1 && b.room[1].load(SeqCst) >= 0
-            });
-        }
-    };
-    let a = Cl {
-        counts: &counts,
-        cpu: 0,
-        hook: &a_hook,
-    };
-    let f = Cl {
-        counts: &counts,
-        cpu: 1,
-        hook: &f_hook,
-    };
-    ring::start(
-        &b.g,
-        &b,
-        &Cl {
-            counts: &counts,
-            cpu: 0,
-            hook: NOP,
-        },
-    );
-    assert!(write_c(&b, &a, &[1; 10]));
-    std::thread::scope(|s| {
-        // 10 + 10 > 16: the owner switches; its record goes into slot 1
-        // (unless the explicit switch got there first).
-        let owner = s.spawn(|| write_c(&b, &a, &[2; 10]));
-        spin_until(|| in_window.load(SeqCst));
-        let r = ring::switch(&b.g, &b, &f, Reason::Explicit(4));
-        owner.join().unwrap();
-        println!(
-            "explicit -> {r:?}, produced {}, finished {:?}",
-            produced(&b),
-            counts.finished.lock().unwrap()
-        );
-        assert_eq!(produced(&b), 1);
-    });
-    let _ = Switched::Ready;
 }
 
 /// (Model.) A writer in task context nested on the owner's own CPU before
@@ -453,15 +383,7 @@ fn no_wait_for_the_own_cpu() {
         cpu: 0,
         hook: &hook,
     };
-    ring::start(
-        &b.g,
-        &b,
-        &Cl {
-            counts: &counts,
-            cpu: 0,
-            hook: NOP,
-        },
-    );
+    start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     assert!(write_c(&b, &a, &[2; 12]));
     assert!(
