@@ -60,7 +60,9 @@
 //!
 //! A record larger than a sub-buffer is refused before its add, in Rust
 //! and in the inline C path (one comparison with `subbuf_size`), as relay
-//! refuses it: no switch, nothing taken from the room.
+//! refuses it: no switch, nothing taken from the room. One that fits a
+//! sub-buffer but not after its start reserve finishes the room, and the
+//! switch then refuses it (relay too switches, then refuses it).
 //!
 //! One more word, `pos` ([`Position`]), says what is finished:
 //!
@@ -927,9 +929,14 @@ fn switch_from<S: RingState, C: Client>(
         }
         c.step(Step::SwitchLoad);
         let w = WriteState(s.ws().load(Ordering::Acquire));
-        if awaited.is_some_and(|a| a != w.raw()) {
+        if awaited.is_some_and(|a| a != w.raw())
+            || (unclaimed.is_some_and(|u| u != w.raw())
+                && matches!(why, Reason::Flush | Reason::Explicit(_)))
+        {
             // Acquire above: pairs with that switch's release of `ws`, so
             // what it finished is visible to whoever the flush returns to.
+            // (Only the owner of a finished room moves the word from the
+            // open one this waited on: a new word says it switched.)
             return explicit_fits(s, why, len, w);
         }
         if w.is_open() {
@@ -1129,6 +1136,10 @@ fn switch_from<S: RingState, C: Client>(
     // finds the word open, so the one that later finishes the room may
     // claim it. Release, each: everything above before writers reserve in
     // the slot (the room's pairs with their acquire).
+    // Until it opens, the room reads as a switch's own (what a
+    // reservation left there a lap ago would read as one with interrupts
+    // on, which nobody waits for).
+    s.room(slot).store(FINISHED, Ordering::Relaxed);
     s.ws()
         .store(WriteState::open(slot).raw(), Ordering::Release);
     s.set_current(slot);

@@ -391,3 +391,93 @@ fn no_wait_for_the_own_cpu() {
         "nested same-CPU task-context writer spun forever on its own CPU's unclaimed switch"
     );
 }
+
+/// The same a lap later, when what a reservation left in the slot's room
+/// (a little below zero) would read as a switch with interrupts on: the
+/// switch sets the room to its own before it publishes the word (second
+/// review, 849ad56).
+#[test]
+fn a_writer_waits_for_a_room_to_open_a_lap_later() {
+    let b = Buf::new(16, 2);
+    let counts = Counts::default();
+    let armed = AtomicBool::new(false);
+    let (in_window, go) = (AtomicBool::new(false), AtomicBool::new(false));
+    let a_hook = |at: Step| {
+        if at == Step::SwitchOpen && armed.load(SeqCst) {
+            in_window.store(true, SeqCst);
+            spin_until(|| go.load(SeqCst));
+        }
+    };
+    let waited = AtomicBool::new(false);
+    let irq_hook = |at: Step| {
+        if at == Step::SwitchWait {
+            waited.store(true, SeqCst);
+            go.store(true, SeqCst);
+        }
+    };
+    let a = cl(&counts, 0, &a_hook);
+    let irq1 = cl(&counts, 1, &irq_hook);
+    start(&b, &counts);
+    assert!(write_c(&b, &a, &[1; 12])); // slot 0
+    assert!(write_c(&b, &a, &[2; 12])); // finishes room[0] at 4-12 = -8; slot 1
+    armed.store(true, SeqCst);
+    std::thread::scope(|s| {
+        // finishes slot 1, switch publishes slot 0 again: window
+        let owner = s.spawn(|| write_c(&b, &a, &[3; 12]));
+        spin_until(|| in_window.load(SeqCst));
+        let went_in = write_c(&b, &irq1, &[4; 2]);
+        go.store(true, SeqCst);
+        assert!(owner.join().unwrap());
+        assert!(
+            went_in,
+            "second lap: CPU 1 writer dropped in CPU 0's publish window (waited: {}, dropped {})",
+            waited.load(SeqCst),
+            counts.dropped.load(SeqCst)
+        );
+    });
+}
+
+/// A flush F waits for a flush G between its finish of the room and its
+/// claim of the word; G claims, switches and opens slot 1 before F looks
+/// again, so F never sees the switching word: the new open word says G
+/// switched, and F finishes nothing more (second review, 849ad56).
+#[test]
+fn a_flush_that_missed_the_claim_finishes_no_other() {
+    let b = Buf::new(16, 4);
+    let counts = Counts::default();
+    let (in_window, go) = (AtomicBool::new(false), AtomicBool::new(false));
+    let g_hook = |at: Step| {
+        if at == Step::SwitchClaimWord && !in_window.swap(true, SeqCst) {
+            spin_until(|| go.load(SeqCst));
+        }
+    };
+    let f_hook = |at: Step| {
+        if at == Step::SwitchWait && !go.swap(true, SeqCst) {
+            spin_until(|| {
+                let w = WriteState::from_raw(b.ws.load(SeqCst));
+                w.is_open() && w.slot() == 1 && b.room[1].load(SeqCst) >= 0
+            });
+        }
+    };
+    let a = cl(&counts, 2, NOP);
+    let gc = cl(&counts, 0, &g_hook);
+    let fc = cl(&counts, 1, &f_hook);
+    start(&b, &counts);
+    assert!(write_c(&b, &a, &[1; 4]));
+    std::thread::scope(|s| {
+        let g = s.spawn(|| ring::switch(&b.g, &b, &gc, Reason::Flush));
+        spin_until(|| in_window.load(SeqCst));
+        let r = ring::switch(&b.g, &b, &fc, Reason::Flush);
+        g.join().unwrap();
+        println!(
+            "F -> {r:?}; produced {}; finished {:?}",
+            produced(&b),
+            counts.finished.lock().unwrap()
+        );
+        assert_eq!(produced(&b), 1, "F finished a second, empty sub-buffer");
+    });
+}
+
+fn cl<'a>(counts: &'a Counts, cpu: u32, hook: &'a (dyn Fn(Step) + Sync)) -> Cl<'a> {
+    Cl { counts, cpu, hook }
+}
