@@ -31,8 +31,12 @@ for cpu in 0 1 2 3; do cat $S/sample$cpu >/tmp/many/final.$cpu; done
 cat $S/counts >/tmp/many.counts
 $R decode /tmp/many --expect /tmp/many.counts --limit 0 >/tmp/many.dec 2>&1
 check "8 concurrent readers: nothing corrupt, duplicated or reordered" test $? = 0
-check "8 concurrent readers: every record written was read exactly once" \
-    awk 'NR > 2 && ($4 != 0 || $6 != 0) { bad = 1 } END { exit bad }' /tmp/many.dec
+# Every record written was read once, or counted dropped by the writer
+# (an interrupt that lands where its CPU's writer just finished a
+# sub-buffer drops its record: README, "Where rrelay differs"): nothing
+# missing in a stream, nothing lost (written - dropped - received).
+check "8 concurrent readers: every record written was read exactly once or counted dropped" \
+    awk 'NR > 2 && ($4 != 0 || $8 != 0) { bad = 1 } END { exit bad }' /tmp/many.dec
 
 # A splice reader killed mid-run: it was running, with the buffer files
 # open, and had spliced data out; SIGKILL ends it, the kernel releases its
