@@ -300,7 +300,8 @@ void rrelay_reset(struct rrelay_chan *chan);
  * __rrelay_write_slow - switch sub-buffers, then write (the fast path's slow half)
  * @buf: a buffer of an open channel
  * @slot: the slot whose room the fast path took @length from
- * @room: the room it found there
+ * @room: the room it found there (-1 when it refused a record larger than
+ *	a sub-buffer before any add)
  * @data: the record
  * @length: its size in bytes
  *
@@ -317,7 +318,7 @@ void __rrelay_write_slow(struct rrelay_buf *buf, struct rrelay_slot *slot, s64 r
  * @buf: a buffer of an open channel
  * @slot: the slot whose room the fast path took @length from; on success,
  *	the slot of the reservation
- * @room: the room it found there
+ * @room: the room it found there (-1 as for __rrelay_write_slow())
  * @length: bytes to reserve
  *
  * Called by rrelay_reserve() when @length does not fit the current

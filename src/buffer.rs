@@ -396,11 +396,15 @@ impl RchanBuf {
 
     /// What the header's fast path found: no room for its record in
     /// `slot` (one of this buffer's), which had `room` left.
-    pub(crate) fn miss(&self, slot: *const Slot, room: i64) -> ring::Miss {
-        ring::Miss {
-            slot: self.slot_index(slot),
-            room,
-        }
+    ///
+    /// # Safety
+    ///
+    /// As [`ring::Miss::from_raw`]: `room` is what the fast path's one add
+    /// to `slot`'s room returned (or -1 for a record it refused before
+    /// any add), in the caller's context, made into no other `Miss`.
+    pub(crate) unsafe fn miss(&self, slot: *const Slot, room: i64) -> ring::Miss {
+        // SAFETY: The caller's promise.
+        unsafe { ring::Miss::from_raw(self.slot_index(slot), room) }
     }
 
     /// The address of byte `pos` of the ring.

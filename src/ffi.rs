@@ -234,7 +234,8 @@ unsafe extern "C" fn __rrelay_write_slow(
 ) {
     // SAFETY: The caller's promises.
     if let Some(buf) = unsafe { buf_ref(buf) } {
-        let miss = buf.miss(slot, room);
+        // SAFETY: The caller's promise on `slot` and `room`.
+        let miss = unsafe { buf.miss(slot, room) };
         // SAFETY: The caller's promise on `data`.
         buf.write_record_after_miss(unsafe { bytes(data, length) }, miss);
     }
@@ -258,7 +259,8 @@ unsafe extern "C" fn __rrelay_reserve_slow(
     let (Some(buf), Some(slot)) = (unsafe { buf_ref(buf) }, unsafe { slot.as_mut() }) else {
         return core::ptr::null_mut();
     };
-    let miss = buf.miss(*slot, room);
+    // SAFETY: The caller's promise on `*slot` and `room`.
+    let miss = unsafe { buf.miss(*slot, room) };
     let Some(r) = buf.reserve_room_after_miss(length, miss) else {
         return core::ptr::null_mut();
     };

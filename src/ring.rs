@@ -105,12 +105,15 @@
 //! | `room[cur]` `r >= 0` | [`FINISHED`] | a flush, an explicit switch, close, a writer that found the current room short after its own add failed elsewhere | CAS ([`switch`]) |
 //! | `ws` open | switching | who finished the room | swap ([`switch`]) |
 //! | `ws` stopped | switching | a writer, a flush, close | CAS ([`switch`]) |
-//! | `ws` switching | open, next slot; then `cur`; then `room[slot]` | the owner | stores, after `pos` says `in_slot` |
+//! | `ws` switching | `room[slot]` to [`FINISHED`]; then open, next slot; then `cur`; then `room[slot]` open | the owner | stores, after `pos` says `in_slot` |
 //! | `ws` switching | stopped | the owner | store, after the callback refused (or a lap is still being committed) |
 //! | `ws` switching | closed | close | store |
 //!
 //! The room opens last: a reservation that fits finds the word open, so
-//! the one that later finishes that room may claim the word.
+//! the one that later finishes that room may claim the word. Before the
+//! word, the room is set to [`FINISHED`]: what a reservation left there a
+//! lap ago (a little below zero) would read as a switch with interrupts on,
+//! and writers on other CPUs would drop instead of waiting.
 //!
 //! `pos` moves only under `SWITCHING`: to (`produced + 1`, not in slot)
 //! when the owner finishes the current sub-buffer, to (`produced`, in slot)
@@ -227,9 +230,10 @@
 //!   write a header into the slot; pairs with the reader's read barrier
 //!   (`smp_rmb()`) between its copy and its second look at `pos` and `ws`:
 //!   a copy that saw a header byte sees the switch.
-//! - Publish: `pos` (release, `in_slot`), then `ws`, `cur` and
-//!   `room[slot]` (release each) after `padding`, `commit` and the
-//!   callback's header; the room's pairs with the acquire of the next
+//! - Publish: `pos` (release, `in_slot`), `room[slot] = FINISHED`
+//!   (relaxed: the release of `ws` orders it for anyone who reads the
+//!   word), then `ws`, `cur` and `room[slot]` (release each) after
+//!   `padding`, `commit` and the callback's header; the room's pairs with the acquire of the next
 //!   reservation, so records written in the new slot follow `in_slot`,
 //!   and a copy that saw one sees the slot started.
 //! - The reader releases sub-buffers with a release store of `consumed`;
@@ -685,15 +689,42 @@ pub fn start<S: RingState, C: Client>(g: &Geometry, s: &S, c: &C) {
 /// A reservation that found no room: where it tried, and the room it
 /// found there. The one that found room for part of its record (`room >=
 /// 0`) finished the sub-buffer: it owns its switch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// # Invariants
+///
+/// A `Miss` with `room >= 0` comes from the add that finished `slot`'s
+/// room ([`try_reserve`], or the C fast path through [`Miss::from_raw`]),
+/// and is given to one switch: it is neither `Clone` nor `Copy`, and its
+/// fields are private, so safe code cannot make a second owner of a
+/// switch.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Miss {
-    /// The slot it tried.
-    pub slot: usize,
-    /// The room it found (before its own add).
-    pub room: i64,
+    slot: usize,
+    room: i64,
 }
 
 impl Miss {
+    /// A record refused before any add (larger than a sub-buffer), tried
+    /// at `slot`: it finished nothing.
+    #[inline(always)]
+    pub const fn refused(slot: usize) -> Self {
+        // INVARIANT: a negative room claims no switch.
+        Self { slot, room: -1 }
+    }
+
+    /// What the C fast path's add to `slot`'s room found there.
+    ///
+    /// # Safety
+    ///
+    /// `room` is what one add to the room of `slot`, of the buffer this
+    /// goes to, returned, in the caller's context; no other `Miss` was
+    /// made of that add.
+    #[inline(always)]
+    pub const unsafe fn from_raw(slot: usize, room: i64) -> Self {
+        // INVARIANT: the caller's promise.
+        Self { slot, room }
+    }
+
     /// This reservation took the room's last bytes: it finished the
     /// sub-buffer (with `room` bytes of padding).
     #[inline(always)]
@@ -772,6 +803,7 @@ pub fn try_reserve<S: RingState, C: Client>(
             len,
         });
     }
+    // INVARIANT: this add's own result, made into one `Miss`.
     Err(Miss { slot, room })
 }
 

@@ -123,11 +123,7 @@ pub fn reserve_as_c<S: RingState, C: Client>(
     len: usize,
 ) -> Option<ring::Reservation> {
     if len > g.subbuf_size() {
-        let miss = ring::Miss {
-            slot: s.current(),
-            room: -1,
-        };
-        return ring::reserve_after_miss(g, s, c, len, miss);
+        return ring::reserve_after_miss(g, s, c, len, ring::Miss::refused(s.current()));
     }
     match ring::try_reserve(g, s, c, len) {
         Ok(r) => Some(r),

@@ -124,16 +124,8 @@ fn waited_for_a_room_to_open(why: Reason) -> (Switched, usize) {
             });
         }
     };
-    let a = Cl {
-        counts: &counts,
-        cpu: 0,
-        hook: &a_hook,
-    };
-    let f = Cl {
-        counts: &counts,
-        cpu: 1,
-        hook: &f_hook,
-    };
+    let a = cl(&counts, 0, &a_hook);
+    let f = cl(&counts, 1, &f_hook);
     start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     reserve_loads.store(0, SeqCst);
@@ -172,14 +164,15 @@ fn an_explicit_switch_that_waited_for_a_room_to_open_finishes_no_other() {
 
 /// A writer on another CPU that may wait (not in NMI) meets a switch
 /// between publishing the word and opening the room: the owner has its
-/// interrupts off, so it waits, and its record goes in.
-#[test]
-fn a_writer_on_another_cpu_waits_for_a_room_to_open() {
-    let b = Buf::new(16, 4);
+/// interrupts off, so it waits, and its record goes in. `n` sub-buffers,
+/// after `earlier` records of 12 bytes (each finishes the room before).
+fn waits_for_a_room_to_open(n: usize, earlier: usize) {
+    let b = Buf::new(16, n);
     let counts = Counts::default();
+    let armed = AtomicBool::new(false);
     let (in_window, go) = (AtomicBool::new(false), AtomicBool::new(false));
     let a_hook = |at: Step| {
-        if at == Step::SwitchOpen {
+        if at == Step::SwitchOpen && armed.load(SeqCst) {
             in_window.store(true, SeqCst);
             spin_until(|| go.load(SeqCst));
         }
@@ -191,28 +184,41 @@ fn a_writer_on_another_cpu_waits_for_a_room_to_open() {
             go.store(true, SeqCst);
         }
     };
-    let a = Cl {
-        counts: &counts,
-        cpu: 0,
-        hook: &a_hook,
-    };
-    let irq1 = Cl {
-        counts: &counts,
-        cpu: 1,
-        hook: &irq_hook,
-    };
+    let a = cl(&counts, 0, &a_hook);
+    let irq1 = cl(&counts, 1, &irq_hook);
     start(&b, &counts);
-    assert!(write_c(&b, &a, &[1; 12]));
+    for i in 0..earlier {
+        assert!(write_c(&b, &a, &[i as u8; 12]));
+    }
+    armed.store(true, SeqCst);
     std::thread::scope(|s| {
-        let owner = s.spawn(|| write_c(&b, &a, &[2; 12]));
+        // Does not fit: the owner switches, and stops before the room opens.
+        let owner = s.spawn(|| write_c(&b, &a, &[9; 12]));
         spin_until(|| in_window.load(SeqCst));
-        let went_in = write_c(&b, &irq1, &[3; 2]);
-        assert!(waited.load(SeqCst), "it did not wait");
+        let went_in = write_c(&b, &irq1, &[4; 2]);
         go.store(true, SeqCst);
         assert!(owner.join().unwrap());
-        assert!(went_in, "an irq writer on CPU 1 dropped during CPU 0's publish (irqs off, owner known); dropped={}",
-            counts.dropped.load(SeqCst));
+        assert!(
+            went_in && waited.load(SeqCst),
+            "CPU 1's writer dropped in CPU 0's publish window (waited: {}, dropped {})",
+            waited.load(SeqCst),
+            counts.dropped.load(SeqCst)
+        );
     });
+}
+
+#[test]
+fn a_writer_on_another_cpu_waits_for_a_room_to_open() {
+    waits_for_a_room_to_open(4, 1);
+}
+
+/// The same a lap later, when what a reservation left in the slot's room
+/// (a little below zero) would read as a switch with interrupts on: the
+/// switch sets the room to its own before it publishes the word (second
+/// review, 849ad56).
+#[test]
+fn a_writer_waits_for_a_room_to_open_a_lap_later() {
+    waits_for_a_room_to_open(2, 2);
 }
 
 /// A record too big for a sub-buffer, as the C fast path writes it, takes
@@ -226,21 +232,13 @@ fn a_too_big_record_leaves_the_room_to_others() {
     let irq_result = Mutex::new(None);
     let hook = |at: Step| {
         if at == Step::Crossed && !fired.swap(true, SeqCst) {
-            let irq = Cl {
-                counts: &counts,
-                cpu: 0,
-                hook: NOP,
-            };
+            let irq = cl(&counts, 0, NOP);
             let w = write_c(&b, &irq, &[7; 4]);
             let f = ring::switch(&b.g, &b, &irq, Reason::Flush);
             *irq_result.lock().unwrap() = Some((w, f, produced(&b)));
         }
     };
-    let a = Cl {
-        counts: &counts,
-        cpu: 0,
-        hook: &hook,
-    };
+    let a = cl(&counts, 0, &hook);
     start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 4]));
     assert!(!write_c(&b, &a, &[2; 17])); // too big
@@ -272,11 +270,7 @@ fn reserved_during_a_switch_is_none() {
         }
     };
     // CPU 7 with 4 sub-buffers.
-    let a = Cl {
-        counts: &counts,
-        cpu: 7,
-        hook: &hook,
-    };
+    let a = cl(&counts, 7, &hook);
     start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     assert!(write_c(&b, &a, &[2; 12]));
@@ -324,16 +318,8 @@ fn no_wait_for_an_owner_with_interrupts_on() {
             waiting.store(true, SeqCst);
         }
     };
-    let a = Cl {
-        counts: &counts,
-        cpu: 0,
-        hook: &owner_hook,
-    };
-    let t = Cl {
-        counts: &counts,
-        cpu: 1,
-        hook: &waiter_hook,
-    };
+    let a = cl(&counts, 0, &owner_hook);
+    let t = cl(&counts, 1, &waiter_hook);
     start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     std::thread::scope(|s| {
@@ -368,21 +354,13 @@ fn no_wait_for_the_own_cpu() {
     };
     let hook = |at: Step| {
         if at == Step::Crossed && !fired.swap(true, SeqCst) {
-            let nested = Cl {
-                counts: &counts,
-                cpu: 0,
-                hook: &nested_hook,
-            };
+            let nested = cl(&counts, 0, &nested_hook);
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 write_c(&b, &nested, &[9; 4])
             }));
         }
     };
-    let a = Cl {
-        counts: &counts,
-        cpu: 0,
-        hook: &hook,
-    };
+    let a = cl(&counts, 0, &hook);
     start(&b, &counts);
     assert!(write_c(&b, &a, &[1; 12]));
     assert!(write_c(&b, &a, &[2; 12]));
@@ -390,51 +368,6 @@ fn no_wait_for_the_own_cpu() {
         !hung.load(SeqCst),
         "nested same-CPU task-context writer spun forever on its own CPU's unclaimed switch"
     );
-}
-
-/// The same a lap later, when what a reservation left in the slot's room
-/// (a little below zero) would read as a switch with interrupts on: the
-/// switch sets the room to its own before it publishes the word (second
-/// review, 849ad56).
-#[test]
-fn a_writer_waits_for_a_room_to_open_a_lap_later() {
-    let b = Buf::new(16, 2);
-    let counts = Counts::default();
-    let armed = AtomicBool::new(false);
-    let (in_window, go) = (AtomicBool::new(false), AtomicBool::new(false));
-    let a_hook = |at: Step| {
-        if at == Step::SwitchOpen && armed.load(SeqCst) {
-            in_window.store(true, SeqCst);
-            spin_until(|| go.load(SeqCst));
-        }
-    };
-    let waited = AtomicBool::new(false);
-    let irq_hook = |at: Step| {
-        if at == Step::SwitchWait {
-            waited.store(true, SeqCst);
-            go.store(true, SeqCst);
-        }
-    };
-    let a = cl(&counts, 0, &a_hook);
-    let irq1 = cl(&counts, 1, &irq_hook);
-    start(&b, &counts);
-    assert!(write_c(&b, &a, &[1; 12])); // slot 0
-    assert!(write_c(&b, &a, &[2; 12])); // finishes room[0] at 4-12 = -8; slot 1
-    armed.store(true, SeqCst);
-    std::thread::scope(|s| {
-        // finishes slot 1, switch publishes slot 0 again: window
-        let owner = s.spawn(|| write_c(&b, &a, &[3; 12]));
-        spin_until(|| in_window.load(SeqCst));
-        let went_in = write_c(&b, &irq1, &[4; 2]);
-        go.store(true, SeqCst);
-        assert!(owner.join().unwrap());
-        assert!(
-            went_in,
-            "second lap: CPU 1 writer dropped in CPU 0's publish window (waited: {}, dropped {})",
-            waited.load(SeqCst),
-            counts.dropped.load(SeqCst)
-        );
-    });
 }
 
 /// A flush F waits for a flush G between its finish of the room and its
